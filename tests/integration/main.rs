@@ -1,0 +1,6 @@
+//! Integration tests of the `berth` binary, run as a user runs it. One test binary for the
+//! package keeps link times down; each area is a module.
+
+mod config;
+mod conformance;
+mod support;
