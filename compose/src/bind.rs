@@ -428,7 +428,9 @@ pub fn suggest(word: &str, known: &[&str]) -> Option<String> {
         .iter()
         .filter(|k| !k.starts_with("__"))
         .map(|k| (distance(word, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        // One slip anywhere, or two in a word whose first letter is right: typos rarely start
+        // a word wrong, and `pre_start` should not suggest `restart`.
+        .filter(|(d, k)| *d == 1 || (*d == 2 && k.len() > 4 && k.chars().next() == word.chars().next()))
         .min()
         .map(|(_, k)| k.to_string())
 }
@@ -495,5 +497,7 @@ mod tests {
     fn suggestions() {
         assert_eq!(suggest("enviroment", &["environment", "env_file"]).as_deref(), Some("environment"));
         assert_eq!(suggest("zzz", &["environment"]), None);
+        assert_eq!(suggest("imgae", &["image", "init"]).as_deref(), Some("image"));
+        assert_eq!(suggest("pre_start", &["restart", "pre_stop"]), None);
     }
 }

@@ -3,7 +3,7 @@
 //! consistency rules that `--no-consistency` turns off (references between services and
 //! resources, image or build, cycles).
 
-use crate::diag::{Diagnostics, Pos};
+use crate::diag::{Diagnostics, Pos, join_index, join_key};
 use crate::graph::Graph;
 use crate::model::Project;
 use crate::node::Node;
@@ -13,7 +13,11 @@ use crate::node::Node;
 fn pos_at(model: &Node, path: &[&str]) -> Pos {
     let mut node = model;
     for key in path {
-        match node.get(key) {
+        let next = match (node.as_seq(), key.parse::<usize>()) {
+            (Some(items), Ok(i)) => items.get(i),
+            _ => node.get(key),
+        };
+        match next {
             Some(next) => node = next,
             None => break,
         }
@@ -29,7 +33,14 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn error(&mut self, path: &[&str], message: impl Into<String>) {
         let pos = pos_at(self.model, path);
-        self.diags.push(&pos, path.join("."), message);
+        let mut shown = String::new();
+        for segment in path {
+            match segment.parse::<usize>() {
+                Ok(i) if !shown.is_empty() => shown = join_index(&shown, i),
+                _ => shown = join_key(&shown, segment),
+            }
+        }
+        self.diags.push(&pos, shown, message);
     }
 
     fn one_of(&mut self, path: &[&str], value: Option<&str>, allowed: &[&str]) {

@@ -166,6 +166,12 @@ impl Builder {
                     }
                     return;
                 }
+                // A mapping, list or empty value is reported at its key: that is where the
+                // reader looks, and a block value only starts on the next line.
+                let mut node = node;
+                if matches!(node.value, Value::Map(_) | Value::Seq(_) | Value::Null) {
+                    node.pos = key_pos.clone();
+                }
                 if let Value::Map(entries) = &mut map.value {
                     if entries.contains_key(&k) {
                         diags.push(&key_pos, join_key(path, &k), format!("duplicate key `{k}`"));

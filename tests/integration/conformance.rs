@@ -56,7 +56,7 @@ const ERRORS: &[(&str, &str, &[&str])] = &[
     (
         "config/cg-normalize-pre-start",
         "expected",
-        &["compose.yaml:6:", "services.app.pre_start", "unknown attribute `pre_start`"],
+        &["compose.yaml:5:", "services.app.pre_start", "unknown attribute `pre_start`"],
     ),
     ("config/cg-normalize-pre-start", "expected-no-consistency", &["services.app.pre_start", "unknown attribute"]),
     ("dotenv/invalid1", "expected", &["invalid1.env", "line 7: key cannot contain a space"]),
