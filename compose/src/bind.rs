@@ -8,6 +8,7 @@
 //! (durations, sizes) report through [`report`], which the deserializer picks up with the
 //! position of the value being read.
 
+use crate::map::Map;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -354,7 +355,7 @@ struct MapDe<'a> {
 }
 
 impl<'a> MapDe<'a> {
-    fn plain(entries: &'a indexmap::IndexMap<String, Node>, path: Path<'a>, ctx: &'a Ctx) -> Self {
+    fn plain(entries: &'a Map, path: Path<'a>, ctx: &'a Ctx) -> Self {
         MapDe {
             entries: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             next: 0,
@@ -376,7 +377,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, BindError> {
         if let Some(fields) = self.fields {
             while let Some((key, node)) = self.entries.get(self.next) {
-                if fields.contains(key) {
+                if is_field(fields, key) {
                     break;
                 }
                 if key.starts_with("x-") {
@@ -420,6 +421,24 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
         self.next += 1;
         seed.deserialize(NodeDe { node, path: Path::Key(&self.path, key), ctx: self.ctx })
     }
+}
+
+/// Is `key` one of a struct's `fields`? Field lists are static, so each is turned into a hash
+/// set once per thread; the model's largest struct has about a hundred fields.
+fn is_field(fields: &'static [&'static str], key: &str) -> bool {
+    if fields.len() < 16 {
+        return fields.contains(&key);
+    }
+    thread_local! {
+        static SETS: RefCell<std::collections::HashMap<usize, std::collections::HashSet<&'static str>>> =
+            RefCell::new(std::collections::HashMap::new());
+    }
+    SETS.with(|sets| {
+        sets.borrow_mut()
+            .entry(fields.as_ptr() as usize)
+            .or_insert_with(|| fields.iter().copied().collect())
+            .contains(key)
+    })
 }
 
 /// The known name closest to a misspelt one, if it is close enough to be a likely typo.

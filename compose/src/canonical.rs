@@ -5,9 +5,8 @@
 //! attribute with a short form is rewritten here into its long form; later phases and the typed
 //! model see only the long form. Each rule is one arm of [`service_attribute`], keyed by name.
 
-use indexmap::IndexMap;
-
 use crate::diag::{Diagnostics, Pos, join_index, join_key};
+use crate::map::Map;
 use crate::node::{Node, Scalar, Value};
 use crate::ports;
 use crate::shell;
@@ -77,10 +76,10 @@ fn service_attribute(key: &str, value: &mut Node, path: &str, diags: &mut Diagno
         }
         "depends_on" => {
             if let Some(items) = value.as_seq() {
-                let mut map = IndexMap::new();
+                let mut map = Map::new();
                 for item in items {
                     if let Some(name) = item.as_text() {
-                        let mut dep = IndexMap::new();
+                        let mut dep = Map::new();
                         dep.insert("condition".to_string(), Node::string("service_started", item.pos.clone()));
                         dep.insert("required".to_string(), Node::plain("true", item.pos.clone()));
                         map.insert(name.to_string(), Node::map(dep, item.pos.clone()));
@@ -101,7 +100,7 @@ fn service_attribute(key: &str, value: &mut Node, path: &str, diags: &mut Diagno
                 if item.as_text().is_some() {
                     let pos = item.pos.clone();
                     let path_node = std::mem::replace(item, Node::null(pos.clone()));
-                    let mut entry = IndexMap::new();
+                    let mut entry = Map::new();
                     entry.insert("path".to_string(), path_node);
                     entry.insert("required".to_string(), Node::plain("true", pos.clone()));
                     *item = Node::map(entry, pos);
@@ -126,7 +125,7 @@ fn service_attribute(key: &str, value: &mut Node, path: &str, diags: &mut Diagno
                 if let Some(text) = item.as_text().map(str::to_string) {
                     let pos = item.pos.clone();
                     let parts: Vec<&str> = text.split(':').collect();
-                    let mut entry = IndexMap::new();
+                    let mut entry = Map::new();
                     entry.insert("source".to_string(), Node::string(parts[0], pos.clone()));
                     entry.insert("target".to_string(), Node::string(*parts.get(1).unwrap_or(&parts[0]), pos.clone()));
                     entry.insert("permissions".to_string(), Node::string(*parts.get(2).unwrap_or(&"rwm"), pos.clone()));
@@ -176,7 +175,7 @@ fn resource_attributes(resource: &mut Node, path: &str, diags: &mut Diagnostics,
 }
 
 fn single_entry_map(key: &str, value: Node, pos: Pos) -> Node {
-    let mut map = IndexMap::new();
+    let mut map = Map::new();
     map.insert(key.to_string(), value);
     Node::map(map, pos)
 }
@@ -185,7 +184,7 @@ fn single_entry_map(key: &str, value: Node, pos: Pos) -> Node {
 /// from the environment later) or to "" (labels). Scalar values become strings.
 fn list_to_map(value: &mut Node, null_is_empty: bool) {
     if let Some(items) = value.as_seq() {
-        let mut map = IndexMap::new();
+        let mut map = Map::new();
         for item in items {
             let Some(text) = item.as_text() else { continue };
             let entry = match text.split_once('=') {
@@ -306,7 +305,7 @@ fn port_list(value: &mut Node, path: &str, diags: &mut Diagnostics) {
         match ports::parse_short(&spec) {
             Ok(entries) => out.extend(entries.into_iter().map(|p| {
                 let pos = item.pos.clone();
-                let mut m = IndexMap::new();
+                let mut m = Map::new();
                 m.insert("mode".to_string(), Node::string("ingress", pos.clone()));
                 if let Some(ip) = p.host_ip {
                     m.insert("host_ip".to_string(), Node::string(ip, pos.clone()));
@@ -350,7 +349,7 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
         return Err(format!("invalid volume {spec:?}: the target is empty"));
     }
     let is_path = |p: &str| p.starts_with('.') || p.starts_with('/') || p.starts_with('~');
-    let mut m = IndexMap::new();
+    let mut m = Map::new();
     let kind = match source {
         Some(src) if is_path(src) => "bind",
         _ => "volume",
@@ -360,8 +359,8 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
         m.insert("source".to_string(), s(src));
     }
     m.insert("target".to_string(), s(target));
-    let mut bind = IndexMap::new();
-    let mut volume = IndexMap::new();
+    let mut bind = Map::new();
+    let mut volume = Map::new();
     for option in mode.into_iter().flat_map(|m| m.split(',')) {
         match option {
             "ro" => {

@@ -45,15 +45,23 @@ impl<'p> Graph<'p> {
         nodes.sort_unstable();
         for start in nodes {
             let mut stack = Vec::new();
-            if let Some(cycle) = self.visit(start, &mut stack, &mut done) {
+            let mut on_stack = BTreeSet::new();
+            if let Some(cycle) = self.visit(start, &mut stack, &mut on_stack, &mut done) {
                 return Some(cycle);
             }
         }
         None
     }
 
-    fn visit(&self, node: &'p str, stack: &mut Vec<&'p str>, done: &mut BTreeSet<&'p str>) -> Option<Cycle> {
-        if let Some(i) = stack.iter().position(|n| *n == node) {
+    fn visit(
+        &self,
+        node: &'p str,
+        stack: &mut Vec<&'p str>,
+        on_stack: &mut BTreeSet<&'p str>,
+        done: &mut BTreeSet<&'p str>,
+    ) -> Option<Cycle> {
+        if on_stack.contains(node) {
+            let i = stack.iter().position(|n| *n == node).unwrap_or(0);
             let mut cycle: Vec<String> = stack[i..].iter().map(|s| s.to_string()).collect();
             cycle.push(node.to_string());
             return Some(Cycle(cycle));
@@ -62,14 +70,16 @@ impl<'p> Graph<'p> {
             return None;
         }
         stack.push(node);
+        on_stack.insert(node);
         let mut next: Vec<&str> = self.graph.neighbors(node).collect();
         next.sort_unstable();
         for dep in next {
-            if let Some(cycle) = self.visit(dep, stack, done) {
+            if let Some(cycle) = self.visit(dep, stack, on_stack, done) {
                 return Some(cycle);
             }
         }
         stack.pop();
+        on_stack.remove(node);
         done.insert(node);
         None
     }

@@ -149,41 +149,63 @@ fn braced(inner: &str, env: &dyn Lookup, unset: &mut Vec<String>) -> Result<Stri
 /// that defaulted to blank, in the order met, for the caller to warn about once each.
 pub fn interpolate_tree(root: &mut Node, env: &dyn Lookup, diags: &mut Diagnostics) -> Vec<String> {
     let mut unset = Vec::new();
-    walk(root, "", env, diags, &mut unset);
+    let mut path = Vec::new();
+    walk(root, &mut path, env, diags, &mut unset);
     unset
 }
 
-fn walk(node: &mut Node, path: &str, env: &dyn Lookup, diags: &mut Diagnostics, unset: &mut Vec<String>) {
+/// A step of the path to the current node; rendered only when there is an error to report.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn render(path: &[Step<'_>]) -> String {
+    path.iter().fold(String::new(), |p, step| match step {
+        Step::Key(k) => join_key(&p, k),
+        Step::Index(i) => join_index(&p, *i),
+    })
+}
+
+fn walk<'a>(
+    node: &'a mut Node,
+    path: &mut Vec<Step<'a>>,
+    env: &dyn Lookup,
+    diags: &mut Diagnostics,
+    unset: &mut Vec<String>,
+) {
     match &mut node.value {
-        Value::Scalar { text, .. } if text.contains('$') => match substitute(text, env) {
+        Value::Scalar { text, plain } if text.contains('$') => match substitute(text, env) {
             Ok(s) => {
                 *text = s.text;
                 unset.extend(s.unset);
-                if node.as_text() == Some("") {
-                    // `image: ${TAG}` with TAG unset reads as an empty string, not as null.
-                    if let Value::Scalar { plain, .. } = &mut node.value {
-                        *plain = false;
-                    }
+                // `image: ${TAG}` with TAG unset reads as an empty string, not as null.
+                if text.is_empty() {
+                    *plain = false;
                 }
             }
             Err(TemplateError::Invalid) => diags.push(
                 &node.pos,
-                path,
+                render(path),
                 format!("invalid interpolation format {text:?}; you may need to escape any $ with another $"),
             ),
             Err(TemplateError::Required { name, message }) => {
                 let detail = if message.is_empty() { String::new() } else { format!(": {message}") };
-                diags.push(&node.pos, path, format!("required variable {name} is missing a value{detail}"))
+                diags.push(&node.pos, render(path), format!("required variable {name} is missing a value{detail}"))
             }
         },
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                walk(item, &join_index(path, i), env, diags, unset);
+                path.push(Step::Index(i));
+                walk(item, path, env, diags, unset);
+                path.pop();
             }
         }
         Value::Map(entries) => {
             for (k, v) in entries.iter_mut() {
-                walk(v, &join_key(path, k), env, diags, unset);
+                path.push(Step::Key(k));
+                walk(v, path, env, diags, unset);
+                path.pop();
             }
         }
         _ => {}

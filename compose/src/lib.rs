@@ -12,10 +12,13 @@ pub mod consistency;
 pub mod diag;
 pub mod dotenv;
 pub mod env;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod hash;
 pub mod interpolate;
 pub mod loader;
+pub mod map;
 pub mod merge;
 pub mod model;
 pub mod name;

@@ -4,11 +4,10 @@
 //!
 //! Every phase adds to one [`Diagnostics`]; the load fails at the end with all of them.
 
+use crate::map::Map;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use indexmap::IndexMap;
 
 use crate::canonical::canonical;
 use crate::diag::{Diagnostics, Pos};
@@ -323,9 +322,9 @@ impl Loader<'_> {
                 continue;
             }
             let Value::Map(entries) = value.value else { continue };
-            let target = top.entry(section.clone()).or_insert_with(|| Node::map(IndexMap::new(), value.pos.clone()));
+            let target = top.get_or_insert_with(&section, || Node::map(Map::new(), value.pos.clone()));
             if target.is_null() {
-                *target = Node::map(IndexMap::new(), value.pos.clone());
+                *target = Node::map(Map::new(), value.pos.clone());
             }
             let Some(target) = target.as_map_mut() else { continue };
             for (name, resource) in entries {
@@ -416,7 +415,7 @@ impl Loader<'_> {
         let Some(mut base) = base else { return };
         // `extends: x` with an empty service body gives a null base.
         if base.is_null() {
-            base = Node::map(IndexMap::new(), base.pos.clone());
+            base = Node::map(Map::new(), base.pos.clone());
         }
         if let Some(m) = base.as_map_mut() {
             m.shift_remove("extends");
@@ -426,9 +425,9 @@ impl Loader<'_> {
             m.shift_remove("extends");
         }
         let wrap = |svc: Node| {
-            let mut services = IndexMap::new();
+            let mut services = Map::new();
             services.insert(name.to_string(), svc);
-            let mut top = IndexMap::new();
+            let mut top = Map::new();
             top.insert("services".to_string(), Node::map(services, Pos::default()));
             Node::map(top, Pos::default())
         };
@@ -471,7 +470,7 @@ impl Loader<'_> {
             let profiles = profiles_of(service);
             let enabled = profiles.is_empty() || all || profiles.iter().any(|p| active.contains(p));
             if !enabled {
-                disabled.push((name.clone(), service.clone()));
+                disabled.push((name.to_string(), service.clone()));
             }
             enabled
         });

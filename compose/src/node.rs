@@ -6,9 +6,8 @@
 //! merging). Plain scalars keep their source text and are typed lazily, so `0440` can still be
 //! read as an octal file mode and `${PORT}` becomes a number only after interpolation.
 
-use indexmap::IndexMap;
-
 use crate::diag::Pos;
+use crate::map::Map;
 
 /// The Compose-specific YAML tags that steer merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +28,7 @@ pub enum Value {
         plain: bool,
     },
     Seq(Vec<Node>),
-    Map(IndexMap<String, Node>),
+    Map(Map),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +67,7 @@ impl Node {
         Node::new(Value::Scalar { text: text.into(), plain: true }, pos)
     }
 
-    pub fn map(entries: IndexMap<String, Node>, pos: Pos) -> Self {
+    pub fn map(entries: Map, pos: Pos) -> Self {
         Node::new(Value::Map(entries), pos)
     }
 
@@ -80,14 +79,14 @@ impl Node {
         matches!(self.value, Value::Null)
     }
 
-    pub fn as_map(&self) -> Option<&IndexMap<String, Node>> {
+    pub fn as_map(&self) -> Option<&Map> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_map_mut(&mut self) -> Option<&mut IndexMap<String, Node>> {
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
         match &mut self.value {
             Value::Map(m) => Some(m),
             _ => None,

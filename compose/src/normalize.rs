@@ -2,11 +2,10 @@
 //! in, implicit dependencies made explicit, resources named `<project>_<name>` and the unused
 //! ones left out. The result is what `berth config` prints and what the engine runs.
 
+use crate::map::Map;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use indexmap::IndexMap;
 
 use crate::diag::{Diagnostics, Pos, join_key};
 use crate::dotenv;
@@ -22,7 +21,7 @@ pub fn resolve_environment(model: &mut Node, env: &Environment, fill_names: bool
     for (name, service) in services.iter_mut() {
         let path = join_key("services", name);
         let Some(attrs) = service.as_map_mut() else { continue };
-        let mut environment: IndexMap<String, Node> = IndexMap::new();
+        let mut environment: Map = Map::new();
         if let Some(files) = attrs.shift_remove("env_file") {
             for entry in files.as_seq().into_iter().flatten() {
                 let Some(file) = entry.get_str("path") else { continue };
@@ -58,7 +57,7 @@ pub fn resolve_environment(model: &mut Node, env: &Environment, fill_names: bool
         }
 
         if let Some(files) = attrs.shift_remove("label_file") {
-            let mut labels: IndexMap<String, Node> = IndexMap::new();
+            let mut labels: Map = Map::new();
             for entry in files.as_seq().into_iter().flatten() {
                 let Some(file) = entry.as_text() else { continue };
                 for (k, v) in read_pairs(
@@ -131,7 +130,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
     top.shift_remove("version");
     top.insert("name".into(), Node::string(project, Pos::default()));
     if top.get("services").is_none_or(Node::is_null) {
-        top.insert("services".into(), Node::map(IndexMap::new(), Pos::default()));
+        top.insert("services".into(), Node::map(Map::new(), Pos::default()));
     }
 
     let mut used: [BTreeSet<String>; 4] = Default::default();
@@ -139,7 +138,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for service in services.values_mut() {
             if service.is_null() {
-                *service = Node::map(IndexMap::new(), service.pos.clone());
+                *service = Node::map(Map::new(), service.pos.clone());
             }
             let Some(attrs) = service.as_map_mut() else { continue };
             if let Some(build) = attrs.get_mut("build").and_then(Node::as_map_mut) {
@@ -149,7 +148,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
                 collect_sources(build.get("secrets"), secrets);
             }
             if !attrs.contains_key("network_mode") && !attrs.contains_key("networks") {
-                let mut default = IndexMap::new();
+                let mut default = Map::new();
                 default.insert("default".to_string(), Node::null(Pos::default()));
                 attrs.insert("networks".into(), Node::map(default, Pos::default()));
             }
@@ -174,7 +173,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
         let declared = top.shift_remove(section);
         let mut declared = match declared.map(|d| d.value) {
             Some(Value::Map(m)) => m,
-            _ => IndexMap::new(),
+            _ => Map::new(),
         };
         if section == "networks" && used.contains("default") && !declared.contains_key("default") {
             declared.insert("default".into(), Node::null(Pos::default()));
@@ -182,7 +181,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
         declared.retain(|k, _| used.contains(k));
         for (key, resource) in declared.iter_mut() {
             if resource.is_null() {
-                *resource = Node::map(IndexMap::new(), resource.pos.clone());
+                *resource = Node::map(Map::new(), resource.pos.clone());
             }
             let Some(attrs) = resource.as_map_mut() else { continue };
             if !attrs.contains_key("name") {
@@ -199,7 +198,7 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
 
 /// Extra hosts are grouped by host name, as Docker Compose prints them; the addresses of one
 /// host keep their order.
-fn sort_extra_hosts(attrs: &mut IndexMap<String, Node>) {
+fn sort_extra_hosts(attrs: &mut Map) {
     if let Some(hosts) = attrs.get_mut("extra_hosts").and_then(Node::as_seq_mut) {
         hosts.sort_by(|a, b| {
             let host = |n: &Node| n.as_text().and_then(|t| t.split_once('=')).map(|(h, _)| h.to_string());
@@ -218,7 +217,7 @@ fn collect_sources(refs: Option<&Node>, into: &mut BTreeSet<String>) {
 
 /// `links`, `volumes_from` and `service:NAME` namespaces are dependencies too; an explicit
 /// `depends_on` entry for the same service is kept as written.
-fn add_implicit_dependencies(attrs: &mut IndexMap<String, Node>) {
+fn add_implicit_dependencies(attrs: &mut Map) {
     let mut implicit: Vec<(String, bool)> = Vec::new();
     for attr in NAMESPACE_ATTRIBUTES {
         if let Some(target) = attrs.get(attr).and_then(Node::as_text).and_then(|t| t.strip_prefix("service:")) {
@@ -238,14 +237,14 @@ fn add_implicit_dependencies(attrs: &mut IndexMap<String, Node>) {
     if implicit.is_empty() {
         return;
     }
-    let deps = attrs.entry("depends_on".into()).or_insert_with(|| Node::map(IndexMap::new(), Pos::default()));
+    let deps = attrs.get_or_insert_with("depends_on", || Node::map(Map::new(), Pos::default()));
     if deps.is_null() {
-        *deps = Node::map(IndexMap::new(), Pos::default());
+        *deps = Node::map(Map::new(), Pos::default());
     }
     let Some(deps) = deps.as_map_mut() else { return };
     for (service, restart) in implicit {
-        deps.entry(service).or_insert_with(|| {
-            let mut dep = IndexMap::new();
+        deps.get_or_insert_with(&service, || {
+            let mut dep = Map::new();
             dep.insert("condition".into(), Node::string("service_started", Pos::default()));
             if restart {
                 dep.insert("restart".into(), Node::plain("true", Pos::default()));

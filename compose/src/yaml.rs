@@ -5,10 +5,10 @@
 //! position of every node, Compose's `!reset`/`!override` tags, anchors and `<<` merge keys
 //! resolved in place, and every duplicate key reported rather than the first.
 
+use crate::map::Map;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::diag::{Diagnostics, Pos, join_key};
@@ -33,12 +33,12 @@ pub fn parse(text: &str, file: Option<Arc<PathBuf>>, diags: &mut Diagnostics) ->
     if let Some(extra) = docs.next() {
         diags.push(&extra.pos, "", "a Compose file holds one YAML document; found more than one");
     }
-    Some(first.unwrap_or_else(|| Node::map(IndexMap::new(), Pos::new(builder.file.clone(), 1, 1))))
+    Some(first.unwrap_or_else(|| Node::map(Map::new(), Pos::new(builder.file.clone(), 1, 1))))
 }
 
 enum Frame {
     Seq { node: Node, anchor: usize },
-    Map { node: Node, anchor: usize, key: Option<(String, Pos)>, merges: Vec<Node>, path: String },
+    Map { node: Node, anchor: usize, key: Option<(String, Pos)>, merges: Vec<Node> },
 }
 
 struct Builder {
@@ -82,11 +82,10 @@ impl Builder {
             }
             Event::MappingStart(_, anchor, tag) => {
                 let tag_name = tag.as_ref().map(|t| (t.handle().to_string(), t.suffix().to_string()));
-                let mut node = Node::map(IndexMap::new(), pos);
+                let mut node = Node::map(Map::new(), pos);
                 node.tag = compose_tag(tag_name.as_ref());
                 self.check_key_position(&node, diags);
-                let path = self.current_path();
-                self.stack.push(Frame::Map { node, anchor, key: None, merges: Vec::new(), path });
+                self.stack.push(Frame::Map { node, anchor, key: None, merges: Vec::new() });
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { node, anchor }) = self.stack.pop() {
@@ -121,12 +120,15 @@ impl Builder {
 
     /// YAML allows a mapping or sequence as a key; Compose does not.
     fn check_key_position(&mut self, node: &Node, diags: &mut Diagnostics) {
-        if let Some(Frame::Map { key: key @ None, path, .. }) = self.stack.last_mut() {
-            diags.push(&node.pos, path.clone(), "mapping keys must be strings");
-            *key = Some((String::new(), node.pos.clone()));
+        if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+            diags.push(&node.pos, self.current_path(), "mapping keys must be strings");
+            if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                *key = Some((String::new(), node.pos.clone()));
+            }
         }
     }
 
+    /// The YAML path of the node being read; built only for error messages.
     fn current_path(&self) -> String {
         let mut path = String::new();
         for frame in &self.stack {
@@ -143,6 +145,16 @@ impl Builder {
         if anchor != 0 {
             self.anchors.push((anchor, node.clone()));
         }
+        let duplicate = match self.stack.last() {
+            Some(Frame::Map { node: map, key: Some((k, _)), .. }) => map.get(k).is_some() && k != "<<",
+            _ => false,
+        };
+        let path =
+            if duplicate || (matches!(self.stack.last(), Some(Frame::Map { key: Some((k, _)), .. }) if k == "<<")) {
+                self.current_path()
+            } else {
+                String::new()
+            };
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { node: seq, .. }) => {
@@ -150,7 +162,7 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Frame::Map { node: map, key, merges, path, .. }) => {
+            Some(Frame::Map { node: map, key, merges, .. }) => {
                 let Some((k, key_pos)) = key.take() else { return };
                 if k == "<<" && node.tag.is_none() {
                     match &node.value {
@@ -174,7 +186,7 @@ impl Builder {
                 }
                 if let Value::Map(entries) = &mut map.value {
                     if entries.contains_key(&k) {
-                        diags.push(&key_pos, join_key(path, &k), format!("duplicate key `{k}`"));
+                        diags.push(&key_pos, path, format!("duplicate key `{k}`"));
                     } else {
                         entries.insert(k, node);
                     }
@@ -190,7 +202,9 @@ fn apply_merge_keys(node: &mut Node, merges: Vec<Node>) {
     for source in merges {
         if let Value::Map(src) = source.value {
             for (k, v) in src {
-                entries.entry(k).or_insert(v);
+                if !entries.contains_key(&k) {
+                    entries.insert(k, v);
+                }
             }
         }
     }

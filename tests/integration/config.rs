@@ -54,7 +54,10 @@ fn five_mistakes_give_five_errors_at_their_lines() {
         (":11:", "services.web.depends_on.db"),
     ];
     for ((line, path), error) in expect.iter().zip(&errors) {
-        assert!(error.contains(&format!("compose.yaml{line}")) && error.contains(path), "{error} should point at {line} {path}");
+        assert!(
+            error.contains(&format!("compose.yaml{line}")) && error.contains(path),
+            "{error} should point at {line} {path}"
+        );
     }
     assert!(errors[3].contains("did you mean `environment`"), "{}", errors[3]);
 }
@@ -119,7 +122,8 @@ fn profiles_from_the_flag_the_environment_and_a_targeted_service() {
 fn the_hash_changes_with_the_configuration_only() {
     let (_tmp, dir) = project("shop", &[("compose.yaml", STACK)]);
     let before = ok(&run(&dir, &["config", "--hash", "db"]));
-    std::fs::write(dir.join("compose.yaml"), STACK.replace("image: postgres:16", "image: postgres:16\n    scale: 1")).expect("write");
+    std::fs::write(dir.join("compose.yaml"), STACK.replace("image: postgres:16", "image: postgres:16\n    scale: 1"))
+        .expect("write");
     assert_eq!(ok(&run(&dir, &["config", "--hash", "db"])), before, "scale must not change the hash");
     std::fs::write(dir.join("compose.yaml"), STACK.replace("postgres:16", "postgres:17")).expect("write");
     assert_ne!(ok(&run(&dir, &["config", "--hash", "db"])), before);
@@ -145,7 +149,12 @@ fn finds_the_file_upwards_with_its_override() {
 #[test]
 fn reads_standard_input_and_writes_a_file() {
     let (_tmp, dir) = project("p", &[]);
-    let out = berth_with_stdin(&dir, &["-f", "-", "-p", "demo", "config", "-o", "out.yaml"], ENV, "services:\n  a:\n    image: busybox\n");
+    let out = berth_with_stdin(
+        &dir,
+        &["-f", "-", "-p", "demo", "config", "-o", "out.yaml"],
+        ENV,
+        "services:\n  a:\n    image: busybox\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     let written = std::fs::read_to_string(dir.join("out.yaml")).expect("output file");
@@ -189,13 +198,8 @@ fn env_file_flag_replaces_dot_env() {
 
 #[test]
 fn extends_loops_and_include_conflicts_are_errors() {
-    let (_tmp, dir) = project(
-        "p",
-        &[(
-            "compose.yaml",
-            "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n",
-        )],
-    );
+    let (_tmp, dir) =
+        project("p", &[("compose.yaml", "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n")]);
     let errors = error_lines(&run(&dir, &["config"]));
     assert!(errors.iter().any(|e| e.contains("extends itself")), "{errors:?}");
 
@@ -234,4 +238,19 @@ fn container_name_with_replicas_and_undefined_resources() {
     assert!(errors.iter().any(|e| e.contains("container_name") && e.contains("2 replicas")));
     assert!(errors.iter().any(|e| e.contains("undefined network \"nope\"")));
     assert!(errors.iter().any(|e| e.contains("undefined secret \"s\"")));
+}
+
+#[test]
+fn every_example_loads() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/") {
+        let dir = entry.expect("entry").path();
+        if dir.join("compose.yaml").is_file() {
+            count += 1;
+            let out = run(&dir, &["config", "-q"]);
+            assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
+        }
+    }
+    assert!(count > 0, "no example found in {}", examples.display());
 }
