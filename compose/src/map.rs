@@ -141,6 +141,26 @@ impl IntoIterator for Map {
     }
 }
 
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a String, &'a Node);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, Node)>, fn(&'a (String, Node)) -> (&'a String, &'a Node)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl FromIterator<(String, Node)> for Map {
+    /// Later duplicates replace earlier ones, as in a hash map.
+    fn from_iter<I: IntoIterator<Item = (String, Node)>>(iter: I) -> Self {
+        let mut map = Map::new();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,25 +180,5 @@ mod tests {
         m.insert("k5".into(), Node::plain("five", Default::default()));
         assert_eq!(m.keys().nth(5).map(String::as_str), Some("k5"));
         assert_eq!(m.len(), 98);
-    }
-}
-
-impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Node);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, Node)>, fn(&'a (String, Node)) -> (&'a String, &'a Node)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl FromIterator<(String, Node)> for Map {
-    /// Later duplicates replace earlier ones, as in a hash map.
-    fn from_iter<I: IntoIterator<Item = (String, Node)>>(iter: I) -> Self {
-        let mut map = Map::new();
-        for (k, v) in iter {
-            map.insert(k, v);
-        }
-        map
     }
 }
