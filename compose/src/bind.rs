@@ -111,6 +111,24 @@ impl NodeDe<'_> {
         result
     }
 
+    /// A mapping for a map type, or for a struct with its known `fields`; null reads as empty.
+    fn mapping<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+    ) -> Result<V::Value, BindError> {
+        let map = match &self.node.value {
+            Value::Map(entries) => MapDe { fields, ..MapDe::plain(entries, self.path, self.ctx) },
+            Value::Null => MapDe::empty(self.path, self.ctx),
+            _ => {
+                self.mismatch("a mapping");
+                MapDe::empty(self.path, self.ctx)
+            }
+        };
+        let result = visitor.visit_map(map);
+        self.check_pending(result)
+    }
+
     fn integer(&self) -> Option<i128> {
         match self.node.scalar() {
             Some(Scalar::Int(i)) => Some(i as i128),
@@ -266,14 +284,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, BindError> {
-        match &self.node.value {
-            Value::Map(entries) => visitor.visit_map(MapDe::plain(entries, self.path, self.ctx)),
-            Value::Null => visitor.visit_map(MapDe::empty(self.path, self.ctx)),
-            _ => {
-                self.mismatch("a mapping");
-                visitor.visit_map(MapDe::empty(self.path, self.ctx))
-            }
-        }
+        self.mapping(None, visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -282,19 +293,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, BindError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let mut map = MapDe::plain(entries, self.path, self.ctx);
-                map.fields = Some(fields);
-                let result = visitor.visit_map(map);
-                self.check_pending(result)
-            }
-            Value::Null => visitor.visit_map(MapDe::empty(self.path, self.ctx)),
-            _ => {
-                self.mismatch("a mapping");
-                visitor.visit_map(MapDe::empty(self.path, self.ctx))
-            }
-        }
+        self.mapping(Some(fields), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

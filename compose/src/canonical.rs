@@ -388,16 +388,22 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
     Ok(Node::map(m, pos.clone()))
 }
 
+/// Test helper: a document parsed and rewritten, which must have no mistakes.
+#[cfg(test)]
+pub(crate) fn parse_canonical(text: &str) -> Node {
+    let mut d = Diagnostics::default();
+    let mut root = crate::yaml::parse(text, None, &mut d).expect("yaml");
+    canonical(&mut root, &mut d, &mut Vec::new());
+    assert!(d.is_empty(), "{d}");
+    root
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml;
 
     fn canon(text: &str) -> Node {
-        let mut d = Diagnostics::default();
-        let mut root = yaml::parse(text, None, &mut d).expect("yaml");
-        canonical(&mut root, &mut d, &mut Vec::new());
-        assert!(d.is_empty(), "{d}");
+        let root = parse_canonical(text);
         root.get("services").and_then(|s| s.get("s")).cloned().expect("service s")
     }
 

@@ -82,11 +82,6 @@ impl Diagnostics {
         self.0.dedup();
         Err(self)
     }
-
-    /// Turns a non-empty collection into an error, keeping the order.
-    pub fn into_result(self) -> Result<(), Diagnostics> {
-        self.finish()
-    }
 }
 
 impl fmt::Display for Diagnostics {

@@ -376,21 +376,12 @@ impl Loader<'_> {
                 return;
             }
         };
-        let base = match other_file {
+        let (base, source) = match other_file {
             Some(f) => {
                 let path_buf = paths::absolute(&f, file_dir, self.home.as_deref());
                 let dir = path_buf.parent().map_or_else(|| file_dir.to_path_buf(), Path::to_path_buf);
                 let Some(other) = self.load_other(&path_buf, env, &dir, &ext.pos) else { return };
-                let found = other.get("services").and_then(|s| s.get(&base_name)).cloned();
-                if found.is_none() {
-                    self.diags.push(
-                        &ext.pos,
-                        path,
-                        format!("cannot extend service {base_name:?}: {} has no such service", path_buf.display()),
-                    );
-                    return;
-                }
-                found
+                (other.get("services").and_then(|s| s.get(&base_name)).cloned(), path_buf)
             }
             None => {
                 if visiting.contains(&base_name) || base_name == name {
@@ -400,19 +391,14 @@ impl Loader<'_> {
                 visiting.push(name.to_string());
                 self.extend_service(doc, &base_name, file, file_dir, env, visiting);
                 visiting.pop();
-                let found = doc.get("services").and_then(|s| s.get(&base_name)).cloned();
-                if found.is_none() {
-                    self.diags.push(
-                        &ext.pos,
-                        path,
-                        format!("cannot extend service {base_name:?}: {} has no such service", file.display()),
-                    );
-                    return;
-                }
-                found
+                (doc.get("services").and_then(|s| s.get(&base_name)).cloned(), file.to_path_buf())
             }
         };
-        let Some(mut base) = base else { return };
+        let Some(mut base) = base else {
+            let message = format!("cannot extend service {base_name:?}: {} has no such service", source.display());
+            self.diags.push(&ext.pos, path, message);
+            return;
+        };
         // `extends: x` with an empty service body gives a null base.
         if base.is_null() {
             base = Node::map(Map::new(), base.pos.clone());

@@ -146,16 +146,7 @@ pub fn strip_tags(mut node: Node) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::canonical;
-    use crate::diag::Diagnostics;
-    use crate::yaml;
-
-    fn load(text: &str) -> Node {
-        let mut d = Diagnostics::default();
-        let mut n = yaml::parse(text, None, &mut d).expect("yaml");
-        canonical(&mut n, &mut d, &mut Vec::new());
-        n
-    }
+    use crate::canonical::parse_canonical as load;
 
     fn merged(base: &str, over: &str) -> Node {
         let mut b = load(base);
