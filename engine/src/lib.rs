@@ -1,3 +1,7 @@
 //! berth-engine: images, snapshots, containers, the shim and the project reconciler
-//! (DESIGN.md §4). Empty until the images and runtime issues land; the crate exists so that the
-//! dependency direction `berth -> engine -> {compose, network, volumes}` is fixed from the start.
+//! (DESIGN.md §4). Today: image references, the content store and the layer unpacker.
+
+pub mod digest;
+pub mod fsutil;
+pub mod image;
+pub mod reference;
