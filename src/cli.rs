@@ -14,26 +14,26 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags that choose and shape the project, accepted before or after the subcommand.
+/// Flags that choose and shape the project, given before the subcommand as with `docker compose`.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Compose configuration files (repeatable; `-` reads standard input)
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Project name
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Enable a profile (repeatable)
-    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
     /// Environment file for interpolation, instead of `.env` (repeatable)
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Working directory of the project (default: the first Compose file's directory)
-    #[arg(long = "project-directory", global = true, value_name = "DIR")]
+    #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
     /// Log filter, such as `debug` or `berth_compose=trace` (default: BERTH_LOG, else `warn`)
-    #[arg(long = "log-level", global = true, value_name = "FILTER")]
+    #[arg(long = "log-level", value_name = "FILTER")]
     pub log_level: Option<String>,
 }
 
@@ -41,6 +41,106 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Parse, resolve and render the Compose file in canonical format
     Config(ConfigArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Remove images
+    Rmi(RmiArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Show the details of images as JSON
+    Inspect {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
+    /// Remove images
+    Rm(RmiArgs),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Remove the layers and blobs that no image uses
+    Prune {
+        /// Do not ask for confirmation (there is nothing to confirm: only unused data is removed)
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The image: NAME[:TAG] or NAME@DIGEST
+    pub image: String,
+    /// The platform to pull from a multi-platform image (default: this host's)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Print only the image name
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only images of this repository (and tag)
+    pub repository: Option<String>,
+    /// Print only image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format (`json`: one object per line)
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image to name (name or ID)
+    pub source: String,
+    /// The new name
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove every name of an image given by ID
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry (default: Docker Hub)
+    pub server: Option<String>,
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// The password (prefer --password-stdin)
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (default: Docker Hub)
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,9 @@
 
 mod cli;
 mod commands;
+mod engine;
 mod output;
+mod progress;
 mod project;
 
 use std::process::ExitCode;

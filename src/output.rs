@@ -113,3 +113,118 @@ pub fn project_json(project: &Project, escape: bool) -> anyhow::Result<String> {
     text.push('\n');
     Ok(text)
 }
+
+/// A table with aligned columns, as `docker images` prints them.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table { rows: vec![header.iter().map(|h| h.to_string()).collect()] }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+            .collect();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
+                }
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Sizes in decimal units, as Docker prints them: `4.26MB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{:.3}", value).trim_end_matches('0').trim_end_matches('.').to_string() + UNITS[unit]
+    }
+}
+
+/// "3 days ago" from an RFC 3339 time; "N/A" when absent or unreadable.
+pub fn since(rfc3339: Option<&str>) -> String {
+    let Some(then) = rfc3339.and_then(parse_rfc3339) else { return "N/A".into() };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let secs = (now - then).max(0);
+    let (n, unit) = match secs {
+        s if s < 60 => return "Less than a minute ago".into(),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s if s < 14 * 86_400 => (s / 86_400, "day"),
+        s if s < 60 * 86_400 => (s / (7 * 86_400), "week"),
+        s if s < 730 * 86_400 => (s / (30 * 86_400), "month"),
+        s => (s / (365 * 86_400), "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (num(0, 4)?, num(5, 7)?, num(8, 10)?, num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let tz = s.get(19..)?.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match tz {
+        "Z" | "z" | "" => 0,
+        t => {
+            let sign = if t.starts_with('-') { -1 } else { 1 };
+            let hh: i64 = t.get(1..3)?.parse().ok()?;
+            let mm: i64 = t.get(4..6)?.parse().ok()?;
+            sign * (hh * 3600 + mm * 60)
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_times() {
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_261_000), "4.261MB");
+        assert_eq!(human_size(1_500_000_000), "1.5GB");
+        assert_eq!(parse_rfc3339("1970-01-02T00:00:00Z"), Some(86_400));
+        assert_eq!(parse_rfc3339("2024-03-01T12:00:00.5+01:00"), Some(1_709_290_800));
+        assert_eq!(since(None), "N/A");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&["A", "LONG HEADER", "C"]);
+        t.row(vec!["long value".into(), "x".into(), "y".into()]);
+        assert_eq!(t.to_string(), "A            LONG HEADER   C\nlong value   x             y\n");
+    }
+}

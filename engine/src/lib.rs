@@ -5,3 +5,5 @@ pub mod digest;
 pub mod fsutil;
 pub mod image;
 pub mod reference;
+pub mod registry;
+pub mod store;

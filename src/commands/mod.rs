@@ -1,13 +1,23 @@
-//! One module per subcommand.
+//! One module per subcommand (or family of subcommands).
 
 mod config;
+mod images;
+mod login;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ImageCommand};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(args) => config::run(&cli.global, args),
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(args),
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(args),
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(args),
+        Command::Image(ImageCommand::Inspect { images }) => images::inspect(&images),
+        Command::Image(ImageCommand::Prune { .. }) => images::prune(),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }

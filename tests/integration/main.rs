@@ -3,4 +3,6 @@
 
 mod config;
 mod conformance;
+mod images;
+mod registry;
 mod support;

@@ -2,4 +2,8 @@
 //! registry client that fills them.
 
 pub mod content;
+pub mod manifest;
+pub mod ops;
+pub mod pull;
+pub mod snapshot;
 pub mod unpack;

@@ -171,8 +171,9 @@ impl State<'_> {
         let name = rel.file_name().unwrap_or_default();
         let target = self.dest.join(&rel);
         let header = entry.header();
-        let mode = header.mode().map_err(UnpackError::Read)? & 0o7777;
-        let (uid, gid) = (header.uid().map_err(UnpackError::Read)?, header.gid().map_err(UnpackError::Read)?);
+        // An empty numeric field reads as 0, as Go's archive/tar (and so Docker) reads it.
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let (uid, gid) = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
         let mtime = header.mtime().unwrap_or(0);
         let kind = header.entry_type();
 

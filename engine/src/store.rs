@@ -1,0 +1,115 @@
+//! The state directory (`/var/lib/berth`, or `BERTH_ROOT`) and what lives in it:
+//!
+//! ```text
+//! content/sha256/<hex>       blobs: manifests, configs, compressed layers (verified)
+//! snapshots/<diff-id hex>/   one unpacked layer, shared by every image that has it
+//! images/index.json          image names -> manifest and config digests
+//! images/.lock               held while the index is changed
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::fsutil::{self, Lock};
+use crate::image::content::ContentStore;
+use crate::reference::ImageRef;
+
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+
+/// The state root: `BERTH_ROOT` if set, else `/var/lib/berth`.
+pub fn default_root() -> PathBuf {
+    std::env::var_os("BERTH_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
+}
+
+/// One name of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The image ID: the digest of its config, as Docker has it.
+    pub id: Digest,
+    /// The manifest for this platform.
+    pub manifest: Digest,
+    /// The index (manifest list) it was chosen from, if any; its digest is the repo digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Digest>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct IndexFile {
+    images: BTreeMap<String, ImageRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot use the state directory {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the image index {path} is damaged")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+    pub content: ContentStore,
+}
+
+impl Store {
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let io = |source| StoreError::Io { path: root.to_path_buf(), source };
+        fs::create_dir_all(root.join("snapshots")).map_err(io)?;
+        fs::create_dir_all(root.join("images")).map_err(io)?;
+        let content = ContentStore::open(root).map_err(io)?;
+        Ok(Store { root: root.to_path_buf(), content })
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("images").join("index.json")
+    }
+
+    /// Holds the image index lock while `f` reads and changes the index.
+    pub fn update_images<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ImageRecord>) -> T) -> Result<T, StoreError> {
+        let io = |source| StoreError::Io { path: self.index_path(), source };
+        let _lock = Lock::acquire(&self.root.join("images").join(".lock")).map_err(io)?;
+        let mut images = self.images()?;
+        let out = f(&mut images);
+        let data = serde_json::to_vec_pretty(&IndexFile { images }).expect("the image index serialises");
+        fsutil::write_atomic(&self.index_path(), &data).map_err(io)?;
+        Ok(out)
+    }
+
+    /// Every image name and its record.
+    pub fn images(&self) -> Result<BTreeMap<String, ImageRecord>, StoreError> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(data) => serde_json::from_slice::<IndexFile>(&data)
+                .map(|f| f.images)
+                .map_err(|source| StoreError::Corrupt { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    pub fn image(&self, name: &ImageRef) -> Result<Option<ImageRecord>, StoreError> {
+        Ok(self.images()?.get(&name.to_string()).cloned())
+    }
+
+    pub fn snapshot_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("snapshots").join(diff_id.hex())
+    }
+
+    pub fn has_snapshot(&self, diff_id: &Digest) -> bool {
+        self.snapshot_dir(diff_id).is_dir()
+    }
+}

@@ -1,0 +1,157 @@
+//! `berth pull`, `images`, `image inspect`, `tag`, `rmi`, `image prune`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use berth_engine::image::manifest::Platform;
+use berth_engine::image::pull;
+use berth_engine::reference::ImageRef;
+
+use crate::cli::{Format, ImagesArgs, PullArgs, RmiArgs, TagArgs};
+use crate::{engine, output, progress};
+
+pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
+    let reference = ImageRef::parse(&args.image)?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)
+            .with_context(|| format!("invalid platform {p:?}: use os/arch[/variant], like linux/amd64"))?,
+        None => Platform::host(),
+    };
+    let store = engine::store()?;
+    let config = engine::config()?;
+    let progress = progress::for_terminal(args.quiet);
+    let pulled = engine::runtime()?
+        .block_on(pull::pull(&store, &config, &reference, &platform, progress))
+        .with_context(|| format!("cannot pull {}", reference.familiar()))?;
+    if args.quiet {
+        println!("{reference}");
+    } else {
+        eprintln!("Digest: {}", pulled.repo_digest);
+        let verb = if pulled.fetched > 0 { "Downloaded newer image for" } else { "Image is up to date for" };
+        eprintln!("Status: {verb} {}", reference.familiar());
+        println!("{reference}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut rows = store.image_rows()?;
+    if let Some(filter) = &args.repository {
+        let wanted = ImageRef::parse(filter)?;
+        rows.retain(|r| r.name.name() == wanted.name() && (!filter.contains(':') || r.name.tag == wanted.tag));
+    }
+    if args.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &rows {
+            if seen.insert(r.record.id.clone()) {
+                println!("{}", r.record.id.short());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format == Some(Format::Json) {
+        for r in &rows {
+            let line = serde_json::json!({
+                "Containers": "N/A",
+                "CreatedAt": r.config.created.clone().unwrap_or_default(),
+                "CreatedSince": output::since(r.config.created.as_deref()),
+                "Digest": r.record.index.as_ref().unwrap_or(&r.record.manifest).to_string(),
+                "ID": r.record.id.short(),
+                "Repository": repository(&r.name),
+                "Size": output::human_size(r.size),
+                "Tag": r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
+                "VirtualSize": output::human_size(r.size),
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = output::Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+    for r in &rows {
+        table.row(vec![
+            repository(&r.name),
+            r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
+            r.record.id.short().to_string(),
+            output::since(r.config.created.as_deref()),
+            output::human_size(r.size),
+        ]);
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn repository(name: &ImageRef) -> String {
+    let familiar = ImageRef { tag: None, digest: None, ..name.clone() }.familiar();
+    familiar.trim_end_matches(":latest").to_string()
+}
+
+pub fn inspect(names: &[String]) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let all = store.images()?;
+    let mut out = Vec::new();
+    for query in names {
+        let (_, record) = store.find_image(query)?;
+        let config = store.config_of(&record)?;
+        let full: serde_json::Value = serde_json::from_slice(&store.content.read(&record.id)?)?;
+        let manifest = store.manifest_of(&record)?;
+        let tags: Vec<String> = all.iter().filter(|(_, r)| r.id == record.id).map(|(n, _)| n.clone()).collect();
+        let size: u64 = config.rootfs.diff_ids.iter().map(|d| store.snapshot_size(d)).sum();
+        out.push(serde_json::json!({
+            "Id": record.id.to_string(),
+            "RepoTags": tags.iter().filter_map(|t| ImageRef::parse(t).ok()).map(|r| r.familiar()).collect::<Vec<_>>(),
+            "RepoDigests": tags.iter().filter_map(|t| ImageRef::parse(t).ok())
+                .map(|r| format!("{}@{}", r.name(), record.index.as_ref().unwrap_or(&record.manifest))).collect::<Vec<_>>(),
+            "Created": config.created,
+            "Architecture": config.architecture,
+            "Os": config.os,
+            "Size": size,
+            "Config": full.get("config").cloned().unwrap_or_default(),
+            "RootFS": { "Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>() },
+            "Manifest": { "Digest": record.manifest.to_string(), "MediaType": manifest.media_type,
+                          "Layers": manifest.layers.iter().map(|l| serde_json::json!({"Digest": l.digest.to_string(), "Size": l.size, "MediaType": l.media_type})).collect::<Vec<_>>() },
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn tag(args: TagArgs) -> anyhow::Result<ExitCode> {
+    let target = ImageRef::parse(&args.target)?;
+    engine::store()?.tag_image(&args.source, &target)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rmi(args: RmiArgs) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut failed = false;
+    for query in &args.images {
+        match store.remove_image(query, args.force) {
+            Ok((names, gone)) => {
+                for n in names {
+                    println!("Untagged: {}", ImageRef::parse(&n).map(|r| r.familiar()).unwrap_or(n));
+                }
+                if let Some(id) = gone {
+                    println!("Deleted: {id}");
+                }
+            }
+            Err(e) => {
+                output::print_error(&anyhow::Error::from(e));
+                failed = true;
+            }
+        }
+    }
+    store.gc()?;
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+pub fn prune() -> anyhow::Result<ExitCode> {
+    let reclaimed = engine::store()?.gc()?;
+    println!(
+        "Deleted {} blobs and {} layers\nTotal reclaimed space: {}",
+        reclaimed.blobs,
+        reclaimed.snapshots,
+        output::human_size(reclaimed.bytes)
+    );
+    Ok(ExitCode::SUCCESS)
+}

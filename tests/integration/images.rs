@@ -1,0 +1,182 @@
+//! Images against a real registry (Debian's docker-registry, filled by skopeo), and against a
+//! fake one for the faults a real registry does not produce.
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::registry::{Layer, Layout, Registry, busybox_layer, host_arch};
+use crate::support::{BERTH, stderr, stdout};
+
+/// A berth state directory and HOME of its own.
+pub struct State {
+    pub dir: tempfile::TempDir,
+}
+
+impl State {
+    pub fn new() -> State {
+        State { dir: tempfile::Builder::new().prefix("berth-state-").tempdir().expect("tmp") }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        std::process::Command::new(BERTH)
+            .args(args)
+            .env_clear()
+            .env("BERTH_ROOT", self.root())
+            .env("HOME", self.dir.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("berth runs")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(out.status.success(), "berth {args:?} failed:\n{}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// The snapshot directories, without temporary ones.
+    pub fn snapshots(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(self.root().join("snapshots"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub fn blobs(&self) -> usize {
+        fs::read_dir(self.root().join("content/sha256")).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+fn busybox_image(dir: &Path) -> PathBuf {
+    let mut layout = Layout::new(&dir.join("busybox-oci"));
+    layout.image(host_arch(), vec![busybox_layer().finish()], &["sh"]);
+    layout.finish()
+}
+
+#[test]
+fn pull_list_inspect_tag_and_remove() {
+    let registry = Registry::start();
+    let state = State::new();
+    registry.push_layout(&busybox_image(state.dir.path()), "test/busybox:1.0");
+    let name = format!("{}/test/busybox:1.0", registry.host());
+
+    let out = state.berth(&["pull", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Downloaded newer image"), "{}", stderr(&out));
+    assert_eq!(state.snapshots().len(), 1);
+    let fs_dir = state.snapshots()[0].join("fs");
+    assert!(fs_dir.join("bin/busybox").is_file());
+    assert_eq!(fs::read_link(fs_dir.join("bin/sh")).expect("applet link").to_str(), Some("busybox"));
+
+    let again = state.berth(&["pull", &name]);
+    assert!(stderr(&again).contains("Image is up to date"), "{}", stderr(&again));
+
+    let table = state.ok(&["images"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("IMAGE ID"), "{table}");
+    assert!(lines[1].starts_with(&format!("{}/test/busybox", registry.host())) && lines[1].contains("1.0"), "{table}");
+    let id = state.ok(&["images", "-q"]).trim().to_string();
+    assert_eq!(id.len(), 12);
+    let json: serde_json::Value =
+        serde_json::from_str(state.ok(&["images", "--format", "json"]).lines().next().expect("a line")).expect("json");
+    assert_eq!(json["Tag"], "1.0");
+
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["image", "inspect", &name])).expect("json");
+    assert_eq!(inspect[0]["Config"]["Cmd"][0], "sh");
+    assert!(
+        inspect[0]["Id"].as_str().expect("id").ends_with(&id[..12])
+            || inspect[0]["Id"].as_str().expect("id").contains(&id)
+    );
+
+    state.ok(&["tag", &name, "local/box:dev"]);
+    assert!(state.ok(&["images"]).contains("local/box"));
+    let refused = state.berth(&["rmi", &id]);
+    assert!(!refused.status.success() && stderr(&refused).contains("several names"), "{}", stderr(&refused));
+    let out = state.ok(&["rmi", "local/box:dev"]);
+    assert!(out.contains("Untagged: local/box:dev") && !out.contains("Deleted"), "{out}");
+    let out = state.ok(&["rmi", &name]);
+    assert!(out.contains("Deleted: sha256:"), "{out}");
+    assert!(state.snapshots().is_empty(), "the layer goes with the last image using it");
+    assert_eq!(state.blobs(), 0);
+    assert!(!state.berth(&["image", "inspect", &name]).status.success());
+}
+
+#[test]
+fn layers_with_whiteouts_stack_as_overlay_lower_directories() {
+    let registry = Registry::start();
+    let state = State::new();
+    let mut layout = Layout::new(&state.dir.path().join("layers-oci"));
+    let base = Layer::new()
+        .dir("app/")
+        .file("app/a", b"a", 0o644)
+        .file("app/b", b"b", 0o644)
+        .dir("data/")
+        .file("data/old", b"o", 0o600);
+    let change = Layer::new()
+        .dir("app/")
+        .file("app/.wh.a", b"", 0o644)
+        .dir("data/")
+        .file("data/.wh..wh..opq", b"", 0o644)
+        .file("data/new", b"n", 0o600);
+    let top = Layer::new().file("c", b"c", 0o755);
+    layout.image(host_arch(), vec![base.finish(), change.finish(), top.finish()], &["sh"]);
+    registry.push_layout(&layout.finish(), "test/layers:1");
+
+    state.ok(&["pull", &format!("{}/test/layers:1", registry.host())]);
+    let snapshots = state.snapshots();
+    assert_eq!(snapshots.len(), 3);
+    let middle =
+        snapshots.iter().map(|s| s.join("fs")).find(|s| s.join("data/new").exists()).expect("the middle layer");
+    let whiteout = fs::symlink_metadata(middle.join("app/a")).expect("whiteout");
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+    let mut v = [0u8; 1];
+    rustix::fs::getxattr(middle.join("data"), "trusted.overlay.opaque", &mut v).expect("opaque directory");
+    assert_eq!(&v, b"y");
+}
+
+#[test]
+fn a_multi_platform_index_gives_the_platform_asked_for() {
+    let registry = Registry::start();
+    let state = State::new();
+    let other = if host_arch() == "arm64" { "amd64" } else { "arm64" };
+    let mut layout = Layout::new(&state.dir.path().join("multi-oci"));
+    layout.image(host_arch(), vec![Layer::new().file("arch", host_arch().as_bytes(), 0o644).finish()], &["sh"]);
+    layout.image(other, vec![Layer::new().file("arch", other.as_bytes(), 0o644).finish()], &["sh"]);
+    registry.push_layout(&layout.finish(), "test/multi:1");
+    let name = format!("{}/test/multi:1", registry.host());
+
+    state.ok(&["pull", &name]);
+    let arch_of = |state: &State| -> Vec<String> {
+        state.snapshots().iter().map(|s| fs::read_to_string(s.join("fs/arch")).expect("arch file")).collect()
+    };
+    assert_eq!(arch_of(&state), [host_arch()]);
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["image", "inspect", &name])).expect("json");
+    assert_eq!(inspect[0]["Architecture"], host_arch());
+
+    let other_state = State::new();
+    other_state.ok(&["pull", "--platform", &format!("linux/{other}"), &name]);
+    assert_eq!(arch_of(&other_state), [other]);
+
+    let out = other_state.berth(&["pull", "--platform", "linux/s390x", &name]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("has no image for linux/s390x") && stderr(&out).contains(other), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_image_is_a_clear_error() {
+    let registry = Registry::start();
+    let state = State::new();
+    let out = state.berth(&["pull", &format!("{}/nothing/here:1", registry.host())]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot pull") && stderr(&out).contains("404"), "{}", stderr(&out));
+    let out = state.berth(&["pull", "Not A Name"]);
+    assert!(stderr(&out).contains("invalid image reference"), "{}", stderr(&out));
+}

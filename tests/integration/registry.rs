@@ -1,0 +1,236 @@
+//! Test fixtures for images: a real `docker-registry` on a free loopback port, OCI image
+//! layouts built offline (busybox from Debian's busybox-static), skopeo to push them, and a
+//! per-test berth state directory.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+
+/// Fails loudly when a tool the tests need is missing: CI installs them (.ci/run).
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("{name} is not installed; .ci/run installs it (apt-get install docker-registry skopeo busybox-static)")
+    })
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A `docker-registry` serving from its own storage directory; stopped when dropped.
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::Builder::new().prefix("berth-registry-").tempdir().expect("tmp");
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("registry config");
+        let child = Command::new(tool("docker-registry"))
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Registry { child, port, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start listening on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Pushes an OCI layout (all its platforms) with skopeo, the third-party client.
+    pub fn push_layout(&self, layout: &Path, name: &str) {
+        skopeo(&[
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{}/{name}", self.host()),
+        ]);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn skopeo(args: &[&str]) {
+    let out = Command::new(tool("skopeo")).arg("--insecure-policy").args(args).output().expect("skopeo runs");
+    assert!(out.status.success(), "skopeo {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// A layer under construction.
+pub struct Layer(tar::Builder<Vec<u8>>);
+
+impl Layer {
+    pub fn new() -> Layer {
+        let mut b = tar::Builder::new(Vec::new());
+        b.mode(tar::HeaderMode::Deterministic);
+        Layer(b)
+    }
+
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h
+    }
+
+    pub fn file(mut self, path: &str, data: &[u8], mode: u32) -> Layer {
+        let mut h = Self::header(tar::EntryType::Regular, mode, data.len() as u64);
+        self.0.append_data(&mut h, path, data).expect("tar file");
+        self
+    }
+
+    pub fn dir(mut self, path: &str) -> Layer {
+        let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
+        self.0.append_data(&mut h, path, std::io::empty()).expect("tar dir");
+        self
+    }
+
+    pub fn symlink(mut self, path: &str, target: &str) -> Layer {
+        let mut h = Self::header(tar::EntryType::Symlink, 0o777, 0);
+        self.0.append_link(&mut h, path, target).expect("tar symlink");
+        self
+    }
+
+    /// The uncompressed tar and its gzip form.
+    pub fn finish(self) -> (Vec<u8>, Vec<u8>) {
+        let tar = self.0.into_inner().expect("tar");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).expect("gzip");
+        (tar, gz.finish().expect("gzip"))
+    }
+}
+
+/// The busybox image: the static binary and a link per applet, a minimal /etc.
+pub fn busybox_layer() -> Layer {
+    let mut binary = Vec::new();
+    std::fs::File::open(tool("busybox")).expect("busybox").read_to_end(&mut binary).expect("read busybox");
+    let list = Command::new(tool("busybox")).arg("--list").output().expect("busybox --list");
+    let mut layer = Layer::new().dir("bin/").file("bin/busybox", &binary, 0o755);
+    for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        layer = layer.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    layer
+        .dir("etc/")
+        .file(
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+            0o644,
+        )
+        .file("etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
+        .dir("tmp/")
+        .dir("root/")
+}
+
+/// Writes blobs into an OCI layout and returns descriptors.
+pub struct Layout {
+    pub dir: PathBuf,
+    manifests: Vec<serde_json::Value>,
+}
+
+impl Layout {
+    pub fn new(dir: &Path) -> Layout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+        Layout { dir: dir.to_path_buf(), manifests: Vec::new() }
+    }
+
+    fn blob(&self, data: &[u8]) -> String {
+        let digest = sha256(data);
+        std::fs::write(self.dir.join("blobs/sha256").join(&digest[7..]), data).expect("blob");
+        digest
+    }
+
+    /// Adds an image of `layers` for `arch`; returns the manifest digest.
+    pub fn image(&mut self, arch: &str, layers: Vec<(Vec<u8>, Vec<u8>)>, cmd: &[&str]) -> String {
+        let diff_ids: Vec<String> = layers.iter().map(|(tar, _)| sha256(tar)).collect();
+        let descriptors: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|(_, gz)| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": self.blob(gz), "size": gz.len()}))
+            .collect();
+        let config = serde_json::json!({
+            "created": "2026-01-01T00:00:00Z", "architecture": arch, "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": cmd, "WorkingDir": "/"},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        });
+        let config = serde_json::to_vec(&config).expect("json");
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": self.blob(&config), "size": config.len()},
+            "layers": descriptors,
+        });
+        let manifest = serde_json::to_vec(&manifest).expect("json");
+        let digest = self.blob(&manifest);
+        self.manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": manifest.len(),
+            "platform": {"architecture": arch, "os": "linux"},
+        }));
+        digest
+    }
+
+    /// Writes `index.json` naming the images `latest`: one image directly, several through a
+    /// nested multi-platform index.
+    pub fn finish(self) -> PathBuf {
+        let top = if self.manifests.len() == 1 {
+            let mut m = self.manifests[0].clone();
+            m["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "latest"});
+            m.as_object_mut().expect("object").remove("platform");
+            m
+        } else {
+            let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": self.manifests});
+            let data = serde_json::to_vec(&index).expect("json");
+            serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": self.blob(&data), "size": data.len(),
+                "annotations": {"org.opencontainers.image.ref.name": "latest"}})
+        };
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
+        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).expect("json")).expect("index.json");
+        self.dir
+    }
+}
+
+/// The architecture name of this host, as image configs spell it.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
