@@ -180,3 +180,57 @@ fn a_missing_image_is_a_clear_error() {
     let out = state.berth(&["pull", "Not A Name"]);
     assert!(stderr(&out).contains("invalid image reference"), "{}", stderr(&out));
 }
+
+mod faults {
+    use super::State;
+    use crate::fake_registry::{FakeRegistry, Fault};
+    use crate::support::stderr;
+
+    /// Pulling from a registry with `fault` fails with a message naming it, and leaves no
+    /// image, no snapshot and no partial blob behind.
+    fn refused(fault: Fault, words: &[&str]) {
+        let registry = FakeRegistry::start(fault);
+        let state = State::new();
+        let out = state.berth(&["pull", &registry.name()]);
+        assert!(!out.status.success(), "{fault:?}: the pull must fail");
+        for w in words {
+            assert!(stderr(&out).contains(w), "{fault:?}: the error should mention {w:?}:\n{}", stderr(&out));
+        }
+        assert_eq!(state.ok(&["images", "-q"]), "", "{fault:?}: no image is recorded");
+        assert!(state.snapshots().is_empty(), "{fault:?}: no snapshot is left");
+        for entry in std::fs::read_dir(state.root().join("content/sha256")).expect("content dir").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let data = std::fs::read(entry.path()).expect("blob");
+            assert_eq!(
+                crate::registry::sha256(&data),
+                format!("sha256:{name}"),
+                "{fault:?}: only verified blobs are kept"
+            );
+        }
+    }
+
+    #[test]
+    fn a_blob_that_does_not_match_its_digest() {
+        refused(Fault::WrongDigest, &["does not match its digest"]);
+    }
+
+    #[test]
+    fn a_truncated_blob() {
+        refused(Fault::Truncated, &["cannot pull", "ended after"]);
+    }
+
+    #[test]
+    fn an_endless_blob() {
+        refused(Fault::Endless, &["more than", "the transfer was stopped"]);
+    }
+
+    #[test]
+    fn a_manifest_of_the_wrong_media_type() {
+        refused(Fault::WrongMediaType, &["unsupported manifest media type", "prettyjws"]);
+    }
+
+    #[test]
+    fn a_redirect_loop() {
+        refused(Fault::RedirectLoop, &["too many redirects"]);
+    }
+}

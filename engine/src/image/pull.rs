@@ -45,7 +45,7 @@ pub enum PullError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{reference}: {source}")]
+    #[error("cannot use what the registry sent for {reference}")]
     Document {
         reference: String,
         #[source]

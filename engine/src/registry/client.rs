@@ -22,8 +22,8 @@ pub enum RegistryError {
     Unauthorized { url: String, registry: String },
     #[error("{url} sent more than {limit} bytes; the transfer was stopped")]
     TooLarge { url: String, limit: u64 },
-    #[error("{url} ended after {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    #[error("the transfer of {url} ended after {got} of {expected} bytes{detail}")]
+    Truncated { url: String, got: u64, expected: u64, detail: String },
     #[error("cannot store what {url} sent")]
     Write {
         url: String,
@@ -33,10 +33,10 @@ pub enum RegistryError {
 }
 
 fn http_error(url: &str, e: reqwest::Error) -> RegistryError {
-    let mut message = e.to_string();
     if e.is_redirect() {
-        message = "too many redirects (a redirect loop?)".into();
+        return RegistryError::Http { url: url.to_string(), message: "too many redirects (a redirect loop?)".into() };
     }
+    let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         message.push_str(": ");
@@ -208,7 +208,18 @@ impl Client {
         let resp = self.send(&url, |h| h.get(&url)).await?;
         let mut resp = ok_status(resp, &url).await?;
         let mut got: u64 = 0;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| http_error(&url, e))? {
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    let detail = match http_error(&url, e) {
+                        RegistryError::Http { message, .. } => format!(" ({message})"),
+                        other => format!(" ({other})"),
+                    };
+                    return Err(RegistryError::Truncated { url, got, expected: size, detail });
+                }
+            };
             got += chunk.len() as u64;
             if got > size {
                 return Err(RegistryError::TooLarge { url, limit: size });
@@ -217,7 +228,7 @@ impl Client {
             progress(chunk.len() as u64);
         }
         if got != size {
-            return Err(RegistryError::Truncated { url, got, expected: size });
+            return Err(RegistryError::Truncated { url, got, expected: size, detail: String::new() });
         }
         Ok(())
     }
