@@ -52,6 +52,14 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Save images to a tar archive (Docker and OCI layout formats in one)
+    Save(SaveArgs),
+    /// Load images from a tar archive
+    Load(LoadArgs),
+    /// Make an image from a root file system tarball
+    Import(ImportArgs),
+    /// Push an image to a registry
+    Push(PushArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -74,6 +82,14 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Give an image another name
     Tag(TagArgs),
+    /// Save images to a tar archive
+    Save(SaveArgs),
+    /// Load images from a tar archive
+    Load(LoadArgs),
+    /// Make an image from a root file system tarball
+    Import(ImportArgs),
+    /// Push an image to a registry
+    Push(PushArgs),
     /// Remove the layers and blobs that no image uses
     Prune {
         /// Do not ask for confirmation (there is nothing to confirm: only unused data is removed)
@@ -121,6 +137,48 @@ pub struct RmiArgs {
     /// Remove every name of an image given by ID
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Write to this file instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from this file instead of standard input
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<std::path::PathBuf>,
+    /// Name for an OCI archive whose image carries no name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print only the names loaded
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tarball (plain, gzip or zstd), or `-` for standard input
+    pub file: std::path::PathBuf,
+    /// The image name
+    pub name: String,
+    /// Set the config: `CMD ...`, `ENTRYPOINT ...`, `ENV K=V`, `WORKDIR /d`, `USER u` (repeatable)
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The image name to push (with its registry)
+    pub image: String,
+    /// Print only the digest
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand (or family of subcommands).
 
+mod archive;
 mod config;
 mod images;
 mod login;
@@ -17,6 +18,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(args),
         Command::Image(ImageCommand::Inspect { images }) => images::inspect(&images),
         Command::Image(ImageCommand::Prune { .. }) => images::prune(),
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => archive::save(args),
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => archive::load(args),
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => archive::import(args),
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => archive::push(args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }

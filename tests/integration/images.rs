@@ -234,3 +234,92 @@ mod faults {
         refused(Fault::RedirectLoop, &["too many redirects"]);
     }
 }
+
+/// The image ID of `name` in `state`.
+fn image_id(state: &State, name: &str) -> String {
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["image", "inspect", name])).expect("json");
+    inspect[0]["Id"].as_str().expect("an Id").to_string()
+}
+
+#[test]
+fn save_load_push_and_import_round_trip_with_skopeo() {
+    let registry = Registry::start();
+    let state = State::new();
+    registry.push_layout(&busybox_image(state.dir.path()), "test/busybox:1.0");
+    let name = format!("{}/test/busybox:1.0", registry.host());
+    state.ok(&["pull", "-q", &name]);
+    let id = image_id(&state, &name);
+
+    // berth save -> berth load, into a fresh store.
+    let archive = state.dir.path().join("busybox.tar");
+    state.ok(&["save", "-o", archive.to_str().expect("utf-8"), &name]);
+    let fresh = State::new();
+    let out = fresh.ok(&["load", "-i", archive.to_str().expect("utf-8")]);
+    assert!(out.contains("Loaded image: "), "{out}");
+    assert_eq!(image_id(&fresh, &name), id, "the image ID survives save and load");
+    assert!(fresh.snapshots()[0].join("fs/bin/busybox").is_file());
+
+    // berth save -> skopeo (a third-party reader) -> registry -> berth pull.
+    crate::registry::skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("docker://{}/test/from-archive:1", registry.host()),
+    ]);
+    let third = State::new();
+    let from_archive = format!("{}/test/from-archive:1", registry.host());
+    third.ok(&["pull", "-q", &from_archive]);
+    assert_eq!(image_id(&third, &from_archive), id);
+
+    // skopeo writes an archive -> berth load.
+    let skopeo_archive = state.dir.path().join("skopeo.tar");
+    crate::registry::skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}"),
+        &format!("docker-archive:{}:test/written-by-skopeo:7", skopeo_archive.display()),
+    ]);
+    let fourth = State::new();
+    fourth.ok(&["load", "-i", skopeo_archive.to_str().expect("utf-8")]);
+    assert_eq!(image_id(&fourth, "test/written-by-skopeo:7"), id);
+
+    // berth push of another name, read back by a fresh berth and by skopeo.
+    let pushed = format!("{}/test/pushed:2", registry.host());
+    fourth.ok(&["tag", "test/written-by-skopeo:7", &pushed]);
+    let out = fourth.ok(&["push", &pushed]);
+    assert!(out.contains("digest: sha256:"), "{out}");
+    let fifth = State::new();
+    fifth.ok(&["pull", "-q", &pushed]);
+    assert_eq!(image_id(&fifth, &pushed), id);
+    crate::registry::skopeo(&["inspect", "--tls-verify=false", &format!("docker://{pushed}")]);
+}
+
+#[test]
+fn import_makes_an_image_from_a_root_file_system() {
+    let state = State::new();
+    let (tar, gz) = busybox_layer().finish();
+    let rootfs = state.dir.path().join("rootfs.tar.gz");
+    fs::write(&rootfs, &gz).expect("write");
+    let out = state.ok(&[
+        "import",
+        rootfs.to_str().expect("utf-8"),
+        "local/imported:1",
+        "--change",
+        r#"CMD ["sh"]"#,
+        "-c",
+        "ENV A=1",
+    ]);
+    assert!(out.trim().starts_with("sha256:"), "{out}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&state.ok(&["image", "inspect", "local/imported:1"])).expect("json");
+    assert_eq!(inspect[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(inspect[0]["Config"]["Env"], serde_json::json!(["A=1"]));
+    assert_eq!(inspect[0]["RootFS"]["Layers"][0], crate::registry::sha256(&tar));
+    assert!(state.snapshots()[0].join("fs/bin/busybox").is_file());
+
+    let bad = state.dir.path().join("bad.tar");
+    fs::write(&bad, b"this is not a tarball at all, just text").expect("write");
+    let out = state.berth(&["import", bad.to_str().expect("utf-8"), "local/bad:1"]);
+    assert!(!out.status.success(), "a file that is not a tarball is refused");
+    assert!(!state.ok(&["images"]).contains("local/bad"));
+}

@@ -86,6 +86,25 @@ impl ContentStore {
         })
     }
 
+    /// Stores whatever `reader` yields under its own digest (for content whose digest is not
+    /// known in advance, such as the members of an archive being loaded).
+    pub fn ingest<R: io::Read>(&self, reader: &mut R) -> io::Result<Digest> {
+        let tmp = fsutil::temp_name(&self.dir.join("ingest"));
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let result = (|| {
+            let mut w = HashingWriter::new(io::BufWriter::new(file));
+            io::copy(reader, &mut w)?;
+            let (buf, digest, _) = w.finish();
+            buf.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            if !self.has(&digest) {
+                fs::rename(&tmp, self.path(&digest))?;
+            }
+            Ok(digest)
+        })();
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
     /// Every blob in the store.
     pub fn list(&self) -> io::Result<Vec<Digest>> {
         let mut out = Vec::new();
