@@ -55,7 +55,7 @@ pub fn import<R: Read>(
             }],
         };
         let bytes = serde_json::to_vec(&config).expect("a config serialises");
-        Ok(local::commit_image(store, &bytes, &[blob.clone()], std::slice::from_ref(name))?)
+        Ok(local::commit_image(store, &bytes, std::slice::from_ref(&blob), std::slice::from_ref(name))?)
     })();
     if scratch.exists() {
         let _ = std::fs::remove_dir_all(&scratch);
