@@ -12,6 +12,10 @@ use crate::registry::{Layer, sha256};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// None: a well-behaved registry that wants a bearer token from its own token service,
+    /// which takes the user `tester` with the password `s3cret` (Debian has no token server
+    /// to run, so this one stands in for the bearer flow).
+    BearerOnly,
     /// The layer blob has the right size but other bytes.
     WrongDigest,
     /// The layer blob stops half-way (the announced length is not reached).
@@ -92,10 +96,16 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
+    let mut authorization = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                authorization = v.trim().to_string();
+            }
         }
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
@@ -108,6 +118,22 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
         write!(out, "\r\n")?;
         out.write_all(body)
     };
+    if fault == Fault::BearerOnly {
+        // base64("tester:s3cret")
+        if path.starts_with("/token") {
+            return if authorization == "Basic dGVzdGVyOnMzY3JldA==" {
+                respond(&mut out, "200 OK", &[("Content-Type", "application/json".into())], br#"{"token":"t0k3n"}"#)
+            } else {
+                respond(&mut out, "401 Unauthorized", &[], b"")
+            };
+        }
+        if authorization != "Bearer t0k3n" {
+            let challenge = format!(
+                r#"Bearer realm="http://127.0.0.1:{port}/token",service="fake",scope="repository:fake/image:pull""#
+            );
+            return respond(&mut out, "401 Unauthorized", &[("WWW-Authenticate", challenge)], b"");
+        }
+    }
     if path == "/v2/fake/image/manifests/1" {
         return match fault {
             Fault::RedirectLoop => {

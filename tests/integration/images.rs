@@ -35,6 +35,24 @@ impl State {
             .expect("berth runs")
     }
 
+    /// `berth ARGS` with `input` on standard input.
+    pub fn berth_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new(BERTH)
+            .args(args)
+            .env_clear()
+            .env("BERTH_ROOT", self.root())
+            .env("HOME", self.dir.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("berth runs");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child.wait_with_output().expect("berth ends")
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.berth(args);
         assert!(out.status.success(), "berth {args:?} failed:\n{}", stderr(&out));
@@ -283,6 +301,17 @@ fn save_load_push_and_import_round_trip_with_skopeo() {
     fourth.ok(&["load", "-i", skopeo_archive.to_str().expect("utf-8")]);
     assert_eq!(image_id(&fourth, "test/written-by-skopeo:7"), id);
 
+    // skopeo writes an OCI archive -> berth load.
+    let oci_archive = state.dir.path().join("skopeo-oci.tar");
+    crate::registry::skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}"),
+        &format!("oci-archive:{}:test/oci-written:3", oci_archive.display()),
+    ]);
+    fourth.ok(&["load", "-i", oci_archive.to_str().expect("utf-8")]);
+    assert_eq!(image_id(&fourth, "test/oci-written:3"), id);
+
     // berth push of another name, read back by a fresh berth and by skopeo.
     let pushed = format!("{}/test/pushed:2", registry.host());
     fourth.ok(&["tag", "test/written-by-skopeo:7", &pushed]);
@@ -322,4 +351,45 @@ fn import_makes_an_image_from_a_root_file_system() {
     let out = state.berth(&["import", bad.to_str().expect("utf-8"), "local/bad:1"]);
     assert!(!out.status.success(), "a file that is not a tarball is refused");
     assert!(!state.ok(&["images"]).contains("local/bad"));
+}
+
+#[test]
+fn basic_auth_with_login_and_logout() {
+    let registry = Registry::start_with_password("tester", "s3cret");
+    let state = State::new();
+    registry.push_layout_as(&busybox_image(state.dir.path()), "private/busybox:1", "tester:s3cret");
+    let name = format!("{}/private/busybox:1", registry.host());
+
+    let out = state.berth(&["pull", &name]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("requires authentication") && stderr(&out).contains("berth login"),
+        "{}",
+        stderr(&out)
+    );
+
+    let wrong = state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &registry.host()], "nope\n");
+    assert!(!wrong.status.success(), "a wrong password is refused");
+    let login = state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &registry.host()], "s3cret\n");
+    assert!(login.status.success(), "{}", stderr(&login));
+    let config = fs::read_to_string(state.dir.path().join(".docker/config.json")).expect("docker config");
+    assert!(config.contains(&registry.host()) && config.contains("dGVzdGVyOnMzY3JldA=="), "{config}");
+
+    state.ok(&["pull", "-q", &name]);
+    state.ok(&["logout", &registry.host()]);
+    state.ok(&["rmi", &name]);
+    assert!(!state.berth(&["pull", &name]).status.success(), "after logout the registry refuses again");
+}
+
+#[test]
+fn bearer_tokens_from_the_realm_of_the_challenge() {
+    let registry = crate::fake_registry::FakeRegistry::start(crate::fake_registry::Fault::BearerOnly);
+    let state = State::new();
+    let out = state.berth(&["pull", &registry.name()]);
+    assert!(!out.status.success() && stderr(&out).contains("requires authentication"), "{}", stderr(&out));
+    let host = format!("127.0.0.1:{}", registry.port);
+    let login = state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &host], "s3cret\n");
+    assert!(login.status.success(), "{}", stderr(&login));
+    state.ok(&["pull", "-q", &registry.name()]);
+    assert_eq!(state.snapshots().len(), 1);
 }

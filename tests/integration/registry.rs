@@ -31,14 +31,35 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::launch(None)
+    }
+
+    /// A registry that takes HTTP basic authentication for `user` with `password`.
+    pub fn start_with_password(user: &str, password: &str) -> Registry {
+        Registry::launch(Some((user, password)))
+    }
+
+    fn launch(account: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::Builder::new().prefix("berth-registry-").tempdir().expect("tmp");
+        let mut auth = String::new();
+        if let Some((user, password)) = account {
+            let htpasswd = dir.path().join("htpasswd");
+            let out = Command::new(tool("htpasswd"))
+                .args(["-Bbc"])
+                .arg(&htpasswd)
+                .args([user, password])
+                .output()
+                .expect("htpasswd");
+            assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+            auth = format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", htpasswd.display());
+        }
         let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
+                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
                 dir.path().join("data").display()
             ),
         )
@@ -65,13 +86,20 @@ impl Registry {
 
     /// Pushes an OCI layout (all its platforms) with skopeo, the third-party client.
     pub fn push_layout(&self, layout: &Path, name: &str) {
-        skopeo(&[
-            "copy",
-            "--all",
-            "--dest-tls-verify=false",
-            &format!("oci:{}:latest", layout.display()),
-            &format!("docker://{}/{name}", self.host()),
-        ]);
+        self.push(layout, name, &[]);
+    }
+
+    /// The same, with `user:password` for a registry that wants them.
+    pub fn push_layout_as(&self, layout: &Path, name: &str, creds: &str) {
+        self.push(layout, name, &["--dest-creds", creds]);
+    }
+
+    fn push(&self, layout: &Path, name: &str, extra: &[&str]) {
+        let (src, dest) = (format!("oci:{}:latest", layout.display()), format!("docker://{}/{name}", self.host()));
+        let mut args = vec!["copy", "--all", "--dest-tls-verify=false"];
+        args.extend_from_slice(extra);
+        args.extend([src.as_str(), dest.as_str()]);
+        skopeo(&args);
     }
 }
 
