@@ -23,27 +23,30 @@ impl State {
         self.dir.path().join("root")
     }
 
-    pub fn berth(&self, args: &[&str]) -> Output {
-        std::process::Command::new(BERTH)
-            .args(args)
+    /// The command, with this state's root, HOME, and `config.toml` if the test wrote one.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BERTH);
+        cmd.args(args)
             .env_clear()
             .env("BERTH_ROOT", self.root())
             .env("HOME", self.dir.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("berth runs")
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        let config = self.dir.path().join("config.toml");
+        if config.exists() {
+            cmd.env("BERTH_CONFIG", config);
+        }
+        cmd
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(std::process::Stdio::null()).output().expect("berth runs")
     }
 
     /// `berth ARGS` with `input` on standard input.
     pub fn berth_with_input(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write;
-        let mut child = std::process::Command::new(BERTH)
-            .args(args)
-            .env_clear()
-            .env("BERTH_ROOT", self.root())
-            .env("HOME", self.dir.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        let mut child = self
+            .command(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -392,4 +395,26 @@ fn bearer_tokens_from_the_realm_of_the_challenge() {
     assert!(login.status.success(), "{}", stderr(&login));
     state.ok(&["pull", "-q", &registry.name()]);
     assert_eq!(state.snapshots().len(), 1);
+}
+
+#[test]
+fn a_mirror_serves_pulls_for_its_registry() {
+    let registry = Registry::start();
+    let state = State::new();
+    registry.push_layout(&busybox_image(state.dir.path()), "test/busybox:1.0");
+    // `.invalid` never resolves: the pull can only succeed through the mirror.
+    let config = format!("[registries.mirrors]\n\"registry.invalid\" = [\"http://{}\"]\n", registry.host());
+    fs::write(state.dir.path().join("config.toml"), config).expect("config");
+    state.ok(&["pull", "-q", "registry.invalid/test/busybox:1.0"]);
+    assert!(state.ok(&["images"]).contains("registry.invalid/test/busybox"));
+
+    fs::write(state.dir.path().join("config.toml"), "[registries]\nmirrorz = 1\n").expect("config");
+    let out = state.berth(&["images"]);
+    assert!(stderr(&out).contains("config.toml") || out.status.success(), "{}", stderr(&out));
+    let out = state.berth(&["pull", "registry.invalid/test/busybox:1.0"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("config.toml"),
+        "a mistake in the config file is reported: {}",
+        stderr(&out)
+    );
 }
