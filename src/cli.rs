@@ -60,6 +60,38 @@ pub enum Command {
     Import(ImportArgs),
     /// Push an image to a registry
     Push(PushArgs),
+    /// Create and start a container
+    Run(RunArgs),
+    /// Create a container without starting it
+    Create(RunArgs),
+    /// Start stopped containers
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop running containers (stop signal, then SIGKILL after the grace period)
+    Stop(StopArgs),
+    /// Send a signal to running containers
+    Kill(KillArgs),
+    /// Remove containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Wait for containers to stop, and print their exit codes
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Show the details of containers or images as JSON
+    Inspect {
+        #[arg(required = true)]
+        objects: Vec<String>,
+    },
+    /// The per-container supervisor (started by berth itself)
+    #[command(hide = true)]
+    Shim { id: String },
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -179,6 +211,103 @@ pub struct PushArgs {
     /// Print only the digest
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (`KEY=VALUE`, or `KEY` to pass this one's)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User (name or UID, optionally `:group`)
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Restart policy: no, always, on-failure[:N], unless-stopped
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Set a label (`KEY=VALUE`)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// The signal `stop` sends first
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL
+    #[arg(long)]
+    pub stop_timeout: Option<u64>,
+    /// Pull the image: missing (default), always, never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Seconds to wait before SIGKILL (default: the container's stop timeout)
+    #[arg(short, long)]
+    pub time: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+    /// Stop running containers first (with SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show stopped containers too
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print only IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub container: String,
+    /// Keep following the output until the container stops
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(short = 'n', long)]
+    pub tail: Option<usize>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
 }
 
 #[derive(Debug, Args)]

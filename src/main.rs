@@ -19,7 +19,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.global.log_level.as_deref());
+    let shim = matches!(cli.command, cli::Command::Shim { .. });
+    init_logging(cli.global.log_level.as_deref(), shim);
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -31,16 +32,26 @@ fn main() -> ExitCode {
 
 /// Library crates only emit `tracing` events; the binary decides where they go. `BERTH_LOG`
 /// (or `--log-level`) takes an env-filter directive; the default shows warnings and errors.
-fn init_logging(level: Option<&str>) {
+///
+/// The shim logs to its own copy of the standard error it was started with (its log file):
+/// the container's init is forked from the shim and later points file descriptor 2 at the
+/// container's output, and the runtime's messages from there must not land in the container's
+/// log.
+fn init_logging(level: Option<&str>, shim: bool) {
+    use std::os::fd::AsFd;
     use tracing_subscriber::EnvFilter;
+    let default = if shim { "info" } else { "warn" };
     let filter = match level {
         Some(l) => EnvFilter::new(l),
-        None => EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        None => EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default)),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if shim {
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            let file = std::sync::Mutex::new(std::fs::File::from(fd));
+            builder.with_writer(file).with_ansi(false).init();
+            return;
+        }
+    }
+    builder.with_writer(std::io::stderr).without_time().init();
 }

@@ -168,19 +168,37 @@ pub fn human_size(bytes: u64) -> String {
 
 /// "3 days ago" from an RFC 3339 time; "N/A" when absent or unreadable.
 pub fn since(rfc3339: Option<&str>) -> String {
-    let Some(then) = rfc3339.and_then(parse_rfc3339) else { return "N/A".into() };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let secs = (now - then).max(0);
-    let (n, unit) = match secs {
-        s if s < 60 => return "Less than a minute ago".into(),
-        s if s < 3600 => (s / 60, "minute"),
-        s if s < 86_400 => (s / 3600, "hour"),
-        s if s < 14 * 86_400 => (s / 86_400, "day"),
-        s if s < 60 * 86_400 => (s / (7 * 86_400), "week"),
-        s if s < 730 * 86_400 => (s / (30 * 86_400), "month"),
-        s => (s / (365 * 86_400), "year"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+    match rfc3339.and_then(parse_rfc3339) {
+        Some(then) => format!("{} ago", human_duration(now_secs() - then)),
+        None => "N/A".into(),
+    }
+}
+
+/// The time since an RFC 3339 time in Docker's words, without "ago": `Up 5 seconds`.
+pub fn up_for(rfc3339: Option<&str>) -> String {
+    rfc3339.and_then(parse_rfc3339).map_or_else(|| "N/A".into(), |then| human_duration(now_secs() - then))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Docker's `HumanDuration`.
+fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        0 => "Less than a second".into(),
+        s if s < 60 => plural(s, "second"),
+        s if s < 120 => "About a minute".into(),
+        s if s < 3600 => plural(s / 60, "minute"),
+        s if s < 2 * 3600 => "About an hour".into(),
+        s if s < 48 * 3600 => plural(s / 3600, "hour"),
+        s if s < 14 * 86_400 => plural(s / 86_400, "day"),
+        s if s < 60 * 86_400 => plural(s / (7 * 86_400), "week"),
+        s if s < 730 * 86_400 => plural(s / (30 * 86_400), "month"),
+        s => plural(s / (365 * 86_400), "year"),
+    }
 }
 
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.

@@ -42,6 +42,13 @@ impl Digest {
     }
 }
 
+/// The digest of empty content; a placeholder only where a value is required before one is known.
+impl Default for Digest {
+    fn default() -> Self {
+        Digest::of(b"")
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sha256:{}", self.hex)

@@ -1,6 +1,7 @@
 //! berth-engine: images, snapshots, containers, the shim and the project reconciler
 //! (DESIGN.md §4). Today: image references, the content store and the layer unpacker.
 
+pub mod container;
 pub mod digest;
 pub mod fsutil;
 pub mod image;

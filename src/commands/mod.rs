@@ -2,6 +2,7 @@
 
 mod archive;
 mod config;
+mod containers;
 mod images;
 mod login;
 
@@ -22,6 +23,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => archive::load(args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => archive::import(args),
         Command::Push(args) | Command::Image(ImageCommand::Push(args)) => archive::push(args),
+        Command::Run(args) => containers::run(args, true),
+        Command::Create(args) => containers::run(args, false),
+        Command::Start { containers: c } => containers::start(&c),
+        Command::Stop(args) => containers::stop(args),
+        Command::Kill(args) => containers::kill(args),
+        Command::Rm(args) => containers::rm(args),
+        Command::Ps(args) => containers::ps(args),
+        Command::Logs(args) => containers::logs(args),
+        Command::Wait { containers: c } => containers::wait(&c),
+        Command::Inspect { objects } => containers::inspect(&objects),
+        Command::Shim { id } => containers::shim(&id),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }

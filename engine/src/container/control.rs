@@ -1,0 +1,62 @@
+//! The shim's control socket: one request line per connection, one reply line.
+//!
+//! ```text
+//! state          -> the ContainerState as JSON
+//! kill SIGNUM    -> ok
+//! stop SECONDS   -> exited CODE    (stop signal, then SIGKILL after SECONDS)
+//! wait           -> exited CODE    (when the container next exits)
+//! ```
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    State,
+    Kill(i32),
+    Stop(u64),
+    Wait,
+}
+
+impl Request {
+    pub fn parse(line: &str) -> Option<Request> {
+        let mut words = line.split_whitespace();
+        match (words.next()?, words.next()) {
+            ("state", None) => Some(Request::State),
+            ("wait", None) => Some(Request::Wait),
+            ("kill", Some(n)) => n.parse().ok().map(Request::Kill),
+            ("stop", Some(n)) => n.parse().ok().map(Request::Stop),
+            _ => None,
+        }
+    }
+
+    fn line(&self) -> String {
+        match self {
+            Request::State => "state".into(),
+            Request::Wait => "wait".into(),
+            Request::Kill(n) => format!("kill {n}"),
+            Request::Stop(n) => format!("stop {n}"),
+        }
+    }
+}
+
+/// Sends `request` to the shim of the container whose directory is `dir`, and returns its
+/// reply. `timeout` bounds the wait for the reply (none for `wait`).
+pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Result<String> {
+    let mut stream = UnixStream::connect(dir.join("shim.sock"))?;
+    stream.set_read_timeout(timeout)?;
+    stream.write_all(format!("{}\n", request.line()).as_bytes())?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply)?;
+    if reply.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the shim closed the connection without answering"));
+    }
+    Ok(reply.trim_end().to_string())
+}
+
+/// Parses `exited CODE`.
+pub fn exit_code(reply: &str) -> Option<i32> {
+    reply.strip_prefix("exited ").and_then(|c| c.parse().ok())
+}

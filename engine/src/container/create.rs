@@ -1,0 +1,103 @@
+//! Making a container's configuration from an image and the user's overrides, as `docker
+//! create` merges them.
+
+use std::collections::BTreeMap;
+
+use super::store::ContainerError;
+use super::{ContainerConfig, RestartPolicy, new_id, spec};
+use crate::image::ops::ImageError;
+use crate::store::{ImageRecord, Store};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    /// `KEY=VALUE` (or `KEY`, taken from the caller's environment by the CLI).
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub args: Vec<String>,
+    pub hostname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+}
+
+/// Records a new container of image `image` (named `image_name` by the user).
+pub fn create(
+    store: &Store,
+    image_name: &str,
+    record: &ImageRecord,
+    opts: CreateOptions,
+) -> Result<ContainerConfig, CreateError> {
+    let image = store.config_of(record)?;
+    let run = &image.config;
+    let id = new_id();
+    let args = spec::command(run.entrypoint.as_deref(), run.cmd.as_deref(), opts.entrypoint.as_deref(), &opts.args);
+    let mut env: Vec<String> = run.env.clone().unwrap_or_default();
+    for e in &opts.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    let mut labels = run.labels.clone().unwrap_or_default();
+    labels.extend(opts.labels.clone());
+    let name = match opts.name {
+        Some(n) => n,
+        None => generated_name(store, &id),
+    };
+    let config = ContainerConfig {
+        id: id.clone(),
+        name,
+        image: image_name.to_string(),
+        image_id: record.id.clone(),
+        layers: image.rootfs.diff_ids.clone(),
+        args,
+        env,
+        working_dir: opts
+            .working_dir
+            .or_else(|| run.working_dir.clone())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into()),
+        user: opts.user.or_else(|| run.user.clone()).filter(|u| !u.is_empty()),
+        hostname: opts.hostname.unwrap_or_else(|| id[..12].to_string()),
+        labels,
+        restart: opts.restart,
+        auto_remove: opts.auto_remove,
+        stop_signal: opts.stop_signal.or_else(|| run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
+        stop_timeout: opts.stop_timeout.unwrap_or(10),
+        created: crate::container::logs::now_nanos(),
+    };
+    store.create_container(&config)?;
+    Ok(config)
+}
+
+const ADJECTIVES: [&str; 16] = [
+    "brave", "calm", "eager", "fair", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet",
+    "sharp", "tidy", "witty",
+];
+const NOUNS: [&str; 16] = [
+    "anchor", "beacon", "buoy", "cabin", "current", "dock", "harbor", "hull", "jetty", "keel", "mast", "pier", "quay",
+    "rudder", "tide", "wharf",
+];
+
+/// A readable name like Docker's (`brave_harbor`), unique among the containers, from the ID.
+fn generated_name(store: &Store, id: &str) -> String {
+    let taken: Vec<String> = store.list_containers().unwrap_or_default().into_iter().map(|c| c.config.name).collect();
+    let bytes = id.as_bytes();
+    let base = format!("{}_{}", ADJECTIVES[(bytes[0] % 16) as usize], NOUNS[(bytes[1] % 16) as usize]);
+    if !taken.contains(&base) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}{n}")).find(|n| !taken.contains(n)).unwrap_or_else(|| id[..12].to_string())
+}

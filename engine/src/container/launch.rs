@@ -1,0 +1,77 @@
+//! Starting a container's shim from the CLI: fork+exec of `berth shim ID` in a session of its
+//! own, so that it outlives the command; the shim answers on a pipe once the container has
+//! started (or failed to), and writes the final exit code there when it ends.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot start the shim of container {id}")]
+    Spawn {
+        id: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{message}")]
+    Failed { code: i32, message: String },
+    #[error("the shim of container {id} ended before the container started; see {log}")]
+    Silent { id: String, log: String },
+}
+
+/// The shim's line to the CLI, which stays open until the container ends for good.
+pub struct Started {
+    pub pid: i32,
+    pub pipe: BufReader<std::process::ChildStdout>,
+}
+
+/// Starts the shim of container `id` with the binary `exe`, and waits until the container
+/// runs (or failed to start).
+pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchError> {
+    let dir = store.container_dir(id);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("shim.log"))
+        .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("shim").arg(id).env("BERTH_ROOT", &store.root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it puts the
+    // shim in a session of its own so that the terminal's signals and the CLI's exit do not
+    // reach it.
+    unsafe {
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+    }
+    let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    // The shim is its own session leader now; nobody waits for it but init. Not reaping it
+    // here is deliberate: it outlives this process.
+    drop(child);
+    let mut pipe = BufReader::new(stdout);
+    let mut line = String::new();
+    let _ = pipe.read_line(&mut line);
+    let line = line.trim_end();
+    if let Some(pid) = line.strip_prefix("started ") {
+        return Ok(Started { pid: pid.parse().unwrap_or(0), pipe });
+    }
+    if let Some(rest) = line.strip_prefix("failed ") {
+        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+        // The shim closes the pipe when it is done (with `--rm`, after removing the container).
+        let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+        return Err(LaunchError::Failed { code: code.parse().unwrap_or(125), message: message.to_string() });
+    }
+    Err(LaunchError::Silent { id: id.to_string(), log: dir.join("shim.log").display().to_string() })
+}
+
+/// Reads the shim's final `exited CODE` line (foreground `run`), then waits for the shim to
+/// finish (with `--rm`, the container is gone when this returns).
+pub fn wait_exit(started: &mut Started) -> Option<i32> {
+    let mut line = String::new();
+    started.pipe.read_line(&mut line).ok()?;
+    let _ = std::io::copy(&mut started.pipe, &mut std::io::sink());
+    line.trim_end().strip_prefix("exited ").and_then(|c| c.parse().ok())
+}

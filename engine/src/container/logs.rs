@@ -1,0 +1,87 @@
+//! Container output in Docker's json-file format: one JSON object per line,
+//! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+/// Splits a stream's output into lines and writes each as an entry; a partial last line is
+/// kept until the rest arrives (or `flush` is called at the end).
+pub struct LineWriter {
+    stream: &'static str,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    pub fn new(stream: &'static str) -> LineWriter {
+        LineWriter { stream, pending: Vec::new() }
+    }
+
+    pub fn push<W: Write>(&mut self, data: &[u8], out: &mut W) -> io::Result<()> {
+        self.pending.extend_from_slice(data);
+        while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=i).collect();
+            write_entry(out, self.stream, &line)?;
+        }
+        // A very long line without a newline is cut, as Docker cuts at 16 KiB.
+        if self.pending.len() >= 16 * 1024 {
+            let line = std::mem::take(&mut self.pending);
+            write_entry(out, self.stream, &line)?;
+        }
+        Ok(())
+    }
+
+    pub fn flush<W: Write>(&mut self, out: &mut W) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            write_entry(out, self.stream, &line)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_entry<W: Write>(out: &mut W, stream: &str, line: &[u8]) -> io::Result<()> {
+    let entry =
+        Entry { log: String::from_utf8_lossy(line).into_owned(), stream: stream.to_string(), time: now_nanos() };
+    let mut text = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+    text.push(b'\n');
+    out.write_all(&text)
+}
+
+/// The time now, RFC 3339 with nanoseconds, UTC.
+pub fn now_nanos() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let base = crate::image::import::now_rfc3339_at(now.as_secs() as i64);
+    format!("{}.{:09}Z", base.trim_end_matches('Z'), now.subsec_nanos())
+}
+
+/// Reads the entries of a log, skipping lines that do not parse (a line cut by a crash).
+pub fn read<R: BufRead>(reader: R) -> impl Iterator<Item = Entry> {
+    reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_entries() {
+        let mut out = Vec::new();
+        let mut w = LineWriter::new("stdout");
+        w.push(b"hello\nwor", &mut out).expect("write");
+        w.push(b"ld\n", &mut out).expect("write");
+        w.push(b"tail", &mut out).expect("write");
+        w.flush(&mut out).expect("flush");
+        let entries: Vec<Entry> = read(&out[..]).collect();
+        let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
+        assert_eq!(logs, ["hello\n", "world\n", "tail"]);
+        assert!(entries[0].time.ends_with('Z') && entries[0].time.len() == 30, "{}", entries[0].time);
+    }
+}

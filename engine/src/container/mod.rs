@@ -1,0 +1,194 @@
+//! Containers: what is stored about one (`ContainerConfig`, fixed at creation), what it is
+//! doing (`ContainerState`, rewritten atomically at every transition), and the shim that runs
+//! it. A container is metadata; its running process belongs to its shim.
+//!
+//! Layout of `<root>/containers/<id>/`:
+//!
+//! ```text
+//! config.json   ContainerConfig
+//! state.json    ContainerState
+//! log.json      the output, as JSON lines (Docker's json-file format)
+//! shim.sock     the shim's control socket, while it runs
+//! bundle/       the OCI bundle: config.json (runtime spec) and rootfs/ (overlay mount point)
+//! upper/ work/  the overlay's writable layer
+//! runtime/      libcontainer's own state
+//! hosts hostname resolv.conf   bind-mounted into /etc
+//! ```
+
+pub mod control;
+pub mod create;
+mod executor;
+pub mod launch;
+pub mod logs;
+pub mod remove;
+pub mod rootfs;
+pub mod shim;
+pub mod spec;
+pub mod store;
+pub mod user;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+
+/// Everything fixed when a container is created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: Digest,
+    /// The image's layers, bottom first (their snapshots are the overlay's lower directories).
+    pub layers: Vec<Digest>,
+    /// The command line: entrypoint and command merged as Docker does.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// `user[:group]`, names or numbers, resolved inside the image when the container starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// Remove the container when it exits (`--rm`).
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// The signal `stop` sends first.
+    #[serde(default = "default_stop_signal")]
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL.
+    #[serde(default = "default_stop_timeout")]
+    pub stop_timeout: u64,
+    pub created: String,
+}
+
+fn default_stop_signal() -> String {
+    "SIGTERM".into()
+}
+
+fn default_stop_timeout() -> u64 {
+    10
+}
+
+/// Docker's restart policies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_retries: Option<u32>,
+    },
+}
+
+impl RestartPolicy {
+    /// Parses `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub fn parse(s: &str) -> Option<RestartPolicy> {
+        match s.split_once(':') {
+            Some(("on-failure", n)) => n.parse().ok().map(|n| RestartPolicy::OnFailure { max_retries: Some(n) }),
+            None => match s {
+                "no" | "" => Some(RestartPolicy::No),
+                "always" => Some(RestartPolicy::Always),
+                "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+                "on-failure" => Some(RestartPolicy::OnFailure { max_retries: None }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What a container is doing; rewritten atomically at every transition by its shim (or, for
+/// a shim that died, by the next command that notices).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Status,
+    /// The container's init process, while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// The shim's process, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shim_pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Why the container could not start, or why its shim is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Stopped by hand (`stop`, `kill`): restart policies other than `always` do not restart it.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+}
+
+/// The exit code Docker reports for a wait status: the code, or 128 + the signal number.
+pub fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<i32> {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// A new random container ID: 64 hex digits, as Docker's.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).is_err() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes[..16].copy_from_slice(&t.to_le_bytes());
+        bytes[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(RestartPolicy::parse("always"), Some(RestartPolicy::Always));
+        assert_eq!(RestartPolicy::parse("on-failure:3"), Some(RestartPolicy::OnFailure { max_retries: Some(3) }));
+        assert_eq!(RestartPolicy::parse("sometimes"), None);
+        assert_eq!(new_id().len(), 64);
+    }
+}

@@ -1,0 +1,533 @@
+//! `berth shim ID`: the one process that owns a container while it runs (DESIGN.md §1).
+//!
+//! It is started by the CLI with fork+exec and `setsid`, single-threaded and without an async
+//! runtime, because creating a container forks and changes namespaces. It mounts the root file
+//! system, creates the container with libcontainer as its own child (it is the subreaper, so it
+//! reaps the container's init whatever the intermediate processes do), holds the container's
+//! stdout and stderr and writes them to the log, records every state change atomically, applies
+//! the restart policy with Docker's back-off, and answers the control socket. The CLI can be
+//! killed at any moment without losing the container, a log line or the exit code.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::control::Request;
+use super::logs::LineWriter;
+use super::store::Container;
+use super::{RestartPolicy, Status, exit_code, rootfs, spec, user};
+use crate::image::import::now_rfc3339;
+use crate::store::Store;
+
+/// Docker's restart back-off: 100 ms doubling up to a minute, reset after 10 s of running.
+pub fn backoff(restarts_in_a_row: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1u64 << restarts_in_a_row.min(20));
+    Duration::from_millis(ms.min(60_000))
+}
+
+/// Whether `policy` restarts a container that exited with `code`.
+pub fn should_restart(policy: RestartPolicy, code: i32, stopped_by_user: bool, restart_count: u32) -> bool {
+    if stopped_by_user {
+        return false;
+    }
+    match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure { max_retries } => code != 0 && max_retries.is_none_or(|max| restart_count < max),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Setup(String),
+    /// Docker's exit codes for a command that cannot run: 127 not found, 126 not executable.
+    #[error("{message}")]
+    Command { code: i32, message: String },
+}
+
+struct Shim<'a> {
+    store: &'a Store,
+    c: Container,
+    dir: PathBuf,
+    log: File,
+    listener: UnixListener,
+    waiters: Vec<UnixStream>,
+    /// When a stop was asked: the moment to send SIGKILL.
+    kill_at: Option<Instant>,
+}
+
+/// Runs the shim for container `id`. `ready` hears `started` or `failed: ...` once the first
+/// start is decided; then the shim carries on alone.
+pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
+    let c = match store.load_container(id) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(ready, "failed 125 {e}");
+            return 1;
+        }
+    };
+    let dir = store.container_dir(id);
+    let setup = (|| -> io::Result<(File, UnixListener)> {
+        nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+        let log = OpenOptions::new().create(true).append(true).open(dir.join("log.json"))?;
+        let _ = std::fs::remove_file(dir.join("shim.sock"));
+        let listener = UnixListener::bind(dir.join("shim.sock"))?;
+        listener.set_nonblocking(true)?;
+        Ok((log, listener))
+    })();
+    let (log, listener) = match setup {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = writeln!(ready, "failed 125 cannot set up the shim: {e}");
+            return 1;
+        }
+    };
+    let mut shim = Shim { store, c, dir, log, listener, waiters: Vec::new(), kill_at: None };
+    shim.c.state.shim_pid = Some(std::process::id() as i32);
+    shim.c.state.stopped_by_user = false;
+    let mut first = true;
+    let mut in_a_row = 0u32;
+    loop {
+        let started = Instant::now();
+        let code = match shim.start() {
+            Ok(run) => {
+                if std::mem::take(&mut first) {
+                    let _ = writeln!(ready, "started {}", run.pid);
+                }
+                shim.supervise(run)
+            }
+            Err(e) => {
+                let code = match &e {
+                    StartError::Command { code, .. } => *code,
+                    StartError::Setup(_) => 128,
+                };
+                shim.c.state.error = Some(e.to_string());
+                if std::mem::take(&mut first) {
+                    let _ = writeln!(ready, "failed {code} {e}");
+                }
+                shim.cleanup_run();
+                code
+            }
+        };
+        shim.c.state.exit_code = Some(code);
+        shim.c.state.finished_at = Some(now_rfc3339());
+        shim.c.state.pid = None;
+        shim.answer_waiters(code);
+        let restart =
+            should_restart(shim.c.config.restart, code, shim.c.state.stopped_by_user, shim.c.state.restart_count)
+                && shim.c.state.error.is_none();
+        if !restart {
+            break;
+        }
+        in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
+        shim.c.state.status = Status::Restarting;
+        shim.save();
+        if !shim.pause(backoff(in_a_row.saturating_sub(1))) {
+            break;
+        }
+        shim.c.state.restart_count += 1;
+    }
+    shim.c.state.status = Status::Exited;
+    shim.c.state.shim_pid = None;
+    shim.save();
+    let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
+    let code = shim.c.state.exit_code.unwrap_or(0);
+    shim.answer_waiters(code);
+    // A foreground `run` reads this; if nobody listens any more the write just fails.
+    let _ = writeln!(ready, "exited {code}");
+    drop(ready);
+    if shim.c.config.auto_remove {
+        let _ = store.remove_container_dir(&shim.c.config.id);
+    }
+    0
+}
+
+/// One run of the container process.
+struct Run {
+    pid: Pid,
+    pidfd: OwnedFd,
+    stdout: Option<(File, LineWriter)>,
+    stderr: Option<(File, LineWriter)>,
+}
+
+impl Shim<'_> {
+    fn save(&self) {
+        if let Err(e) = self.store.save_state(&self.c.config.id, &self.c.state) {
+            tracing::error!("{e}");
+        }
+    }
+
+    fn rootfs(&self) -> PathBuf {
+        self.dir.join("bundle").join("rootfs")
+    }
+
+    fn start(&mut self) -> Result<Run, StartError> {
+        let setup = |what: &str, e: &dyn std::fmt::Display| StartError::Setup(format!("cannot {what}: {e}"));
+        let config = &self.c.config;
+        write_etc_files(&self.dir, &config.hostname).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+        let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
+        if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
+            return Err(StartError::Setup(format!(
+                "the image's layer {} is missing; pull {} again",
+                missing.display(),
+                config.image
+            )));
+        }
+        let rootfs = self.rootfs();
+        rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
+        rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
+            .map_err(|e| setup("mount the root file system", &e))?;
+        let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+        check_command(&rootfs, &config.args, &config.env)?;
+        let spec = spec::build(config, &user, &rootfs, &self.dir).map_err(|e| setup("build the runtime spec", &e))?;
+        spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+
+        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
+        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
+        let null = File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?;
+        let runtime = self.dir.join("runtime");
+        let _ = std::fs::remove_dir_all(runtime.join(&config.id));
+        std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
+        let mut container = ContainerBuilder::new(config.id.clone(), SyscallType::default())
+            .with_executor(super::executor::BerthExecutor)
+            .with_root_path(&runtime)
+            .map_err(|e| setup("prepare the runtime", &e))?
+            .with_stdin(OwnedFd::from(null))
+            .with_stdout(out_w)
+            .with_stderr(err_w)
+            .as_init(self.dir.join("bundle"))
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| setup("create the container", &e))?;
+        container.start().map_err(|e| setup("start the container", &e))?;
+        let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid.as_raw()).ok_or_else(|| StartError::Setup("bad pid".into()))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|e| setup("watch the container process", &e))?;
+        for fd in [&out_r, &err_r] {
+            set_nonblocking(fd).map_err(|e| setup("set up the output pipes", &e))?;
+        }
+        self.c.state.status = Status::Running;
+        self.c.state.pid = Some(pid.as_raw());
+        self.c.state.started_at = Some(now_rfc3339());
+        self.c.state.error = None;
+        self.c.state.exit_code = None;
+        self.save();
+        tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
+        Ok(Run {
+            pid,
+            pidfd,
+            stdout: Some((File::from(out_r), LineWriter::new("stdout"))),
+            stderr: Some((File::from(err_r), LineWriter::new("stderr"))),
+        })
+    }
+
+    /// Serves the container until its process exits; returns its exit code.
+    fn supervise(&mut self, mut run: Run) -> i32 {
+        loop {
+            let timeout = match self.kill_at {
+                Some(at) => {
+                    PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::from(1000u16),
+            };
+            let (exited, out_ready, err_ready, conn_ready) = {
+                let mut fds = vec![
+                    PollFd::new(run.pidfd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+                ];
+                let out_i = run.stdout.as_ref().map(|(f, _)| {
+                    fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
+                let err_i = run.stderr.as_ref().map(|(f, _)| {
+                    fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
+                let _ = nix::poll::poll(&mut fds, timeout);
+                let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+                (ready(0), out_i.is_some_and(ready), err_i.is_some_and(ready), ready(1))
+            };
+            if out_ready {
+                self.pump(&mut run.stdout);
+            }
+            if err_ready {
+                self.pump(&mut run.stderr);
+            }
+            if conn_ready {
+                self.accept(Some(run.pid));
+            }
+            if let Some(at) = self.kill_at {
+                if Instant::now() >= at {
+                    let _ = nix::sys::signal::kill(run.pid, Signal::SIGKILL);
+                    self.kill_at = None;
+                }
+            }
+            let swept = reap_orphans(run.pid);
+            if exited || swept.is_some() {
+                let status = match swept {
+                    Some(status) => status,
+                    None => waitpid(run.pid, None).unwrap_or(WaitStatus::StillAlive),
+                };
+                let code = exit_code(status).unwrap_or(255);
+                // The pipes close once every process of the container is gone (the kernel kills
+                // them all when init exits); read what is left.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while (run.stdout.is_some() || run.stderr.is_some()) && Instant::now() < deadline {
+                    self.pump(&mut run.stdout);
+                    self.pump(&mut run.stderr);
+                    if run.stdout.is_some() || run.stderr.is_some() {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                for stream in [&mut run.stdout, &mut run.stderr].into_iter().flatten() {
+                    let _ = stream.1.flush(&mut self.log);
+                }
+                self.kill_at = None;
+                self.cleanup_run();
+                tracing::info!(container = %self.c.config.name, code, "exited");
+                return code;
+            }
+        }
+    }
+
+    /// Moves what a pipe has into the log; drops the pipe at end of file.
+    fn pump(&mut self, stream: &mut Option<(File, LineWriter)>) {
+        let Some((file, writer)) = stream else { return };
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => {
+                    let _ = writer.flush(&mut self.log);
+                    *stream = None;
+                    return;
+                }
+                Ok(n) => {
+                    if let Err(e) = writer.push(&buf[..n], &mut self.log) {
+                        tracing::error!("cannot write the log: {e}");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    *stream = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers every pending connection on the control socket.
+    fn accept(&mut self, pid: Option<Pid>) {
+        while let Ok((stream, _)) = self.listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut stream = stream;
+            let reply = match Request::parse(&line) {
+                Some(Request::State) => serde_json::to_string(&self.c.state).unwrap_or_default(),
+                Some(Request::Wait) => {
+                    self.waiters.push(stream);
+                    continue;
+                }
+                Some(Request::Kill(sig)) => {
+                    self.c.state.stopped_by_user = true;
+                    match (pid, Signal::try_from(sig)) {
+                        (Some(pid), Ok(sig)) => {
+                            nix::sys::signal::kill(pid, sig).map_or_else(|e| format!("error: {e}"), |_| "ok".into())
+                        }
+                        (None, _) => "ok".into(),
+                        (_, Err(_)) => format!("error: no signal {sig}"),
+                    }
+                }
+                Some(Request::Stop(secs)) => {
+                    self.c.state.stopped_by_user = true;
+                    self.save();
+                    if let Some(pid) = pid {
+                        let sig = signal_by_name(&self.c.config.stop_signal).unwrap_or(Signal::SIGTERM);
+                        let _ = nix::sys::signal::kill(pid, sig);
+                        self.kill_at = Some(Instant::now() + Duration::from_secs(secs));
+                    }
+                    self.waiters.push(stream);
+                    continue;
+                }
+                None => "error: unknown request".into(),
+            };
+            let _ = writeln!(stream, "{reply}");
+        }
+    }
+
+    fn answer_waiters(&mut self, code: i32) {
+        for mut w in self.waiters.drain(..) {
+            let _ = writeln!(w, "exited {code}");
+        }
+    }
+
+    /// Waits out a restart back-off while answering the socket; false if a stop came.
+    fn pause(&mut self, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+            self.accept(None);
+            if self.c.state.stopped_by_user {
+                let code = self.c.state.exit_code.unwrap_or(0);
+                self.answer_waiters(code);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Removes what one run left: the runtime's state and cgroups, the root mount.
+    fn cleanup_run(&mut self) {
+        delete_runtime_state(&self.dir.join("runtime").join(&self.c.config.id));
+        if let Err(e) = rootfs::unmount(&self.rootfs()) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Deletes libcontainer's state of a container (and with it the container's cgroups), if any.
+pub fn delete_runtime_state(dir: &Path) {
+    if !dir.join("state.json").exists() {
+        return;
+    }
+    match libcontainer::container::Container::load(dir.to_path_buf()) {
+        Ok(mut container) => {
+            if let Err(e) = container.delete(true) {
+                tracing::warn!("cannot delete the runtime state in {}: {e}", dir.display());
+            }
+        }
+        Err(e) => tracing::warn!("cannot read the runtime state in {}: {e}", dir.display()),
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
+}
+
+/// Reaps processes re-parented to the shim (it is their subreaper). If the container's init is
+/// among them, its status is returned: it must not be lost to this sweep.
+fn reap_orphans(init: Pid) -> Option<WaitStatus> {
+    let mut init_status = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WNOTHREAD)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return init_status,
+            Ok(status) if status.pid() == Some(init) => init_status = Some(status),
+            Ok(_) => continue,
+        }
+    }
+}
+
+pub fn signal_by_name(name: &str) -> Option<Signal> {
+    let upper = name.trim().to_ascii_uppercase();
+    if let Ok(n) = upper.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    full.parse().ok()
+}
+
+fn write_etc_files(dir: &Path, hostname: &str) -> io::Result<()> {
+    crate::fsutil::write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
+    crate::fsutil::write_atomic(
+        &dir.join("hosts"),
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n").as_bytes(),
+    )?;
+    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    crate::fsutil::write_atomic(&dir.join("resolv.conf"), &resolv)
+}
+
+/// Docker's exit codes for a command that cannot run, checked before the container is
+/// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
+fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
+    use rustix::fs::{Access, Mode, OFlags, ResolveFlags};
+    let Some(cmd) = args.first() else {
+        return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
+    };
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let candidates: Vec<String> =
+        if cmd.contains('/') { vec![cmd.clone()] } else { path.split(':').map(|d| format!("{d}/{cmd}")).collect() };
+    let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| StartError::Setup(format!("cannot open the root file system: {e}")))?;
+    let mut found_not_exec = None;
+    for c in &candidates {
+        let rel = c.trim_start_matches('/');
+        if let Ok(fd) =
+            rustix::fs::openat2(&root, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)
+        {
+            let stat = rustix::fs::fstat(&fd).ok();
+            let is_file = stat
+                .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::RegularFile);
+            let exec = stat.is_some_and(|s| s.st_mode & 0o111 != 0);
+            if is_file && exec {
+                let _ = Access::EXEC_OK;
+                return Ok(());
+            }
+            found_not_exec.get_or_insert(c.clone());
+        }
+    }
+    Err(match found_not_exec {
+        Some(c) => StartError::Command {
+            code: 126,
+            message: format!("{c:?} cannot be executed: permission denied or not a file"),
+        },
+        None => StartError::Command { code: 127, message: format!("{cmd:?}: executable file not found in $PATH") },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_to_a_minute() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(10), Duration::from_secs(60));
+        assert_eq!(backoff(99), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn restart_decisions() {
+        use RestartPolicy::*;
+        assert!(!should_restart(No, 1, false, 0));
+        assert!(should_restart(Always, 0, false, 5));
+        assert!(!should_restart(Always, 0, true, 0));
+        assert!(should_restart(OnFailure { max_retries: Some(2) }, 1, false, 1));
+        assert!(!should_restart(OnFailure { max_retries: Some(2) }, 1, false, 2));
+        assert!(!should_restart(OnFailure { max_retries: None }, 0, false, 0));
+    }
+
+    #[test]
+    fn signals_by_name() {
+        assert_eq!(signal_by_name("SIGTERM"), Some(Signal::SIGTERM));
+        assert_eq!(signal_by_name("usr1"), Some(Signal::SIGUSR1));
+        assert_eq!(signal_by_name("9"), Some(Signal::SIGKILL));
+        assert_eq!(signal_by_name("nope"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! Containers in the state directory: creation with a unique name, lookup by name or ID
+//! prefix, atomic state updates, and the repair of containers whose shim died.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use super::{ContainerConfig, ContainerState, Status};
+use crate::fsutil::{self, Lock};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("{query} matches several containers ({ids}); give more of the ID")]
+    Ambiguous { query: String, ids: String },
+    #[error("the container name {0:?} is already in use")]
+    NameInUse(String),
+    #[error("invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadName(String),
+    #[error("cannot {action} container {id}")]
+    Io {
+        action: &'static str,
+        id: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the state of container {id} is damaged: {message}")]
+    Corrupt { id: String, message: String },
+}
+
+/// A container as stored: its configuration and its last recorded state.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+impl Store {
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    /// Records a new container (status `created`), refusing a name already taken.
+    pub fn create_container(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
+        let io_err = |source| ContainerError::Io { action: "create", id: config.id.clone(), source };
+        if !valid_name(&config.name) {
+            return Err(ContainerError::BadName(config.name.clone()));
+        }
+        let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
+        if self.list_containers()?.iter().any(|c| c.config.name == config.name) {
+            return Err(ContainerError::NameInUse(config.name.clone()));
+        }
+        let dir = self.container_dir(&config.id);
+        fs::create_dir_all(&dir).map_err(io_err)?;
+        fsutil::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(config).expect("config serialises"))
+            .map_err(io_err)?;
+        self.save_state(&config.id, &ContainerState::default())
+    }
+
+    pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
+        let data = serde_json::to_vec_pretty(state).expect("state serialises");
+        fsutil::write_atomic(&self.container_dir(id).join("state.json"), &data).map_err(|source| ContainerError::Io {
+            action: "record the state of",
+            id: id.to_string(),
+            source,
+        })
+    }
+
+    pub fn load_container(&self, id: &str) -> Result<Container, ContainerError> {
+        let dir = self.container_dir(id);
+        let read = |file: &str| -> Result<Vec<u8>, ContainerError> {
+            fs::read(dir.join(file)).map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
+                _ => ContainerError::Io { action: "read", id: id.to_string(), source },
+            })
+        };
+        let corrupt = |e: serde_json::Error| ContainerError::Corrupt { id: id.to_string(), message: e.to_string() };
+        let config: ContainerConfig = serde_json::from_slice(&read("config.json")?).map_err(corrupt)?;
+        let state: ContainerState = serde_json::from_slice(&read("state.json")?).map_err(corrupt)?;
+        let mut container = Container { config, state };
+        self.repair(&mut container)?;
+        Ok(container)
+    }
+
+    /// Every container, oldest first.
+    pub fn list_containers(&self) -> Result<Vec<Container>, ContainerError> {
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(self.containers_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(source) => return Err(ContainerError::Io { action: "list", id: String::new(), source }),
+        };
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if id.starts_with('.') {
+                continue;
+            }
+            match self.load_container(&id) {
+                Ok(c) => out.push(c),
+                // A container half-created by a command that was killed: nothing to show.
+                Err(ContainerError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.config.created.cmp(&b.config.created));
+        Ok(out)
+    }
+
+    /// By exact name, exact ID, or unique ID prefix.
+    pub fn find_container(&self, query: &str) -> Result<Container, ContainerError> {
+        let all = self.list_containers()?;
+        if let Some(c) = all.iter().find(|c| c.config.name == query || c.config.id == query) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&Container> =
+            all.iter().filter(|c| !query.is_empty() && c.config.id.starts_with(query)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(ContainerError::NotFound(query.to_string())),
+            many => Err(ContainerError::Ambiguous {
+                query: query.to_string(),
+                ids: many.iter().map(|c| c.config.id[..12].to_string()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// A container recorded as running whose shim is gone (killed, or the host crashed) is
+    /// marked dead, so that commands report it truthfully and `rm` can clean it up.
+    fn repair(&self, c: &mut Container) -> Result<(), ContainerError> {
+        let live = matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused);
+        if live && !c.state.shim_pid.is_some_and(process_alive) {
+            c.state.status = Status::Dead;
+            c.state.error = Some("its shim is gone (killed, or the host restarted)".into());
+            c.state.shim_pid = None;
+            self.save_state(&c.config.id, &c.state)?;
+        }
+        Ok(())
+    }
+
+    pub fn remove_container_dir(&self, id: &str) -> Result<(), ContainerError> {
+        match fs::remove_dir_all(self.container_dir(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(ContainerError::Io { action: "remove", id: id.to_string(), source: e })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `pid` exists (signal 0 probes without sending).
+pub fn process_alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}

@@ -1,0 +1,376 @@
+//! Container commands: `run`, `create`, `start`, `stop`, `kill`, `rm`, `ps`, `logs`, `wait`,
+//! `inspect`, and the hidden `shim`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Seek, Write};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_engine::container::control::{self, Request};
+use berth_engine::container::create::{self, CreateOptions};
+use berth_engine::container::launch::{self, LaunchError};
+use berth_engine::container::store::Container;
+use berth_engine::container::{RestartPolicy, Status, logs, remove, shim};
+use berth_engine::image::manifest::Platform;
+use berth_engine::image::ops::ImageError;
+use berth_engine::image::pull;
+use berth_engine::reference::ImageRef;
+use berth_engine::store::Store;
+
+use crate::cli::{Format, KillArgs, LogsArgs, PsArgs, RmArgs, RunArgs, StopArgs};
+use crate::{engine, output, progress};
+
+/// Docker's exit code when the engine itself fails to run a container.
+const EXIT_ENGINE: u8 = 125;
+
+pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let restart = RestartPolicy::parse(&args.restart).with_context(|| {
+        format!("invalid restart policy {:?}: use no, always, on-failure[:N] or unless-stopped", args.restart)
+    })?;
+    if args.rm && restart != RestartPolicy::No {
+        anyhow::bail!("--rm and --restart cannot be used together");
+    }
+    let (image_name, record) = image_for_run(&store, &args.image, &args.pull)?;
+    let env = args
+        .env
+        .iter()
+        .filter_map(
+            |e| if e.contains('=') { Some(e.clone()) } else { std::env::var(e).ok().map(|v| format!("{e}={v}")) },
+        )
+        .collect();
+    let labels: BTreeMap<String, String> = args
+        .labels
+        .iter()
+        .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let opts = CreateOptions {
+        name: args.name.clone(),
+        env,
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+        entrypoint: args.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        args: args.command.clone(),
+        hostname: args.hostname.clone(),
+        labels,
+        restart,
+        auto_remove: args.rm,
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
+    };
+    let config = create::create(&store, &image_name, &record, opts)?;
+    if !start {
+        println!("{}", config.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let mut started = match launch::launch(&store, &config.id, &exe) {
+        Ok(s) => s,
+        Err(LaunchError::Failed { code, message }) => {
+            output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
+            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.detach {
+        println!("{}", config.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = follow_until_exit(&store, &config.id, &mut started)?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The image to run: found locally, or pulled as `--pull` says.
+fn image_for_run(
+    store: &Store,
+    image: &str,
+    policy: &str,
+) -> anyhow::Result<(String, berth_engine::store::ImageRecord)> {
+    let local = store.find_image(image);
+    let must_pull = match (policy, &local) {
+        ("always", _) => true,
+        ("missing", Err(ImageError::NotFound(_))) => true,
+        ("never", Err(ImageError::NotFound(_))) => anyhow::bail!("no such image: {image} (and --pull never)"),
+        ("missing" | "never", _) => false,
+        (other, _) => anyhow::bail!("invalid --pull {other:?}: use missing, always or never"),
+    };
+    if !must_pull {
+        let (_, record) = local?;
+        return Ok((image.to_string(), record));
+    }
+    let reference = ImageRef::parse(image)?;
+    eprintln!("Unable to find image '{}' locally", reference.familiar());
+    let config = engine::config()?;
+    let pulled = engine::runtime()?
+        .block_on(pull::pull(store, &config, &reference, &Platform::host(), progress::for_terminal(false)))
+        .with_context(|| format!("cannot pull {}", reference.familiar()))?;
+    Ok((image.to_string(), pulled.record))
+}
+
+/// Prints the container's output as it comes until the shim reports the exit; returns the code.
+fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
+    let path = store.container_dir(id).join("log.json");
+    let mut log =
+        BufReader::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?);
+    let mut pending = String::new();
+    loop {
+        print_new_entries(&mut log, &mut pending, false);
+        let mut fds = [nix::poll::PollFd::new(started.pipe.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20u16));
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            let code = launch::wait_exit(started);
+            print_new_entries(&mut log, &mut pending, false);
+            return match code {
+                Some(c) => Ok(c),
+                None => Ok(store.load_container(id).ok().and_then(|c| c.state.exit_code).unwrap_or(EXIT_ENGINE as i32)),
+            };
+        }
+    }
+}
+
+/// Prints the complete lines added to the log since the last call.
+fn print_new_entries<R: BufRead>(log: &mut R, pending: &mut String, timestamps: bool) {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    loop {
+        match log.read_line(pending) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if !pending.ends_with('\n') => break,
+            Ok(_) => {
+                if let Ok(entry) = serde_json::from_str::<logs::Entry>(pending) {
+                    let prefix = if timestamps { format!("{} ", entry.time) } else { String::new() };
+                    let _ = match entry.stream.as_str() {
+                        "stderr" => write!(err, "{prefix}{}", entry.log),
+                        _ => write!(out, "{prefix}{}", entry.log),
+                    };
+                }
+                pending.clear();
+            }
+        }
+    }
+    let _ = out.flush();
+}
+
+pub fn start(names: &[String]) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let mut failed = false;
+    for name in names {
+        let c = store.find_container(name)?;
+        if remove::is_live(&c) {
+            println!("{name}");
+            continue;
+        }
+        match launch::launch(&store, &c.config.id, &exe) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                output::print_error(&anyhow::anyhow!("cannot start container {}: {e}", c.config.name));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// Runs `f` on each named container, printing its name on success and the error otherwise.
+fn each(names: &[String], f: impl Fn(&Store, &Container) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut failed = false;
+    for name in names {
+        match store.find_container(name).map_err(anyhow::Error::from).and_then(|c| f(&store, &c)) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                output::print_error(&e);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
+    each(&args.containers, |store, c| {
+        remove::stop(store, c, args.time.unwrap_or(c.config.stop_timeout))?;
+        Ok(())
+    })
+}
+
+pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
+    let signal = shim::signal_by_name(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
+    each(&args.containers, |store, c| Ok(remove::kill(store, c, signal as i32)?))
+}
+
+pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
+    each(&args.containers, |store, c| Ok(remove::remove(store, c, args.force)?))
+}
+
+pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    for name in names {
+        let c = store.find_container(name)?;
+        let code = if remove::is_live(&c) {
+            let reply = control::send(&store.container_dir(&c.config.id), &Request::Wait, None)
+                .with_context(|| format!("cannot reach the shim of {}", c.config.name))?;
+            control::exit_code(&reply).unwrap_or(EXIT_ENGINE as i32)
+        } else {
+            c.state.exit_code.unwrap_or(0)
+        };
+        println!("{code}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_text(c: &Container) -> String {
+    let s = &c.state;
+    match s.status {
+        Status::Running => format!("Up {}", output::up_for(s.started_at.as_deref())),
+        Status::Exited => match s.finished_at.as_deref() {
+            Some(t) => format!("Exited ({}) {}", s.exit_code.unwrap_or(0), output::since(Some(t))),
+            None => "Created".into(),
+        },
+        Status::Restarting => {
+            format!("Restarting ({}) {}", s.exit_code.unwrap_or(0), output::since(s.finished_at.as_deref()))
+        }
+        Status::Created => "Created".into(),
+        Status::Paused => "Up (Paused)".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut all = store.list_containers()?;
+    all.retain(|c| args.all || remove::is_live(c));
+    all.reverse();
+    if args.quiet {
+        for c in &all {
+            println!("{}", &c.config.id[..12]);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format == Some(Format::Json) {
+        for c in &all {
+            let line = serde_json::json!({
+                "ID": &c.config.id[..12], "Image": c.config.image, "Command": format!("\"{}\"", c.config.args.join(" ")),
+                "CreatedAt": c.config.created, "State": c.state.status.to_string(), "Status": status_text(c),
+                "Names": c.config.name, "Labels": c.config.labels, "ExitCode": c.state.exit_code,
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = output::Table::new(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]);
+    for c in &all {
+        let mut command = c.config.args.join(" ");
+        if command.chars().count() > 20 {
+            command = command.chars().take(19).collect::<String>() + "…";
+        }
+        table.row(vec![
+            c.config.id[..12].to_string(),
+            c.config.image.clone(),
+            format!("\"{command}\""),
+            output::since(Some(&c.config.created)),
+            status_text(c),
+            String::new(),
+            c.config.name.clone(),
+        ]);
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(&args.container)?;
+    let path = store.container_dir(&c.config.id).join("log.json");
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(_) if c.state.started_at.is_none() => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the log of {}", c.config.name)),
+    };
+    if let Some(n) = args.tail {
+        // Skip to the last n entries.
+        let total = BufReader::new(&file).lines().count();
+        file.rewind()?;
+        let mut reader = BufReader::new(file);
+        let mut skipped = String::new();
+        for _ in 0..total.saturating_sub(n) {
+            skipped.clear();
+            reader.read_line(&mut skipped)?;
+        }
+        return finish_logs(&store, &c, reader, &args);
+    }
+    finish_logs(&store, &c, BufReader::new(file), &args)
+}
+
+fn finish_logs(
+    store: &Store,
+    c: &Container,
+    mut reader: BufReader<std::fs::File>,
+    args: &LogsArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut pending = String::new();
+    print_new_entries(&mut reader, &mut pending, args.timestamps);
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Following crosses restarts: it ends when the container has stopped for good.
+    while store.load_container(&c.config.id).is_ok_and(|now| remove::is_live(&now)) {
+        std::thread::sleep(Duration::from_millis(50));
+        print_new_entries(&mut reader, &mut pending, args.timestamps);
+    }
+    print_new_entries(&mut reader, &mut pending, args.timestamps);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut out = Vec::new();
+    for query in objects {
+        let c = match store.find_container(query) {
+            Ok(c) => c,
+            Err(_) if store.find_image(query).is_ok() => return crate::commands::images::inspect(objects),
+            Err(e) => return Err(e.into()),
+        };
+        out.push(serde_json::json!({
+            "Id": c.config.id,
+            "Name": format!("/{}", c.config.name),
+            "Created": c.config.created,
+            "Image": c.config.image_id.to_string(),
+            "State": {
+                "Status": c.state.status.to_string(),
+                "Running": c.state.status == Status::Running,
+                "Restarting": c.state.status == Status::Restarting,
+                "Dead": c.state.status == Status::Dead,
+                "Pid": c.state.pid.unwrap_or(0),
+                "ExitCode": c.state.exit_code.unwrap_or(0),
+                "Error": c.state.error.clone().unwrap_or_default(),
+                "StartedAt": c.state.started_at,
+                "FinishedAt": c.state.finished_at,
+            },
+            "RestartCount": c.state.restart_count,
+            "Config": {
+                "Hostname": c.config.hostname, "User": c.config.user.clone().unwrap_or_default(), "Env": c.config.env,
+                "Cmd": c.config.args, "Image": c.config.image, "WorkingDir": c.config.working_dir,
+                "Labels": c.config.labels, "StopSignal": c.config.stop_signal, "StopTimeout": c.config.stop_timeout,
+            },
+            "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
+            "LogPath": store.container_dir(&c.config.id).join("log.json"),
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `berth shim ID`: standard output is the pipe to the command that started it; it becomes
+/// the shim's channel to that command, and standard output itself goes to /dev/null.
+pub fn shim(id: &str) -> anyhow::Result<ExitCode> {
+    let ready =
+        std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned().context("cannot keep the start pipe")?);
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null").context("cannot open /dev/null")?;
+    nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1).context("cannot redirect standard output")?;
+    let store = engine::store()?;
+    let code = shim::run(&store, id, ready);
+    Ok(ExitCode::from(code as u8))
+}
