@@ -76,6 +76,27 @@ impl State {
     }
 }
 
+/// Whatever a test did, its containers go: shims stopped, mounts and cgroups removed.
+impl Drop for State {
+    fn drop(&mut self) {
+        let ids = self.berth(&["ps", "-aq"]);
+        for id in stdout(&ids).lines() {
+            let _ = self.berth(&["rm", "-f", id]);
+        }
+        let root = self.root().display().to_string();
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for line in mounts.lines() {
+            if let Some(target) = line.split(' ').nth(4).filter(|t| t.starts_with(&root)) {
+                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        // The parent cgroup berth creates is left empty by `rm`; remove it when no test uses it.
+        for controller in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = fs::remove_dir(controller.path().join("berth"));
+        }
+    }
+}
+
 fn busybox_image(dir: &Path) -> PathBuf {
     let mut layout = Layout::new(&dir.join("busybox-oci"));
     layout.image(host_arch(), vec![busybox_layer().finish()], &["sh"]);

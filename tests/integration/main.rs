@@ -3,6 +3,7 @@
 
 mod config;
 mod conformance;
+mod containers;
 mod fake_registry;
 mod images;
 mod registry;

@@ -9,7 +9,7 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +42,26 @@ impl Request {
     }
 }
 
+/// A path to `dir/name` short enough for a Unix socket address (108 bytes): through an open
+/// handle on the directory, `/proc/self/fd/N/name`. File permissions apply as for the real
+/// path. The handle must outlive the use of the path.
+pub fn socket_path(dir: &Path, name: &str) -> io::Result<(std::fs::File, PathBuf)> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let handle = std::fs::OpenOptions::new().read(true).custom_flags(libc_o_path()).open(dir)?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}/{name}", handle.as_raw_fd()));
+    Ok((handle, path))
+}
+
+fn libc_o_path() -> i32 {
+    (rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY).bits() as i32
+}
+
 /// Sends `request` to the shim of the container whose directory is `dir`, and returns its
 /// reply. `timeout` bounds the wait for the reply (none for `wait`).
 pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Result<String> {
-    let mut stream = UnixStream::connect(dir.join("shim.sock"))?;
+    let (_handle, path) = socket_path(dir, "shim.sock")?;
+    let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(timeout)?;
     stream.write_all(format!("{}\n", request.line()).as_bytes())?;
     let mut reply = String::new();

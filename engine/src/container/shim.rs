@@ -82,7 +82,8 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
         let log = OpenOptions::new().create(true).append(true).open(dir.join("log.json"))?;
         let _ = std::fs::remove_file(dir.join("shim.sock"));
-        let listener = UnixListener::bind(dir.join("shim.sock"))?;
+        let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
+        let listener = UnixListener::bind(path)?;
         listener.set_nonblocking(true)?;
         Ok((log, listener))
     })();

@@ -1,0 +1,193 @@
+//! Containers, run as a user runs them: real namespaces, an overlay root over the image's
+//! snapshots, the shim, logs, exit codes, stop and restart, and the crashes of the CLI and
+//! of a shim. The busybox image is imported offline.
+
+use std::fs;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::images::State;
+use crate::registry::busybox_layer;
+use crate::support::{stderr, stdout};
+
+const IMAGE: &str = "local/busybox:test";
+
+fn state_with_busybox() -> State {
+    let state = State::new();
+    let (_, gz) = busybox_layer().finish();
+    let rootfs = state.dir.path().join("busybox.tar.gz");
+    fs::write(&rootfs, gz).expect("write");
+    state.ok(&["import", rootfs.to_str().expect("utf-8"), IMAGE, "--change", r#"CMD ["sh"]"#]);
+    state
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// The recorded state of a container, straight from its state file.
+fn state_file(state: &State, name: &str) -> serde_json::Value {
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", name])).expect("json");
+    let id = inspect[0]["Id"].as_str().expect("id").to_string();
+    serde_json::from_slice(&fs::read(state.root().join("containers").join(id).join("state.json")).expect("state.json"))
+        .expect("json")
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_foreground_run_shows_output_and_returns_the_exit_code() {
+    let state = state_with_busybox();
+    let out = state.berth(&["run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert!(stderr(&out).contains("err"));
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "--rm removed the container");
+    // (PID 1 of a PID namespace cannot be killed from inside it, so a child is killed; the
+    // `exit $?` keeps the shell from exec-ing the child in its place.)
+    let killed = state.berth(&["run", "--rm", IMAGE, "sh", "-c", "sh -c 'kill -9 $$'; exit $?"]);
+    assert_eq!(code(&killed), 137, "a signal n gives 128 + n");
+}
+
+#[test]
+fn the_container_is_isolated() {
+    let state = state_with_busybox();
+    let script = "echo pid=$$; hostname; grep -E 'CapBnd|NoNewPrivs' /proc/self/status; cat /proc/net/dev | tail -n +3 | cut -d: -f1; \
+                  cat /etc/hostname; (echo x > /proc/sys/kernel/hostname) 2>/dev/null && echo writable || echo read-only";
+    let out = state.berth(&["run", "--rm", "--hostname", "box", IMAGE, "sh", "-c", script]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("pid=1\n"), "the command is PID 1 of its own namespace: {text}");
+    assert!(text.contains("box\n"), "its own hostname: {text}");
+    assert!(text.contains("CapBnd:\t00000000a80425fb"), "Docker's default capabilities: {text}");
+    assert!(text.contains("NoNewPrivs:\t1"), "no_new_privs: {text}");
+    let interfaces: Vec<&str> = text.lines().filter(|l| l.trim() == "lo").collect();
+    assert_eq!(interfaces.len(), 1, "its own network namespace, with only lo: {text}");
+    assert!(text.contains("read-only"), "/proc/sys is read-only: {text}");
+}
+
+#[test]
+fn environment_working_directory_and_user() {
+    let state = state_with_busybox();
+    let out = state.berth(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo $A; pwd; id -u; id -g",
+    ]);
+    assert_eq!(stdout(&out), "1\n/tmp\n65534\n65534\n", "{}", stderr(&out));
+    let out = state.berth(&["run", "--rm", "-u", "nosuchuser", IMAGE, "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("nosuchuser"), "{}", stderr(&out));
+}
+
+#[test]
+fn commands_that_cannot_run_exit_like_docker() {
+    let state = state_with_busybox();
+    let out = state.berth(&["run", "--rm", IMAGE, "nosuchcommand"]);
+    assert_eq!(code(&out), 127);
+    assert!(stderr(&out).contains("executable file not found"), "{}", stderr(&out));
+    let out = state.berth(&["run", "--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(code(&out), 126, "{}", stderr(&out));
+}
+
+#[test]
+fn detached_containers_list_log_stop_and_remove() {
+    let state = state_with_busybox();
+    let id = state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    wait_for("the first log line", || state.ok(&["logs", "web"]).contains("ready"));
+    let ps = state.ok(&["ps"]);
+    assert!(
+        ps.lines().next().expect("header").starts_with("CONTAINER ID") && ps.contains("web") && ps.contains("Up "),
+        "{ps}"
+    );
+    let refused = state.berth(&["rm", "web"]);
+    assert!(!refused.status.success() && stderr(&refused).contains("is running"), "{}", stderr(&refused));
+    assert_eq!(state.ok(&["stop", "web"]), "web\n");
+    assert!(state.ok(&["logs", "web"]).contains("got TERM"));
+    assert!(state.ok(&["ps", "-a"]).contains("Exited (0)"));
+    assert_eq!(state.ok(&["wait", "web"]), "0\n");
+    state.ok(&["rm", "web"]);
+    assert_eq!(state.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn stop_kills_after_the_grace_period() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "stubborn", IMAGE, "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]);
+    let start = Instant::now();
+    state.ok(&["stop", "-t", "1", "stubborn"]);
+    assert!(start.elapsed() >= Duration::from_millis(900), "the grace period was honoured");
+    assert_eq!(state.ok(&["wait", "stubborn"]), "137\n");
+}
+
+#[test]
+fn on_failure_restarts_up_to_its_limit() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", IMAGE, "sh", "-c", "echo attempt; exit 1"]);
+    wait_for("the container to give up", || state.ok(&["ps", "-a"]).contains("Exited (1)"));
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "flaky"])).expect("json");
+    assert_eq!(inspect[0]["RestartCount"], 2);
+    assert_eq!(state.ok(&["logs", "flaky"]).matches("attempt").count(), 3);
+}
+
+#[test]
+fn a_killed_cli_loses_nothing() {
+    let state = state_with_busybox();
+    let mut cli = std::process::Command::new(crate::support::BERTH)
+        .args(["run", "--name", "survivor", IMAGE, "sh", "-c", "sleep 1; echo done; exit 4"])
+        .env_clear()
+        .env("BERTH_ROOT", state.root())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth runs");
+    wait_for("the container to start", || state.ok(&["ps"]).contains("survivor"));
+    cli.kill().expect("kill -9 the CLI");
+    let _ = cli.wait();
+    assert_eq!(state.ok(&["wait", "survivor"]), "4\n", "the exit code is kept");
+    assert_eq!(state.ok(&["logs", "survivor"]), "done\n", "the output is kept");
+}
+
+#[test]
+fn a_killed_shim_is_reported_and_cleaned_up() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "orphan", IMAGE, "sh", "-c", "while true; do sleep 0.1; done"]);
+    let recorded = state_file(&state, "orphan");
+    let (shim, pid) = (recorded["shim_pid"].as_i64().expect("shim pid"), recorded["pid"].as_i64().expect("pid"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim as i32), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the shim");
+    wait_for("the shim to die", || !std::path::Path::new(&format!("/proc/{shim}")).exists());
+    assert!(state.ok(&["ps", "-a"]).contains("Dead"), "a container without its shim is dead");
+    state.ok(&["rm", "-f", "orphan"]);
+    wait_for("the container process to go", || {
+        fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.split(' ').nth(2) == Some("Z"))
+    });
+    let mounts = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(&state.root().display().to_string()), "no mount is left");
+}
