@@ -252,6 +252,30 @@ pub struct RunArgs {
     /// Pull the image: missing (default), always, never
     #[arg(long, default_value = "missing")]
     pub pull: String,
+    /// Memory limit (`512m`, `1g`)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// CPUs (`0.5`, `2`)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Maximum number of processes
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Mount the root file system read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Mount a tmpfs (`/path[:options]`)
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Add a capability (`NET_ADMIN`, `ALL`)
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop a capability
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Give the container every capability and device
+    #[arg(long)]
+    pub privileged: bool,
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

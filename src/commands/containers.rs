@@ -12,7 +12,7 @@ use berth_engine::container::control::{self, Request};
 use berth_engine::container::create::{self, CreateOptions};
 use berth_engine::container::launch::{self, LaunchError};
 use berth_engine::container::store::Container;
-use berth_engine::container::{RestartPolicy, Status, logs, remove, shim};
+use berth_engine::container::{HostConfig, RestartPolicy, Status, logs, remove, shim};
 use berth_engine::image::manifest::Platform;
 use berth_engine::image::ops::ImageError;
 use berth_engine::image::pull;
@@ -59,6 +59,20 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         auto_remove: args.rm,
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
+        host: HostConfig {
+            memory: args
+                .memory
+                .as_deref()
+                .map(|m| berth_compose::model::types::ByteSize::parse(m).map(|b| b.0).map_err(anyhow::Error::msg))
+                .transpose()?,
+            cpus: args.cpus,
+            pids_limit: args.pids_limit,
+            read_only: args.read_only,
+            tmpfs: args.tmpfs.clone(),
+            cap_add: args.cap_add.clone(),
+            cap_drop: args.cap_drop.clone(),
+            privileged: args.privileged,
+        },
     };
     let config = create::create(&store, &image_name, &record, opts)?;
     if !start {

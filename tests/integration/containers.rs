@@ -191,3 +191,51 @@ fn a_killed_shim_is_reported_and_cleaned_up() {
     let mounts = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mounts.contains(&state.root().display().to_string()), "no mount is left");
 }
+
+#[test]
+fn limits_and_privileges() {
+    let state = state_with_busybox();
+    let id = state.ok(&["run", "-d", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", IMAGE, "sleep", "30"]);
+    let id = id.trim();
+    // cgroups v1 on this kind of host, v2 elsewhere: read whichever holds the container.
+    let read = |v1: &str, v2: &str| {
+        fs::read_to_string(format!("/sys/fs/cgroup/{v1}"))
+            .or_else(|_| fs::read_to_string(format!("/sys/fs/cgroup/{v2}")))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read(&format!("memory/berth/{id}/memory.limit_in_bytes"), &format!("berth/{id}/memory.max")),
+        "67108864"
+    );
+    assert_eq!(read(&format!("pids/berth/{id}/pids.max"), &format!("berth/{id}/pids.max")), "50");
+    let quota = read(&format!("cpu/berth/{id}/cpu.cfs_quota_us"), &format!("berth/{id}/cpu.max"));
+    assert!(quota.starts_with("50000"), "{quota}");
+    state.ok(&["rm", "-f", id]);
+
+    let out = state.berth(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        IMAGE,
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null && echo rw || echo ro; touch /scratch/y && echo tmpfs-ok",
+    ]);
+    assert_eq!(stdout(&out), "ro\ntmpfs-ok\n", "{}", stderr(&out));
+    let caps = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend([IMAGE, "grep", "CapBnd", "/proc/self/status"]);
+        stdout(&state.berth(&args))
+    };
+    assert!(caps(&["--cap-drop", "ALL"]).contains("0000000000000000"));
+    assert!(caps(&["--cap-add", "NET_ADMIN"]).contains("00000000a80435fb"), "NET_ADMIN is bit 12");
+    // Privileged gets every capability this host's root has (here root lacks CAP_SYS_RESOURCE).
+    let host = fs::read_to_string("/proc/self/status").expect("status");
+    let host_bounding = host.lines().find(|l| l.starts_with("CapBnd")).expect("CapBnd").to_string();
+    assert_eq!(caps(&["--privileged"]).trim(), host_bounding);
+}

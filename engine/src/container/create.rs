@@ -23,6 +23,7 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
+    pub host: super::HostConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,7 @@ pub fn create(
         stop_signal: opts.stop_signal.or_else(|| run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: opts.stop_timeout.unwrap_or(10),
         created: crate::container::logs::now_nanos(),
+        host: opts.host,
     };
     store.create_container(&config)?;
     Ok(config)

@@ -65,6 +65,33 @@ pub struct ContainerConfig {
     #[serde(default = "default_stop_timeout")]
     pub stop_timeout: u64,
     pub created: String,
+    #[serde(default)]
+    pub host: HostConfig,
+}
+
+/// Limits and privileges: what `docker run` calls the host config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// Memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// CPUs, as a fraction (`1.5`): a CFS quota over a 100 ms period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    #[serde(default)]
+    pub read_only: bool,
+    /// tmpfs mounts: `PATH[:OPTIONS]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// Capabilities added to or dropped from Docker's default set (`ALL` allowed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 fn default_stop_signal() -> String {

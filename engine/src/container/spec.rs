@@ -56,7 +56,11 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }
-    let caps = DEFAULT_CAPABILITIES.to_vec();
+    let (caps, missing) = within(capabilities(&config.host), host_bounding_set());
+    if !missing.is_empty() {
+        tracing::warn!("this host does not have {}; container {} runs without", missing.join(", "), config.name);
+    }
+    let host = &config.host;
     let etc = |name: &str| {
         serde_json::json!({
             "destination": format!("/etc/{name}"), "type": "bind", "source": dir.join(name), "options": ["rbind", "rprivate"]
@@ -71,9 +75,9 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
             "env": env,
             "cwd": if config.working_dir.is_empty() { "/" } else { config.working_dir.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": true,
+            "noNewPrivileges": !host.privileged,
         },
-        "root": {"path": rootfs, "readonly": false},
+        "root": {"path": rootfs, "readonly": host.read_only},
         "hostname": config.hostname,
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
@@ -90,12 +94,124 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
             "cgroupsPath": format!("/berth/{}", config.id),
-            "maskedPaths": MASKED,
-            "readonlyPaths": READ_ONLY,
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "maskedPaths": if host.privileged { &[][..] } else { &MASKED[..] },
+            "readonlyPaths": if host.privileged { &[][..] } else { &READ_ONLY[..] },
+            "resources": resources(host),
         },
     });
+    let mut value = value;
+    if let Some(mounts) = value["mounts"].as_array_mut() {
+        for t in &host.tmpfs {
+            let (path, options) = t.split_once(':').unwrap_or((t, ""));
+            let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+            opts.extend(options.split(',').filter(|o| !o.is_empty()).map(str::to_string));
+            mounts.push(serde_json::json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        }
+    }
     serde_json::from_value(value)
+}
+
+/// Docker's default set, with `--cap-add`/`--cap-drop` (names with or without `CAP_`, or
+/// `ALL`) applied; everything for `--privileged`.
+pub fn capabilities(host: &super::HostConfig) -> Vec<String> {
+    let norm = |c: &String| {
+        let up = c.trim().to_ascii_uppercase();
+        if up == "ALL" || up.starts_with("CAP_") { up } else { format!("CAP_{up}") }
+    };
+    let all = || ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    if host.privileged {
+        return all();
+    }
+    let add: Vec<String> = host.cap_add.iter().map(norm).collect();
+    let drop: Vec<String> = host.cap_drop.iter().map(norm).collect();
+    let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
+        all()
+    } else {
+        DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    };
+    caps.extend(add.into_iter().filter(|c| c != "ALL"));
+    if drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    caps.retain(|c| !drop.contains(c));
+    caps.sort();
+    caps.dedup();
+    caps
+}
+
+/// Every capability, in the kernel's bit order (the index is the bit number).
+const ALL_CAPABILITIES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The bounding set of this process (the shim): a container cannot get more. Hosts differ: on
+/// some, root itself lacks a capability (CAP_SYS_RESOURCE here).
+pub fn host_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string())))
+        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Keeps the capabilities in `caps` that `bounding` has; returns them and the ones dropped.
+pub fn within(caps: Vec<String>, bounding: u64) -> (Vec<String>, Vec<String>) {
+    caps.into_iter()
+        .partition(|c| ALL_CAPABILITIES.iter().position(|a| a == c).is_none_or(|bit| bounding & (1 << bit) != 0))
+}
+
+fn resources(host: &super::HostConfig) -> serde_json::Value {
+    let mut r = serde_json::json!({"devices": [{"allow": host.privileged, "access": "rwm"}]});
+    if let Some(m) = host.memory {
+        r["memory"] = serde_json::json!({"limit": m});
+    }
+    if let Some(cpus) = host.cpus {
+        r["cpu"] = serde_json::json!({"quota": (cpus * 100_000.0) as i64, "period": 100_000});
+    }
+    if let Some(p) = host.pids_limit {
+        r["pids"] = serde_json::json!({"limit": p});
+    }
+    r
 }
 
 /// Docker's merge of the image's entrypoint and command with the user's: `--entrypoint`
@@ -132,6 +248,22 @@ mod tests {
         assert_eq!(command(Some(&ep), Some(&cmd), Some(&v(&["sh"])), &[]), v(&["sh"]));
         assert_eq!(command(None, Some(&cmd), None, &[]), v(&["default"]));
         assert_eq!(command(None, None, Some(&[]), &v(&["x"])), v(&["x"]));
+    }
+
+    #[test]
+    fn capability_changes() {
+        use crate::container::HostConfig;
+        let caps = |add: &[&str], drop: &[&str]| {
+            capabilities(&HostConfig { cap_add: v(add), cap_drop: v(drop), ..Default::default() })
+        };
+        assert_eq!(caps(&[], &[]).len(), 14);
+        assert!(caps(&["net_admin"], &[]).contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!caps(&[], &["CHOWN"]).contains(&"CAP_CHOWN".to_string()));
+        assert_eq!(caps(&[], &["ALL"]), Vec::<String>::new());
+        assert_eq!(caps(&["ALL"], &[]).len(), 41);
+        assert_eq!(capabilities(&HostConfig { privileged: true, ..Default::default() }).len(), 41);
+        let (kept, dropped) = within(caps(&["ALL"], &[]), !(1 << 24));
+        assert_eq!((kept.len(), dropped), (40, vec!["CAP_SYS_RESOURCE".to_string()]));
     }
 
     #[test]
