@@ -276,6 +276,9 @@ pub struct RunArgs {
     /// Give the container every capability and device
     #[arg(long)]
     pub privileged: bool,
+    /// Log options: `max-size=10m`, `max-file=3`
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

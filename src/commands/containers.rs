@@ -2,7 +2,7 @@
 //! `inspect`, and the hidden `shim`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Seek, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,6 +59,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         auto_remove: args.rm,
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
+        log: Default::default(),
         host: HostConfig {
             memory: args
                 .memory
@@ -74,6 +75,19 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
             privileged: args.privileged,
         },
     };
+    let mut opts = opts;
+    for o in &args.log_opts {
+        match o.split_once('=') {
+            Some(("max-size", v)) => {
+                opts.log.max_size = Some(berth_compose::model::types::ByteSize::parse(v).map_err(anyhow::Error::msg)?.0)
+            }
+            Some(("max-file", v)) => {
+                opts.log.max_file =
+                    v.parse().ok().filter(|n| *n >= 1).with_context(|| format!("invalid max-file {v:?}"))?
+            }
+            _ => anyhow::bail!("unknown log option {o:?}: berth takes max-size and max-file"),
+        }
+    }
     let config = create::create(&store, &image_name, &record, opts)?;
     if !start {
         println!("{}", config.id);
@@ -125,21 +139,64 @@ fn image_for_run(
 
 /// Prints the container's output as it comes until the shim reports the exit; returns the code.
 fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
-    let path = store.container_dir(id).join("log.json");
-    let mut log =
-        BufReader::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?);
-    let mut pending = String::new();
+    let mut follower = Follower::open(&store.container_dir(id).join("log.json"), false)?;
     loop {
-        print_new_entries(&mut log, &mut pending, false);
+        follower.pump();
         let mut fds = [nix::poll::PollFd::new(started.pipe.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20u16));
         if fds[0].revents().is_some_and(|r| !r.is_empty()) {
             let code = launch::wait_exit(started);
-            print_new_entries(&mut log, &mut pending, false);
+            follower.pump();
             return match code {
                 Some(c) => Ok(c),
                 None => Ok(store.load_container(id).ok().and_then(|c| c.state.exit_code).unwrap_or(EXIT_ENGINE as i32)),
             };
+        }
+    }
+}
+
+/// Follows a container's log across rotations: the file being read is known by its inode, and
+/// when `log.json` is a new file the rotated files that came after the old one are read first.
+struct Follower {
+    path: std::path::PathBuf,
+    reader: BufReader<std::fs::File>,
+    ino: u64,
+    pending: String,
+    timestamps: bool,
+}
+
+fn inode(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+impl Follower {
+    fn open(path: &std::path::Path, timestamps: bool) -> anyhow::Result<Follower> {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+        Ok(Follower { path: path.to_path_buf(), reader: BufReader::new(file), ino, pending: String::new(), timestamps })
+    }
+
+    fn pump(&mut self) {
+        print_new_entries(&mut self.reader, &mut self.pending, self.timestamps);
+        let Some(now) = inode(&self.path) else { return };
+        if now == self.ino {
+            return;
+        }
+        let files = logs::files(&self.path);
+        let rotated = &files[..files.len() - 1];
+        // The files newer than the one just finished; all of them if it was already deleted.
+        let start = rotated.iter().position(|f| inode(f) == Some(self.ino)).map_or(0, |i| i + 1);
+        for f in &rotated[start..] {
+            if let Ok(file) = std::fs::File::open(f) {
+                self.pending.clear();
+                print_new_entries(&mut BufReader::new(file), &mut self.pending, self.timestamps);
+            }
+        }
+        if let Ok(file) = std::fs::File::open(&self.path) {
+            self.ino = file.metadata().map_or(now, |m| std::os::unix::fs::MetadataExt::ino(&m));
+            self.reader = BufReader::new(file);
+            self.pending.clear();
+            print_new_entries(&mut self.reader, &mut self.pending, self.timestamps);
         }
     }
 }
@@ -298,44 +355,55 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let c = store.find_container(&args.container)?;
     let path = store.container_dir(&c.config.id).join("log.json");
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(_) if c.state.started_at.is_none() => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the log of {}", c.config.name)),
-    };
-    if let Some(n) = args.tail {
-        // Skip to the last n entries.
-        let total = BufReader::new(&file).lines().count();
-        file.rewind()?;
-        let mut reader = BufReader::new(file);
-        let mut skipped = String::new();
-        for _ in 0..total.saturating_sub(n) {
-            skipped.clear();
-            reader.read_line(&mut skipped)?;
-        }
-        return finish_logs(&store, &c, reader, &args);
+    if !path.exists() {
+        return Ok(ExitCode::SUCCESS);
     }
-    finish_logs(&store, &c, BufReader::new(file), &args)
-}
-
-fn finish_logs(
-    store: &Store,
-    c: &Container,
-    mut reader: BufReader<std::fs::File>,
-    args: &LogsArgs,
-) -> anyhow::Result<ExitCode> {
+    // Rotated files first, oldest first; with --tail, only the last N lines of them all.
+    let files = logs::files(&path);
+    let mut skip = match args.tail {
+        Some(n) => {
+            let total: usize =
+                files.iter().map(|f| std::fs::File::open(f).map_or(0, |f| BufReader::new(f).lines().count())).sum();
+            total.saturating_sub(n)
+        }
+        None => 0,
+    };
     let mut pending = String::new();
-    print_new_entries(&mut reader, &mut pending, args.timestamps);
+    for file in &files[..files.len() - 1] {
+        let Ok(f) = std::fs::File::open(file) else { continue };
+        let mut reader = BufReader::new(f);
+        skip_lines(&mut reader, &mut skip)?;
+        print_new_entries(&mut reader, &mut pending, args.timestamps);
+    }
+    let mut follower =
+        Follower::open(&path, args.timestamps).with_context(|| format!("cannot read the log of {}", c.config.name))?;
+    skip_lines(&mut follower.reader, &mut skip)?;
+    follower.pump();
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
-    // Following crosses restarts: it ends when the container has stopped for good.
-    while store.load_container(&c.config.id).is_ok_and(|now| remove::is_live(&now)) {
+    // Following crosses restarts and rotations: it ends when the container has stopped for good.
+    loop {
+        let live = store.load_container(&c.config.id).is_ok_and(|now| remove::is_live(&now));
         std::thread::sleep(Duration::from_millis(50));
-        print_new_entries(&mut reader, &mut pending, args.timestamps);
+        follower.pump();
+        if !live {
+            break;
+        }
     }
-    print_new_entries(&mut reader, &mut pending, args.timestamps);
     Ok(ExitCode::SUCCESS)
+}
+
+fn skip_lines<R: BufRead>(reader: &mut R, skip: &mut usize) -> anyhow::Result<()> {
+    let mut line = String::new();
+    while *skip > 0 {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        *skip -= 1;
+    }
+    Ok(())
 }
 
 pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {

@@ -239,3 +239,40 @@ fn limits_and_privileges() {
     let host_bounding = host.lines().find(|l| l.starts_with("CapBnd")).expect("CapBnd").to_string();
     assert_eq!(caps(&["--privileged"]).trim(), host_bounding);
 }
+
+#[test]
+fn logs_rotate_by_size_and_read_across_files() {
+    let state = state_with_busybox();
+    let script = "i=0; while [ $i -lt 300 ]; do echo \"line $i and some padding\"; i=$((i+1)); done";
+    let out = state.berth(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).ends_with("line 299 and some padding\n"), "the foreground run follows the rotations");
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "chatty"])).expect("json");
+    let log = std::path::PathBuf::from(inspect[0]["LogPath"].as_str().expect("log path"));
+    let files: Vec<_> = (0..5)
+        .map(|n| if n == 0 { log.clone() } else { log.with_extension(format!("json.{n}")) })
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(files.len(), 3, "max-file bounds the files: {files:?}");
+    for f in &files {
+        assert!(fs::metadata(f).expect("meta").len() <= 2048, "max-size bounds each file");
+    }
+    let logs = state.ok(&["logs", "chatty"]);
+    assert!(logs.ends_with("line 299 and some padding\n"), "the newest lines are kept");
+    assert!(!logs.contains("line 0 "), "the oldest lines rotated away");
+    assert_eq!(state.ok(&["logs", "-n", "2", "chatty"]), "line 298 and some padding\nline 299 and some padding\n");
+    let bad = state.berth(&["run", "--rm", "--log-opt", "colour=blue", IMAGE, "true"]);
+    assert!(!bad.status.success() && stderr(&bad).contains("unknown log option"));
+}

@@ -24,6 +24,7 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub host: super::HostConfig,
+    pub log: super::LogConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +80,7 @@ pub fn create(
         stop_timeout: opts.stop_timeout.unwrap_or(10),
         created: crate::container::logs::now_nanos(),
         host: opts.host,
+        log: opts.log,
     };
     store.create_container(&config)?;
     Ok(config)

@@ -1,7 +1,9 @@
 //! Container output in Docker's json-file format: one JSON object per line,
 //! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +64,70 @@ pub fn now_nanos() -> String {
     format!("{}.{:09}Z", base.trim_end_matches('Z'), now.subsec_nanos())
 }
 
+/// The log file of a container, rotated by size: `log.json` is the newest, `log.json.1` the one
+/// before, up to `max_file - 1`. A write is never split across files.
+pub struct RotatingLog {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    config: super::LogConfig,
+}
+
+impl RotatingLog {
+    pub fn open(path: &Path, config: super::LogConfig) -> io::Result<RotatingLog> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingLog { path: path.to_path_buf(), file, size, config })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let keep = self.config.max_file.max(1);
+        if keep == 1 {
+            self.file.set_len(0)?;
+        } else {
+            for n in (1..keep - 1).rev() {
+                let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+            }
+            std::fs::rename(&self.path, rotated(&self.path, 1))?;
+            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        }
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl Write for RotatingLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(max) = self.config.max_size {
+            if self.size > 0 && self.size + buf.len() as u64 > max {
+                self.rotate()?;
+            }
+        }
+        let n = self.file.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// `log.json.N`.
+pub fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// The log files of a container, oldest first.
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = (1..100).map(|n| rotated(path, n)).take_while(|p| p.exists()).collect();
+    out.reverse();
+    out.push(path.to_path_buf());
+    out
+}
+
 /// Reads the entries of a log, skipping lines that do not parse (a line cut by a crash).
 pub fn read<R: BufRead>(reader: R) -> impl Iterator<Item = Entry> {
     reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
@@ -70,6 +136,25 @@ pub fn read<R: BufRead>(reader: R) -> impl Iterator<Item = Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("log.json");
+        let mut log =
+            RotatingLog::open(&path, crate::container::LogConfig { max_size: Some(100), max_file: 3 }).expect("open");
+        let mut w = LineWriter::new("stdout");
+        for i in 0..20 {
+            w.push(format!("line {i}\n").as_bytes(), &mut log).expect("write");
+        }
+        let all = files(&path);
+        assert_eq!(all.len(), 3, "{all:?}");
+        for f in &all {
+            assert!(std::fs::metadata(f).expect("meta").len() <= 100);
+        }
+        let last: Vec<Entry> = read(std::io::BufReader::new(File::open(&path).expect("open"))).collect();
+        assert_eq!(last.last().map(|e| e.log.as_str()), Some("line 19\n"));
+    }
 
     #[test]
     fn lines_become_entries() {

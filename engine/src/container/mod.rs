@@ -67,6 +67,24 @@ pub struct ContainerConfig {
     pub created: String,
     #[serde(default)]
     pub host: HostConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Log rotation, as the json-file driver's `max-size` and `max-file` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// Rotate when the log reaches this many bytes; no rotation without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// How many files to keep, the current one included.
+    pub max_file: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { max_size: None, max_file: 1 }
+    }
 }
 
 /// Limits and privileges: what `docker run` calls the host config.

@@ -8,7 +8,7 @@
 //! the restart policy with Docker's back-off, and answers the control socket. The CLI can be
 //! killed at any moment without losing the container, a log line or the exit code.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -60,7 +60,7 @@ struct Shim<'a> {
     store: &'a Store,
     c: Container,
     dir: PathBuf,
-    log: File,
+    log: super::logs::RotatingLog,
     listener: UnixListener,
     waiters: Vec<UnixStream>,
     /// When a stop was asked: the moment to send SIGKILL.
@@ -78,9 +78,9 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         }
     };
     let dir = store.container_dir(id);
-    let setup = (|| -> io::Result<(File, UnixListener)> {
+    let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
         nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-        let log = OpenOptions::new().create(true).append(true).open(dir.join("log.json"))?;
+        let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
         let _ = std::fs::remove_file(dir.join("shim.sock"));
         let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
         let listener = UnixListener::bind(path)?;
