@@ -145,12 +145,13 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
     let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
     let code = shim.c.state.exit_code.unwrap_or(0);
     shim.answer_waiters(code);
-    // A foreground `run` reads this; if nobody listens any more the write just fails.
-    let _ = writeln!(ready, "exited {code}");
-    drop(ready);
     if shim.c.config.auto_remove {
         let _ = store.remove_container_dir(&shim.c.config.id);
     }
+    // A foreground `run` reads this, and returns when the pipe closes: by then a `--rm`
+    // container is gone. If nobody listens any more the write just fails.
+    let _ = writeln!(ready, "exited {code}");
+    drop(ready);
     0
 }
 
