@@ -79,6 +79,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Show a container's output
     Logs(LogsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
     /// Wait for containers to stop, and print their exit codes
     Wait {
         #[arg(required = true)]
@@ -282,6 +284,25 @@ pub struct RunArgs {
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Start the command and return at once
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep standard input open
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    #[arg(short, long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 

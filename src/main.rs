@@ -40,7 +40,10 @@ fn main() -> ExitCode {
 fn init_logging(level: Option<&str>, shim: bool) {
     use std::os::fd::AsFd;
     use tracing_subscriber::EnvFilter;
-    let default = if shim { "info" } else { "warn" };
+    // libcontainer warns on every call about what this host lacks (hugetlb, net_cls...);
+    // berth reports missing features itself, once.
+    let default =
+        if shim { "info,libcontainer=error,libcgroups=error" } else { "warn,libcontainer=error,libcgroups=error" };
     let filter = match level {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default)),

@@ -406,6 +406,36 @@ fn skip_lines<R: BufRead>(reader: &mut R, skip: &mut usize) -> anyhow::Result<()
     Ok(())
 }
 
+pub fn exec(args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::exec::{self as executor, ExecOptions};
+    let store = engine::store()?;
+    let c = store.find_container(&args.container)?;
+    let opts = ExecOptions {
+        args: args.command.clone(),
+        env: args.env.clone(),
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+    };
+    if args.detach {
+        let null =
+            || std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map(std::os::fd::OwnedFd::from);
+        executor::spawn(&store, &c, &opts, [null()?, null()?, null()?])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.interactive {
+        // Without -i the process gets no input, as with Docker.
+        let null = std::fs::File::open("/dev/null")?;
+        nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0)?;
+    }
+    match executor::run(&store, &c, &opts) {
+        Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
+        Err(e) => {
+            output::print_error(&anyhow::anyhow!("cannot exec in {}: {e}", c.config.name));
+            Ok(ExitCode::from(e.exit_code().clamp(0, 255) as u8))
+        }
+    }
+}
+
 pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let mut out = Vec::new();

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rm(args) => containers::rm(args),
         Command::Ps(args) => containers::ps(args),
         Command::Logs(args) => containers::logs(args),
+        Command::Exec(args) => containers::exec(args),
         Command::Wait { containers: c } => containers::wait(&c),
         Command::Inspect { objects } => containers::inspect(&objects),
         Command::Shim { id } => containers::shim(&id),

@@ -276,3 +276,28 @@ fn logs_rotate_by_size_and_read_across_files() {
     let bad = state.berth(&["run", "--rm", "--log-opt", "colour=blue", IMAGE, "true"]);
     assert!(!bad.status.success() && stderr(&bad).contains("unknown log option"));
 }
+
+#[test]
+fn exec_runs_in_the_container() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "host", "-e", "FOO=bar", IMAGE, "sleep", "60"]);
+    let out = state.berth(&[
+        "exec",
+        "-w",
+        "/tmp",
+        "-e",
+        "EXTRA=1",
+        "host",
+        "sh",
+        "-c",
+        "echo $FOO $EXTRA; pwd; echo $$; exit 7",
+    ]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "bar 1\n/tmp\n2\n", "its environment, its directory, its PID namespace");
+    assert_eq!(code(&state.berth(&["exec", "host", "nosuchcommand"])), 127);
+    let out = state.berth(&["exec", "-u", "nobody", "host", "id", "-u"]);
+    assert_eq!(stdout(&out), "65534\n");
+    state.ok(&["stop", "-t", "0", "host"]);
+    let out = state.berth(&["exec", "host", "true"]);
+    assert!(!out.status.success() && stderr(&out).contains("not running"), "{}", stderr(&out));
+}

@@ -17,6 +17,7 @@
 
 pub mod control;
 pub mod create;
+pub mod exec;
 mod executor;
 pub mod launch;
 pub mod logs;

@@ -463,7 +463,7 @@ fn write_etc_files(dir: &Path, hostname: &str) -> io::Result<()> {
 
 /// Docker's exit codes for a command that cannot run, checked before the container is
 /// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
-fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
+pub(crate) fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
     use rustix::fs::{Access, Mode, OFlags, ResolveFlags};
     let Some(cmd) = args.first() else {
         return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });

@@ -1,0 +1,108 @@
+//! Running another process in a running container (`berth exec`, healthchecks): a libcontainer
+//! "tenant" that joins the container's namespaces and cgroups.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::store::Container;
+use super::{exit_code, remove, shim, user};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub args: Vec<String>,
+    /// `KEY=VALUE`, on top of the container's environment.
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("{message}")]
+    Command { code: i32, message: String },
+    #[error("cannot run the process in container {name}: {message}")]
+    Runtime { name: String, message: String },
+}
+
+impl ExecError {
+    /// The exit code to report: Docker's 126/127 for commands that cannot run, 125 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExecError::Command { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}
+
+/// Starts `opts.args` in container `c` with the given standard streams; returns its PID. The
+/// caller waits for it (and must be its subreaper, as the runtime's intermediate process exits).
+pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 3]) -> Result<Pid, ExecError> {
+    if !remove::is_live(c) {
+        return Err(ExecError::NotRunning(c.config.name.clone()));
+    }
+    let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
+    let dir = store.container_dir(&c.config.id);
+    let rootfs = dir.join("bundle").join("rootfs");
+    let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
+        .map_err(|e| runtime(e.to_string()))?;
+    let mut env: HashMap<String, String> = HashMap::new();
+    for e in c.config.env.iter().chain(&opts.env) {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        env.insert(k.to_string(), v.to_string());
+    }
+    env.entry("PATH".into()).or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    env.entry("HOSTNAME".into()).or_insert_with(|| c.config.hostname.clone());
+    env.entry("HOME".into()).or_insert_with(|| user.home.clone());
+    let env_list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    shim::check_command(&rootfs, &opts.args, &env_list).map_err(|e| match e {
+        shim::StartError::Command { code, message } => ExecError::Command { code, message },
+        other => runtime(other.to_string()),
+    })?;
+    let [stdin, stdout, stderr] = stdio;
+    let cwd = opts.working_dir.clone().unwrap_or_else(|| c.config.working_dir.clone());
+    ContainerBuilder::new(c.config.id.clone(), SyscallType::default())
+        .with_executor(super::executor::BerthExecutor)
+        .with_root_path(dir.join("runtime"))
+        .map_err(|e| runtime(e.to_string()))?
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_tenant()
+        .with_container_args(opts.args.clone())
+        .with_env(env)
+        .with_cwd(Some(cwd))
+        .with_user(Some(user.uid))
+        .with_group(Some(user.gid))
+        .with_additional_gids(user.additional_gids)
+        .with_detach(true)
+        .build()
+        .map_err(|e| runtime(e.to_string()))
+}
+
+/// Runs `opts.args` in `c` with this process's standard streams, and returns its exit code.
+pub fn run(store: &Store, c: &Container, opts: &ExecOptions) -> Result<i32, ExecError> {
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| ExecError::Runtime { name: c.config.name.clone(), message: e.to_string() })?;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned();
+    let stdio = (|| -> std::io::Result<[OwnedFd; 3]> {
+        use std::os::fd::AsFd;
+        Ok([dup(std::io::stdin().as_fd())?, dup(std::io::stdout().as_fd())?, dup(std::io::stderr().as_fd())?])
+    })()
+    .map_err(|e| ExecError::Runtime { name: c.config.name.clone(), message: e.to_string() })?;
+    let pid = spawn(store, c, opts, stdio)?;
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(status) if status.pid() == Some(pid) => return Ok(exit_code(status).unwrap_or(255)),
+            Ok(_) => continue,
+            Err(e) => return Err(ExecError::Runtime { name: c.config.name.clone(), message: e.to_string() }),
+        }
+    }
+}
