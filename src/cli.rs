@@ -281,6 +281,27 @@ pub struct RunArgs {
     /// Log options: `max-size=10m`, `max-file=3`
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opts: Vec<String>,
+    /// Healthcheck command, run with /bin/sh -c in the container
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between checks (`30s`)
+    #[arg(long)]
+    pub health_interval: Option<String>,
+    /// Time a check may take (`30s`)
+    #[arg(long)]
+    pub health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy
+    #[arg(long)]
+    pub health_retries: Option<u32>,
+    /// Time after start during which failures do not count
+    #[arg(long)]
+    pub health_start_period: Option<String>,
+    /// Time between checks during the start period
+    #[arg(long)]
+    pub health_start_interval: Option<String>,
+    /// Disable the image's healthcheck
+    #[arg(long)]
+    pub no_healthcheck: bool,
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -60,6 +60,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         log: Default::default(),
+        health: health_flags(&args)?,
         host: HostConfig {
             memory: args
                 .memory
@@ -108,6 +109,27 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
     }
     let code = follow_until_exit(&store, &config.id, &mut started)?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+fn health_flags(args: &RunArgs) -> anyhow::Result<create::HealthOverride> {
+    let ms = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
+        v.as_deref()
+            .map(|d| {
+                berth_compose::model::types::Duration::parse(d)
+                    .map(|d| d.0.as_millis() as u64)
+                    .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+            })
+            .transpose()
+    };
+    Ok(create::HealthOverride {
+        test: args.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".to_string(), c.clone()]),
+        interval_ms: ms("health-interval", &args.health_interval)?,
+        timeout_ms: ms("health-timeout", &args.health_timeout)?,
+        start_period_ms: ms("health-start-period", &args.health_start_period)?,
+        start_interval_ms: ms("health-start-interval", &args.health_start_interval)?,
+        retries: args.health_retries,
+        disable: args.no_healthcheck,
+    })
 }
 
 /// The image to run: found locally, or pulled as `--pull` says.
@@ -295,7 +317,14 @@ pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
 fn status_text(c: &Container) -> String {
     let s = &c.state;
     match s.status {
-        Status::Running => format!("Up {}", output::up_for(s.started_at.as_deref())),
+        Status::Running => {
+            let health = match s.health.as_ref().map(|h| h.status) {
+                Some(berth_engine::container::HealthStatus::Starting) => " (health: starting)".to_string(),
+                Some(status) => format!(" ({status})"),
+                None => String::new(),
+            };
+            format!("Up {}{health}", output::up_for(s.started_at.as_deref()))
+        }
         Status::Exited => match s.finished_at.as_deref() {
             Some(t) => format!("Exited ({}) {}", s.exit_code.unwrap_or(0), output::since(Some(t))),
             None => "Created".into(),
@@ -460,12 +489,21 @@ pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {
                 "Error": c.state.error.clone().unwrap_or_default(),
                 "StartedAt": c.state.started_at,
                 "FinishedAt": c.state.finished_at,
+                "Health": c.state.health.as_ref().map(|h| serde_json::json!({
+                    "Status": h.status.to_string(),
+                    "FailingStreak": h.failing_streak,
+                    "Log": h.log.iter().map(|r| serde_json::json!({"Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output})).collect::<Vec<_>>(),
+                })),
             },
             "RestartCount": c.state.restart_count,
             "Config": {
                 "Hostname": c.config.hostname, "User": c.config.user.clone().unwrap_or_default(), "Env": c.config.env,
                 "Cmd": c.config.args, "Image": c.config.image, "WorkingDir": c.config.working_dir,
                 "Labels": c.config.labels, "StopSignal": c.config.stop_signal, "StopTimeout": c.config.stop_timeout,
+                "Healthcheck": c.config.healthcheck.as_ref().map(|h| serde_json::json!({
+                    "Test": h.test, "Interval": h.interval_ms * 1_000_000, "Timeout": h.timeout_ms * 1_000_000,
+                    "StartPeriod": h.start_period_ms * 1_000_000, "StartInterval": h.start_interval_ms * 1_000_000, "Retries": h.retries,
+                })),
             },
             "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
             "LogPath": store.container_dir(&c.config.id).join("log.json"),

@@ -301,3 +301,51 @@ fn exec_runs_in_the_container() {
     let out = state.berth(&["exec", "host", "true"]);
     assert!(!out.status.success() && stderr(&out).contains("not running"), "{}", stderr(&out));
 }
+
+#[test]
+fn healthchecks_report_starting_healthy_and_unhealthy() {
+    let state = state_with_busybox();
+    state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    assert!(state.ok(&["ps"]).contains("(health: starting)"));
+    wait_for("unhealthy", || state.ok(&["ps"]).contains("(unhealthy)"));
+    state.ok(&["exec", "checked", "touch", "/tmp/ok"]);
+    wait_for("healthy", || state.ok(&["ps"]).contains("(healthy)"));
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "checked"])).expect("json");
+    assert_eq!(inspect[0]["State"]["Health"]["Status"], "healthy");
+    assert_eq!(inspect[0]["State"]["Health"]["Log"].as_array().map(|l| l.is_empty()), Some(false));
+
+    state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "100ms",
+        "--health-timeout",
+        "200ms",
+        "--health-retries",
+        "1",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    wait_for("a timed-out check", || {
+        state.ok(&["ps"]).contains("(unhealthy)") && state.ok(&["inspect", "slow"]).contains("exceeded timeout")
+    });
+}

@@ -25,6 +25,45 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u64>,
     pub host: super::HostConfig,
     pub log: super::LogConfig,
+    pub health: HealthOverride,
+}
+
+/// The `--health-*` flags (or a Compose `healthcheck`): each replaces the image's value.
+#[derive(Debug, Clone, Default)]
+pub struct HealthOverride {
+    /// `["CMD", ...]`, `["CMD-SHELL", cmd]` or `["NONE"]`.
+    pub test: Option<Vec<String>>,
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub start_period_ms: Option<u64>,
+    pub start_interval_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub disable: bool,
+}
+
+/// The image's HEALTHCHECK (durations in nanoseconds, as Docker writes them) under the overrides.
+fn healthcheck(image: Option<&serde_json::Value>, o: &HealthOverride) -> Option<super::HealthConfig> {
+    if o.disable {
+        return None;
+    }
+    let ms = |key: &str| image.and_then(|h| h[key].as_u64()).filter(|n| *n > 0).map(|ns| ns / 1_000_000);
+    let image_test: Option<Vec<String>> = image
+        .and_then(|h| h["Test"].as_array())
+        .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect());
+    let test = o.test.clone().or(image_test)?;
+    if test.is_empty() || test[0] == "NONE" {
+        return None;
+    }
+    let mut h = super::HealthConfig::new(test);
+    h.interval_ms = o.interval_ms.or(ms("Interval")).unwrap_or(h.interval_ms);
+    h.timeout_ms = o.timeout_ms.or(ms("Timeout")).unwrap_or(h.timeout_ms);
+    h.start_period_ms = o.start_period_ms.or(ms("StartPeriod")).unwrap_or(h.start_period_ms);
+    h.start_interval_ms = o.start_interval_ms.or(ms("StartInterval")).unwrap_or(h.start_interval_ms);
+    h.retries = o
+        .retries
+        .or(image.and_then(|h| h["Retries"].as_u64()).filter(|n| *n > 0).map(|n| n as u32))
+        .unwrap_or(h.retries);
+    Some(h)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +120,7 @@ pub fn create(
         created: crate::container::logs::now_nanos(),
         host: opts.host,
         log: opts.log,
+        healthcheck: healthcheck(run.healthcheck.as_ref(), &opts.health),
     };
     store.create_container(&config)?;
     Ok(config)

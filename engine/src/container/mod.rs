@@ -19,6 +19,7 @@ pub mod control;
 pub mod create;
 pub mod exec;
 mod executor;
+pub mod health;
 pub mod launch;
 pub mod logs;
 pub mod remove;
@@ -70,6 +71,79 @@ pub struct ContainerConfig {
     pub host: HostConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// A healthcheck, with Docker's defaults filled in. Durations in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthConfig {
+    /// `["CMD", arg...]` or `["CMD-SHELL", command]`.
+    pub test: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub start_period_ms: u64,
+    pub start_interval_ms: u64,
+    pub retries: u32,
+}
+
+impl HealthConfig {
+    /// Docker's defaults: every 30 s, 30 s timeout, 3 retries, 5 s during the start period.
+    pub fn new(test: Vec<String>) -> HealthConfig {
+        HealthConfig {
+            test,
+            interval_ms: 30_000,
+            timeout_ms: 30_000,
+            start_period_ms: 0,
+            start_interval_ms: 5_000,
+            retries: 3,
+        }
+    }
+
+    /// The command line the check runs.
+    pub fn command(&self) -> Vec<String> {
+        match self.test.first().map(String::as_str) {
+            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), self.test[1..].join(" ")],
+            Some("CMD") => self.test[1..].to_vec(),
+            _ => self.test.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+/// The health of a running container and its last checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub failing_streak: u32,
+    #[serde(default)]
+    pub log: Vec<HealthResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
 }
 
 /// Log rotation, as the json-file driver's `max-size` and `max-file` options.
@@ -203,6 +277,8 @@ pub struct ContainerState {
     /// Stopped by hand (`stop`, `kill`): restart policies other than `always` do not restart it.
     #[serde(default)]
     pub stopped_by_user: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 /// The exit code Docker reports for a wait status: the code, or 128 + the signal number.

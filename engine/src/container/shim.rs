@@ -65,6 +65,20 @@ struct Shim<'a> {
     waiters: Vec<UnixStream>,
     /// When a stop was asked: the moment to send SIGKILL.
     kill_at: Option<Instant>,
+    /// When the next healthcheck is due, and the one running.
+    health_next: Option<Instant>,
+    health_run: Option<HealthRun>,
+    run_started: Instant,
+}
+
+/// A healthcheck process being waited for.
+struct HealthRun {
+    pid: Pid,
+    output: File,
+    buf: Vec<u8>,
+    start: String,
+    deadline: Instant,
+    timed_out: bool,
 }
 
 /// Runs the shim for container `id`. `ready` hears `started` or `failed: ...` once the first
@@ -94,7 +108,18 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
             return 1;
         }
     };
-    let mut shim = Shim { store, c, dir, log, listener, waiters: Vec::new(), kill_at: None };
+    let mut shim = Shim {
+        store,
+        c,
+        dir,
+        log,
+        listener,
+        waiters: Vec::new(),
+        kill_at: None,
+        health_next: None,
+        health_run: None,
+        run_started: Instant::now(),
+    };
     shim.c.state.shim_pid = Some(std::process::id() as i32);
     shim.c.state.stopped_by_user = false;
     let mut first = true;
@@ -228,6 +253,14 @@ impl Shim<'_> {
         self.c.state.started_at = Some(now_rfc3339());
         self.c.state.error = None;
         self.c.state.exit_code = None;
+        self.run_started = Instant::now();
+        self.c.state.health = None;
+        if let Some(h) = &self.c.config.healthcheck {
+            let health = super::Health::default();
+            self.health_next =
+                Some(Instant::now() + Duration::from_millis(super::health::next_interval_ms(h, &health, 0)));
+            self.c.state.health = Some(health);
+        }
         self.save();
         tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
         Ok(Run {
@@ -241,12 +274,16 @@ impl Shim<'_> {
     /// Serves the container until its process exits; returns its exit code.
     fn supervise(&mut self, mut run: Run) -> i32 {
         loop {
-            let timeout = match self.kill_at {
-                Some(at) => {
-                    PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX)
-                }
-                None => PollTimeout::from(1000u16),
-            };
+            let next = [self.kill_at, self.health_next, self.health_run.as_ref().map(|h| h.deadline)]
+                .into_iter()
+                .flatten()
+                .min()
+                .map_or(Duration::from_millis(1000), |at| {
+                    at.saturating_duration_since(Instant::now()).min(Duration::from_millis(1000))
+                });
+            // While a healthcheck runs, look at it often: it is reaped in this loop.
+            let next = if self.health_run.is_some() { next.min(Duration::from_millis(20)) } else { next };
+            let timeout = PollTimeout::try_from(next).unwrap_or(PollTimeout::MAX);
             let (exited, out_ready, err_ready, conn_ready) = {
                 let mut fds = vec![
                     PollFd::new(run.pidfd.as_fd(), PollFlags::POLLIN),
@@ -279,9 +316,20 @@ impl Shim<'_> {
                     self.kill_at = None;
                 }
             }
-            let swept = reap_orphans(run.pid);
-            if exited || swept.is_some() {
-                let status = match swept {
+            let health_pid = self.health_run.as_ref().map(|h| h.pid);
+            let swept = reap_orphans(run.pid, health_pid);
+            if let Some(status) = swept.health {
+                self.finish_healthcheck(status);
+            }
+            if !exited && swept.init.is_none() {
+                self.healthcheck_tick();
+            }
+            if exited || swept.init.is_some() {
+                if let Some(h) = self.health_run.take() {
+                    let _ = nix::sys::signal::kill(h.pid, Signal::SIGKILL);
+                }
+                self.health_next = None;
+                let status = match swept.init {
                     Some(status) => status,
                     None => waitpid(run.pid, None).unwrap_or(WaitStatus::StillAlive),
                 };
@@ -305,6 +353,72 @@ impl Shim<'_> {
                 return code;
             }
         }
+    }
+
+    /// Starts a due healthcheck, reads the output of a running one, kills one past its timeout.
+    fn healthcheck_tick(&mut self) {
+        let Some(config) = self.c.config.healthcheck.clone() else { return };
+        if let Some(h) = &mut self.health_run {
+            read_some(&mut h.output, &mut h.buf);
+            if Instant::now() >= h.deadline && !h.timed_out {
+                h.timed_out = true;
+                let _ = nix::sys::signal::kill(h.pid, Signal::SIGKILL);
+            }
+            return;
+        }
+        if self.health_next.is_none_or(|at| Instant::now() < at) {
+            return;
+        }
+        self.health_next = None;
+        let start = crate::container::logs::now_nanos();
+        let spawned = (|| -> Result<(Pid, File), String> {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+            set_nonblocking(&r).map_err(|e| e.to_string())?;
+            let w2 = w.try_clone().map_err(|e| e.to_string())?;
+            let null = File::open("/dev/null").map_err(|e| e.to_string())?;
+            let opts = super::exec::ExecOptions { args: config.command(), ..Default::default() };
+            let pid = super::exec::spawn(self.store, &self.c, &opts, [OwnedFd::from(null), w, w2])
+                .map_err(|e| e.to_string())?;
+            Ok((pid, File::from(r)))
+        })();
+        match spawned {
+            Ok((pid, output)) => {
+                let deadline = Instant::now() + Duration::from_millis(config.timeout_ms);
+                self.health_run = Some(HealthRun { pid, output, buf: Vec::new(), start, deadline, timed_out: false });
+            }
+            Err(message) => {
+                let end = crate::container::logs::now_nanos();
+                self.record_health(super::HealthResult { start, end, exit_code: -1, output: message })
+            }
+        }
+    }
+
+    fn finish_healthcheck(&mut self, status: WaitStatus) {
+        let Some(mut h) = self.health_run.take() else { return };
+        read_some(&mut h.output, &mut h.buf);
+        let timeout_ms = self.c.config.healthcheck.as_ref().map_or(0, |c| c.timeout_ms);
+        let (exit_code, output) = if h.timed_out {
+            (-1, format!("Health check exceeded timeout ({timeout_ms}ms)"))
+        } else {
+            (exit_code(status).unwrap_or(-1), String::from_utf8_lossy(&h.buf).into_owned())
+        };
+        let end = crate::container::logs::now_nanos();
+        self.record_health(super::HealthResult { start: h.start, end, exit_code, output });
+    }
+
+    fn record_health(&mut self, result: super::HealthResult) {
+        let Some(config) = self.c.config.healthcheck.clone() else { return };
+        let since = self.run_started.elapsed().as_millis() as u64;
+        let health = self.c.state.health.get_or_insert_with(Default::default);
+        let before = health.status;
+        super::health::record(&config, health, result, since);
+        let after = health.status;
+        let wait = super::health::next_interval_ms(&config, health, since);
+        self.health_next = Some(Instant::now() + Duration::from_millis(wait));
+        if before != after {
+            tracing::info!(container = %self.c.config.name, "health: {after}");
+        }
+        self.save();
     }
 
     /// Moves what a pipe has into the log; drops the pipe at end of file.
@@ -423,20 +537,40 @@ pub fn delete_runtime_state(dir: &Path) {
     }
 }
 
+/// Reads what a non-blocking pipe has, keeping at most 4 KiB in `buf`.
+fn read_some(from: &mut File, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = from.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        let room = 4096usize.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..n.min(room)]);
+    }
+}
+
 fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
     fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
 }
 
-/// Reaps processes re-parented to the shim (it is their subreaper). If the container's init is
-/// among them, its status is returned: it must not be lost to this sweep.
-fn reap_orphans(init: Pid) -> Option<WaitStatus> {
-    let mut init_status = None;
+/// What a sweep of exited children found of the two the shim waits for.
+#[derive(Default)]
+struct Swept {
+    init: Option<WaitStatus>,
+    health: Option<WaitStatus>,
+}
+
+/// Reaps processes re-parented to the shim (it is their subreaper). The statuses of the
+/// container's init and of a running healthcheck are returned: they must not be lost here.
+fn reap_orphans(init: Pid, health: Option<Pid>) -> Swept {
+    let mut swept = Swept::default();
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WNOTHREAD)) {
-            Ok(WaitStatus::StillAlive) | Err(_) => return init_status,
-            Ok(status) if status.pid() == Some(init) => init_status = Some(status),
+            Ok(WaitStatus::StillAlive) | Err(_) => return swept,
+            Ok(status) if status.pid() == Some(init) => swept.init = Some(status),
+            Ok(status) if status.pid().is_some() && status.pid() == health => swept.health = Some(status),
             Ok(_) => continue,
         }
     }
