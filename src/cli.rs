@@ -81,6 +81,16 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Freeze every process of containers
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Thaw paused containers
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Wait for containers to stop, and print their exit codes
     Wait {
         #[arg(required = true)]

@@ -294,6 +294,10 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     each(&args.containers, |store, c| Ok(remove::kill(store, c, signal as i32)?))
 }
 
+pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
+    each(names, |store, c| Ok(remove::pause(store, c, pause)?))
+}
+
 pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
     each(&args.containers, |store, c| Ok(remove::remove(store, c, args.force)?))
 }

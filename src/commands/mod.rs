@@ -32,6 +32,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ps(args) => containers::ps(args),
         Command::Logs(args) => containers::logs(args),
         Command::Exec(args) => containers::exec(args),
+        Command::Pause { containers: c } => containers::pause(&c, true),
+        Command::Unpause { containers: c } => containers::pause(&c, false),
         Command::Wait { containers: c } => containers::wait(&c),
         Command::Inspect { objects } => containers::inspect(&objects),
         Command::Shim { id } => containers::shim(&id),

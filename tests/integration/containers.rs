@@ -349,3 +349,33 @@ fn healthchecks_report_starting_healthy_and_unhealthy() {
         state.ok(&["ps"]).contains("(unhealthy)") && state.ok(&["inspect", "slow"]).contains("exceeded timeout")
     });
 }
+
+#[test]
+fn pause_freezes_and_unpause_thaws() {
+    let state = state_with_busybox();
+    let id = state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        IMAGE,
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done",
+    ]);
+    // Read the counter from the host, through the container's writable layer: this works
+    // while the container is frozen.
+    let file = state.root().join("containers").join(id.trim()).join("upper/tmp/n");
+    let count = || fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+    wait_for("the counter to run", || count() > 0);
+    state.ok(&["pause", "counter"]);
+    assert!(state.ok(&["ps"]).contains("Paused"));
+    let frozen = count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(), frozen, "nothing runs while paused");
+    state.ok(&["unpause", "counter"]);
+    wait_for("the counter to move again", || count() > frozen);
+    state.ok(&["pause", "counter"]);
+    state.ok(&["stop", "-t", "1", "counter"]);
+    assert!(state.ok(&["ps", "-a"]).contains("Exited"), "a paused container can be stopped");
+}

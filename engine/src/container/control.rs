@@ -5,6 +5,8 @@
 //! kill SIGNUM    -> ok
 //! stop SECONDS   -> exited CODE    (stop signal, then SIGKILL after SECONDS)
 //! wait           -> exited CODE    (when the container next exits)
+//! pause          -> ok             (freezes every process of the container)
+//! resume         -> ok
 //! ```
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -18,6 +20,8 @@ pub enum Request {
     Kill(i32),
     Stop(u64),
     Wait,
+    Pause,
+    Resume,
 }
 
 impl Request {
@@ -26,6 +30,8 @@ impl Request {
         match (words.next()?, words.next()) {
             ("state", None) => Some(Request::State),
             ("wait", None) => Some(Request::Wait),
+            ("pause", None) => Some(Request::Pause),
+            ("resume", None) => Some(Request::Resume),
             ("kill", Some(n)) => n.parse().ok().map(Request::Kill),
             ("stop", Some(n)) => n.parse().ok().map(Request::Stop),
             _ => None,
@@ -36,6 +42,8 @@ impl Request {
         match self {
             Request::State => "state".into(),
             Request::Wait => "wait".into(),
+            Request::Pause => "pause".into(),
+            Request::Resume => "resume".into(),
             Request::Kill(n) => format!("kill {n}"),
             Request::Stop(n) => format!("stop {n}"),
         }

@@ -52,6 +52,22 @@ pub fn kill(store: &Store, c: &Container, signal: i32) -> Result<(), RemoveError
     Ok(())
 }
 
+/// Pauses or resumes the container's processes.
+pub fn pause(store: &Store, c: &Container, pause: bool) -> Result<(), RemoveError> {
+    if !is_live(c) {
+        return Err(RemoveError::Container(ContainerError::NotFound(format!("{} (it is not running)", c.config.name))));
+    }
+    let request = if pause { Request::Pause } else { Request::Resume };
+    let reply = control::send(&store.container_dir(&c.config.id), &request, Some(Duration::from_secs(10)))
+        .map_err(|source| RemoveError::Shim { name: c.config.name.clone(), source })?;
+    match reply.strip_prefix("error: ") {
+        Some(message) => {
+            Err(RemoveError::Shim { name: c.config.name.clone(), source: std::io::Error::other(message.to_string()) })
+        }
+        None => Ok(()),
+    }
+}
+
 /// Removes a container; a running one only with `force` (it is killed first).
 pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveError> {
     if is_live(c) {

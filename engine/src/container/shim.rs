@@ -473,8 +473,14 @@ impl Shim<'_> {
                         (_, Err(_)) => format!("error: no signal {sig}"),
                     }
                 }
+                Some(Request::Pause) => self.freeze(true),
+                Some(Request::Resume) => self.freeze(false),
                 Some(Request::Stop(secs)) => {
                     self.c.state.stopped_by_user = true;
+                    // Frozen processes take no signal: thaw first, as Docker does.
+                    if self.c.state.status == Status::Paused {
+                        self.freeze(false);
+                    }
                     self.save();
                     if let Some(pid) = pid {
                         let sig = signal_by_name(&self.c.config.stop_signal).unwrap_or(Signal::SIGTERM);
@@ -487,6 +493,21 @@ impl Shim<'_> {
                 None => "error: unknown request".into(),
             };
             let _ = writeln!(stream, "{reply}");
+        }
+    }
+
+    /// Freezes (or thaws) every process of the container through its cgroup's freezer.
+    fn freeze(&mut self, pause: bool) -> String {
+        let dir = self.dir.join("runtime").join(&self.c.config.id);
+        let result =
+            libcontainer::container::Container::load(dir).and_then(|mut c| if pause { c.pause() } else { c.resume() });
+        match result {
+            Ok(()) => {
+                self.c.state.status = if pause { Status::Paused } else { Status::Running };
+                self.save();
+                "ok".into()
+            }
+            Err(e) => format!("error: {e}"),
         }
     }
 
