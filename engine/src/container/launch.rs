@@ -40,6 +40,10 @@ pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchErro
         .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let mut cmd = Command::new(exe);
     cmd.arg("shim").arg(id).env("BERTH_ROOT", &store.root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    // One shim runs per container for as long as it lives, so its memory counts: tell the
+    // allocator to commit memory only when used and to return it at once (1.1 MB private
+    // instead of 7 MB, measured with bench/containers.sh).
+    cmd.env("MIMALLOC_ARENA_EAGER_COMMIT", "0").env("MIMALLOC_PURGE_DELAY", "0").env("MIMALLOC_ARENA_RESERVE", "1024");
     // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it puts the
     // shim in a session of its own so that the terminal's signals and the CLI's exit do not
     // reach it.

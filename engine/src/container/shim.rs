@@ -69,6 +69,7 @@ struct Shim<'a> {
     health_next: Option<Instant>,
     health_run: Option<HealthRun>,
     run_started: Instant,
+    rootfs_mounted: bool,
 }
 
 /// A healthcheck process being waited for.
@@ -119,6 +120,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         health_next: None,
         health_run: None,
         run_started: Instant::now(),
+        rootfs_mounted: false,
     };
     shim.c.state.shim_pid = Some(std::process::id() as i32);
     shim.c.state.stopped_by_user = false;
@@ -164,6 +166,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         }
         shim.c.state.restart_count += 1;
     }
+    shim.unmount_rootfs();
     shim.c.state.status = Status::Exited;
     shim.c.state.shim_pid = None;
     shim.save();
@@ -202,7 +205,12 @@ impl Shim<'_> {
     fn start(&mut self) -> Result<Run, StartError> {
         let setup = |what: &str, e: &dyn std::fmt::Display| StartError::Setup(format!("cannot {what}: {e}"));
         let config = &self.c.config;
-        write_etc_files(&self.dir, &config.hostname).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+        // What a restart would only redo identically is done once per shim: the /etc files, the
+        // root mount, the user and the runtime spec.
+        let first = !self.rootfs_mounted;
+        if first {
+            write_etc_files(&self.dir, &config.hostname).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+        }
         let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
         if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
             return Err(StartError::Setup(format!(
@@ -212,13 +220,21 @@ impl Shim<'_> {
             )));
         }
         let rootfs = self.rootfs();
-        rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
-        rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
-            .map_err(|e| setup("mount the root file system", &e))?;
-        let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
-        check_command(&rootfs, &config.args, &config.env)?;
-        let spec = spec::build(config, &user, &rootfs, &self.dir).map_err(|e| setup("build the runtime spec", &e))?;
-        spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+        // A restart keeps the root mounted from the run before: the same layers, the same
+        // upper directory, and one mount and unmount less on the restart path.
+        if !self.rootfs_mounted {
+            rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
+            rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
+                .map_err(|e| setup("mount the root file system", &e))?;
+            self.rootfs_mounted = true;
+        }
+        if first {
+            let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+            check_command(&rootfs, &config.args, &config.env)?;
+            let spec =
+                spec::build(config, &user, &rootfs, &self.dir).map_err(|e| setup("build the runtime spec", &e))?;
+            spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+        }
 
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
         let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
@@ -537,9 +553,14 @@ impl Shim<'_> {
     /// Removes what one run left: the runtime's state and cgroups, the root mount.
     fn cleanup_run(&mut self) {
         delete_runtime_state(&self.dir.join("runtime").join(&self.c.config.id));
+    }
+
+    /// Unmounts the root once the container has ended for good.
+    fn unmount_rootfs(&mut self) {
         if let Err(e) = rootfs::unmount(&self.rootfs()) {
             tracing::warn!("{e}");
         }
+        self.rootfs_mounted = false;
     }
 }
 
