@@ -88,8 +88,15 @@ impl RotatingLog {
             for n in (1..keep - 1).rev() {
                 let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
             }
-            std::fs::rename(&self.path, rotated(&self.path, 1))?;
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            // `log.json` never disappears, so a reader opening it at any moment finds it: the
+            // full file gets its second name first, then a new file replaces the first name.
+            let first = rotated(&self.path, 1);
+            let _ = std::fs::remove_file(&first);
+            std::fs::hard_link(&self.path, &first)?;
+            let fresh = crate::fsutil::temp_name(&self.path);
+            let file = OpenOptions::new().create_new(true).append(true).open(&fresh)?;
+            std::fs::rename(&fresh, &self.path)?;
+            self.file = file;
         }
         self.size = 0;
         Ok(())

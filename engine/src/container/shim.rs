@@ -151,16 +151,18 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         shim.c.state.exit_code = Some(code);
         shim.c.state.finished_at = Some(now_rfc3339());
         shim.c.state.pid = None;
-        shim.answer_waiters(code);
         let restart =
             should_restart(shim.c.config.restart, code, shim.c.state.stopped_by_user, shim.c.state.restart_count)
                 && shim.c.state.error.is_none();
+        // The state is on disk before anyone waiting hears of the exit: what they read next
+        // must already say so.
+        shim.c.state.status = if restart { Status::Restarting } else { Status::Exited };
+        shim.save();
+        shim.answer_waiters(code);
         if !restart {
             break;
         }
         in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
-        shim.c.state.status = Status::Restarting;
-        shim.save();
         if !shim.pause(backoff(in_a_row.saturating_sub(1))) {
             break;
         }
