@@ -75,6 +75,13 @@ pub enum Command {
     Kill(KillArgs),
     /// Remove containers
     Rm(RmArgs),
+    /// Stop and start containers again
+    Restart(StopArgs),
+    /// Show the processes of a container
+    Top { container: String },
+    /// Host-level operations
+    #[command(subcommand)]
+    System(SystemCommand),
     /// List containers
     Ps(PsArgs),
     /// Show a container's output
@@ -139,6 +146,18 @@ pub enum ImageCommand {
         /// Do not ask for confirmation (there is nothing to confirm: only unused data is removed)
         #[arg(short, long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Start the containers whose restart policy says so (run once at boot)
+    Boot,
+    /// Write the systemd unit that runs `berth system boot` at boot
+    Install {
+        /// Where to write the unit
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: std::path::PathBuf,
     },
 }
 

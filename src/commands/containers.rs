@@ -294,6 +294,96 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     each(&args.containers, |store, c| Ok(remove::kill(store, c, signal as i32)?))
 }
 
+pub fn restart(args: StopArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    each(&args.containers, |store, c| {
+        remove::stop(store, c, args.time.unwrap_or(c.config.stop_timeout))?;
+        // The shim is on its way out; wait for it before starting another.
+        for _ in 0..500 {
+            if !c.state.shim_pid.is_some_and(berth_engine::container::store::process_alive) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        launch::launch(store, &c.config.id, &exe)?;
+        Ok(())
+    })
+}
+
+/// `berth top`: the processes in the container's cgroup (v1's pids controller, or v2).
+pub fn top(name: &str) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    if !remove::is_live(&c) {
+        anyhow::bail!("container {} is not running", c.config.name);
+    }
+    let procs = [
+        format!("/sys/fs/cgroup/pids/berth/{}/cgroup.procs", c.config.id),
+        format!("/sys/fs/cgroup/berth/{}/cgroup.procs", c.config.id),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .with_context(|| format!("cannot find the cgroup of {}", c.config.name))?;
+    let mut table = output::Table::new(&["UID", "PID", "PPID", "CMD"]);
+    for pid in procs.split_whitespace() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).unwrap_or("?").to_string();
+        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:").and_then(|v| v.split_whitespace().next().map(str::to_string)))
+            })
+            .unwrap_or_default();
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string();
+        table.row(vec![uid, pid.to_string(), ppid, cmd]);
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `berth system boot`: after a reboot (or a crash of every shim), starts the containers whose
+/// restart policy says so, oldest first, cleaning up what their last run left.
+pub fn boot() -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let mut failed = false;
+    for c in store.list_containers()? {
+        if remove::is_live(&c) || !berth_engine::container::boot::should_start_at_boot(&c) {
+            continue;
+        }
+        remove::clean_leftovers(&store, &c);
+        match launch::launch(&store, &c.config.id, &exe) {
+            Ok(_) => println!("{}", c.config.name),
+            Err(e) => {
+                output::print_error(&anyhow::anyhow!("cannot start container {}: {e}", c.config.name));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// `berth system install`: the systemd unit that runs `berth system boot` once at boot.
+pub fn install(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let root = berth_engine::store::default_root();
+    let unit = format!(
+        "[Unit]\nDescription=Start berth containers whose restart policy says so\nAfter=network-online.target local-fs.target\n\
+         Wants=network-online.target\n\n[Service]\nType=oneshot\nEnvironment=BERTH_ROOT={}\nExecStart={} system boot\n\
+         RemainAfterExit=yes\n# The shims it starts outlive this unit.\nKillMode=process\n\n[Install]\nWantedBy=multi-user.target\n",
+        root.display(),
+        exe.display()
+    );
+    std::fs::create_dir_all(unit_dir).with_context(|| format!("cannot create {}", unit_dir.display()))?;
+    let path = unit_dir.join("berth-boot.service");
+    std::fs::write(&path, unit).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("Wrote {}", path.display());
+    println!("Enable it with: systemctl daemon-reload && systemctl enable berth-boot.service");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
     each(names, |store, c| Ok(remove::pause(store, c, pause)?))
 }

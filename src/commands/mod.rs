@@ -8,7 +8,7 @@ mod login;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -29,6 +29,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => containers::stop(args),
         Command::Kill(args) => containers::kill(args),
         Command::Rm(args) => containers::rm(args),
+        Command::Restart(args) => containers::restart(args),
+        Command::Top { container } => containers::top(&container),
+        Command::System(SystemCommand::Boot) => containers::boot(),
+        Command::System(SystemCommand::Install { unit_dir }) => containers::install(&unit_dir),
         Command::Ps(args) => containers::ps(args),
         Command::Logs(args) => containers::logs(args),
         Command::Exec(args) => containers::exec(args),

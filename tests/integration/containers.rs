@@ -379,3 +379,52 @@ fn pause_freezes_and_unpause_thaws() {
     state.ok(&["stop", "-t", "1", "counter"]);
     assert!(state.ok(&["ps", "-a"]).contains("Exited"), "a paused container can be stopped");
 }
+
+#[test]
+fn restart_and_top() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "again", IMAGE, "sh", "-c", "sleep 100 & sleep 100"]);
+    let started = |s: &State| -> String {
+        let inspect: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "again"])).expect("json");
+        inspect[0]["State"]["StartedAt"].as_str().unwrap_or_default().to_string()
+    };
+    wait_for("both sleeps", || state.ok(&["top", "again"]).matches("sleep 100").count() == 2);
+    let top = state.ok(&["top", "again"]);
+    // (The shell execs its last command, so the two sleeps are all there is.)
+    assert!(top.starts_with("UID") && top.lines().count() == 3, "two sleeps: {top}");
+    let before = started(&state);
+    std::thread::sleep(Duration::from_millis(1100));
+    state.ok(&["restart", "-t", "0", "again"]);
+    assert!(state.ok(&["ps"]).contains("again"), "running again");
+    assert_ne!(started(&state), before, "a new run");
+}
+
+#[test]
+fn system_boot_brings_back_what_the_policy_says() {
+    let state = state_with_busybox();
+    for (name, policy) in
+        [("always", "always"), ("never", "no"), ("by-hand", "unless-stopped"), ("unless", "unless-stopped")]
+    {
+        state.ok(&["run", "-d", "--name", name, "--restart", policy, IMAGE, "sleep", "100"]);
+    }
+    state.ok(&["stop", "-t", "0", "by-hand"]);
+    // A host crash: every shim and container process killed at once.
+    for name in ["always", "never", "unless"] {
+        let s = state_file(&state, name);
+        for key in ["shim_pid", "pid"] {
+            let pid = s[key].as_i64().expect("a pid") as i32;
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    wait_for("the crash to be seen", || state.ok(&["ps", "-a"]).matches("Dead").count() == 3);
+    let booted = state.ok(&["system", "boot"]);
+    assert_eq!(booted, "always\nunless\n", "always and unless-stopped come back; no and stopped-by-hand do not");
+    let ps = state.ok(&["ps"]);
+    assert!(ps.contains("always") && ps.contains("unless") && !ps.contains("never") && !ps.contains("by-hand"), "{ps}");
+    assert_eq!(state.ok(&["system", "boot"]), "", "running containers are left alone");
+
+    let units = state.dir.path().join("units");
+    state.ok(&["system", "install", "--unit-dir", units.to_str().expect("utf-8")]);
+    let unit = fs::read_to_string(units.join("berth-boot.service")).expect("unit");
+    assert!(unit.contains("system boot") && unit.contains("WantedBy=multi-user.target"), "{unit}");
+}

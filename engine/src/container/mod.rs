@@ -15,6 +15,7 @@
 //! hosts hostname resolv.conf   bind-mounted into /etc
 //! ```
 
+pub mod boot;
 pub mod control;
 pub mod create;
 pub mod exec;

@@ -83,13 +83,25 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    clean_leftovers(store, c);
+    store.remove_container_dir(&c.config.id)?;
+    Ok(())
+}
+
+/// What a dead shim may have left: the container's process, the runtime's state and cgroups,
+/// the root mount. Harmless when there is nothing.
+pub fn clean_leftovers(store: &Store, c: &Container) {
     let dir = store.container_dir(&c.config.id);
-    // What a dead shim may have left: the process, the runtime's state and cgroups, the mount.
     if let Some(pid) = c.state.pid.filter(|p| process_alive(*p)) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        // Its cgroups can only go once it is gone.
+        for _ in 0..100 {
+            if !process_alive(pid) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
     super::shim::delete_runtime_state(&dir.join("runtime").join(&c.config.id));
     let _ = rootfs::unmount(&dir.join("bundle").join("rootfs"));
-    store.remove_container_dir(&c.config.id)?;
-    Ok(())
 }
