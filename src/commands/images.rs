@@ -125,7 +125,27 @@ pub fn tag(args: TagArgs) -> anyhow::Result<ExitCode> {
 pub fn rmi(args: RmiArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let mut failed = false;
+    let containers = store.list_containers()?;
     for query in &args.images {
+        // An image a container uses stays, unless forced (the container keeps its layers:
+        // they are only collected once no image and no container needs them).
+        if !args.force {
+            if let Ok((_, record)) = store.find_image(query) {
+                let users: Vec<&str> = containers
+                    .iter()
+                    .filter(|c| c.config.image_id == record.id)
+                    .map(|c| c.config.name.as_str())
+                    .collect();
+                if !users.is_empty() {
+                    output::print_error(&anyhow::anyhow!(
+                        "image {query} is used by container(s) {}; remove them first, or use -f",
+                        users.join(", ")
+                    ));
+                    failed = true;
+                    continue;
+                }
+            }
+        }
         match store.remove_image(query, args.force) {
             Ok((names, gone)) => {
                 for n in names {

@@ -428,3 +428,16 @@ fn system_boot_brings_back_what_the_policy_says() {
     let unit = fs::read_to_string(units.join("berth-boot.service")).expect("unit");
     assert!(unit.contains("system boot") && unit.contains("WantedBy=multi-user.target"), "{unit}");
 }
+
+#[test]
+fn an_image_in_use_is_not_removed_without_force() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "user", IMAGE, "sleep", "100"]);
+    let out = state.berth(&["rmi", IMAGE]);
+    assert!(!out.status.success() && stderr(&out).contains("used by container(s) user"), "{}", stderr(&out));
+    state.ok(&["rmi", "-f", IMAGE]);
+    assert!(!state.ok(&["images"]).contains("local/busybox"));
+    // The container keeps its layers and can still be restarted.
+    state.ok(&["restart", "-t", "0", "user"]);
+    assert!(state.ok(&["ps"]).contains("user"));
+}

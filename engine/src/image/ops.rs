@@ -136,6 +136,10 @@ impl Store {
                 snapshots.extend(c.rootfs.diff_ids.iter().map(|d| d.hex().to_string()));
             }
         }
+        // Containers need their layers' snapshots even after their image is untagged.
+        for c in self.list_containers().unwrap_or_default() {
+            snapshots.extend(c.config.layers.iter().map(|d| d.hex().to_string()));
+        }
         let mut out = Reclaimed::default();
         for digest in self.content.list().unwrap_or_default() {
             if !blobs.contains(&digest) {
