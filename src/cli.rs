@@ -307,6 +307,9 @@ pub struct RunArgs {
     /// Give the container every capability and device
     #[arg(long)]
     pub privileged: bool,
+    /// A resource limit: `nofile=1024[:4096]`
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
     /// Log options: `max-size=10m`, `max-file=3`
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opts: Vec<String>,

@@ -74,6 +74,11 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
             cap_add: args.cap_add.clone(),
             cap_drop: args.cap_drop.clone(),
             privileged: args.privileged,
+            ulimits: args
+                .ulimits
+                .iter()
+                .map(|u| berth_engine::container::parse_ulimit(u).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<_>>()?,
         },
     };
     let mut opts = opts;

@@ -441,3 +441,23 @@ fn an_image_in_use_is_not_removed_without_force() {
     state.ok(&["restart", "-t", "0", "user"]);
     assert!(state.ok(&["ps"]).contains("user"));
 }
+
+#[test]
+fn ulimits_within_the_hosts_limits() {
+    let state = state_with_busybox();
+    let out = state.berth(&["run", "--rm", "--ulimit", "nofile=512:1024", IMAGE, "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    assert_eq!(stdout(&out), "512\n1024\n", "{}", stderr(&out));
+    let host_hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum.unwrap_or(u64::MAX);
+    let has_sys_resource = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+        .is_some_and(|caps| caps & (1 << 24) != 0);
+    if host_hard != u64::MAX && !has_sys_resource {
+        let above = format!("nofile={}", host_hard + 1);
+        let out = state.berth(&["run", "--rm", "--ulimit", &above, IMAGE, "true"]);
+        assert!(!out.status.success() && stderr(&out).contains("above this host's"), "{}", stderr(&out));
+    }
+    let out = state.berth(&["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"]);
+    assert!(stderr(&out).contains("unknown ulimit"));
+}

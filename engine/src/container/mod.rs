@@ -186,6 +186,94 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     #[serde(default)]
     pub privileged: bool,
+    /// `RLIMIT_*` names (`nofile`, `nproc`...) to soft and hard limits.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, (u64, u64)>,
+}
+
+/// The resource limits `--ulimit` may set, as the kernel names them.
+pub const ULIMITS: [&str; 16] = [
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+    "as",
+];
+
+/// Parses `name=soft[:hard]` and checks it against this host's hard limits: without
+/// CAP_SYS_RESOURCE (as on this project's hosts) a limit cannot be raised above them, and the
+/// runtime would fail late with an obscure error.
+pub fn parse_ulimit(spec: &str) -> Result<(String, (u64, u64)), String> {
+    let (name, values) =
+        spec.split_once('=').ok_or_else(|| format!("invalid ulimit {spec:?}: use name=soft[:hard]"))?;
+    if !ULIMITS.contains(&name) {
+        return Err(format!("unknown ulimit {name:?}: use one of {}", ULIMITS.join(", ")));
+    }
+    let number = |v: &str| -> Result<u64, String> {
+        if v == "-1" || v == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            v.parse().map_err(|_| format!("invalid ulimit value {v:?} in {spec:?}"))
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (number(s)?, number(h)?),
+        None => (number(values)?, number(values)?),
+    };
+    if soft > hard {
+        return Err(format!("ulimit {name}: the soft limit {soft} is above the hard limit {hard}"));
+    }
+    if let Some(resource) = rlimit_resource(name) {
+        let host_hard = rustix::process::getrlimit(resource).maximum.unwrap_or(u64::MAX);
+        let can_raise = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+            .is_some_and(|caps| caps & (1 << 24) != 0);
+        if hard > host_hard && !can_raise {
+            let shown = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+            return Err(format!(
+                "ulimit {name}: the hard limit {} is above this host's {} and berth cannot raise it (no CAP_SYS_RESOURCE)",
+                shown(hard),
+                shown(host_hard)
+            ));
+        }
+    }
+    Ok((name.to_string(), (soft, hard)))
+}
+
+fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource as R;
+    Some(match name {
+        "core" => R::Core,
+        "cpu" => R::Cpu,
+        "data" => R::Data,
+        "fsize" => R::Fsize,
+        "locks" => R::Locks,
+        "memlock" => R::Memlock,
+        "msgqueue" => R::Msgqueue,
+        "nice" => R::Nice,
+        "nofile" => R::Nofile,
+        "nproc" => R::Nproc,
+        "rss" => R::Rss,
+        "rtprio" => R::Rtprio,
+        "rttime" => R::Rttime,
+        "sigpending" => R::Sigpending,
+        "stack" => R::Stack,
+        "as" => R::As,
+        _ => return None,
+    })
 }
 
 fn default_stop_signal() -> String {

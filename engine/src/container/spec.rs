@@ -76,6 +76,9 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
             "cwd": if config.working_dir.is_empty() { "/" } else { config.working_dir.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": !host.privileged,
+            "rlimits": host.ulimits.iter().map(|(name, (soft, hard))| serde_json::json!({
+                "type": format!("RLIMIT_{}", name.to_ascii_uppercase()), "soft": soft, "hard": hard,
+            })).collect::<Vec<_>>(),
         },
         "root": {"path": rootfs, "readonly": host.read_only},
         "hostname": config.hostname,
