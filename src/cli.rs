@@ -77,6 +77,18 @@ pub enum Command {
     Rm(RmArgs),
     /// Stop and start containers again
     Restart(StopArgs),
+    /// Make an image from a container's changes
+    Commit {
+        container: String,
+        /// The new image's name
+        image: String,
+        /// A message for the image's history
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Do not pause the container while its changes are read
+        #[arg(long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
+        pause: bool,
+    },
     /// Show the processes of a container
     Top { container: String },
     /// Host-level operations

@@ -389,6 +389,24 @@ pub fn install(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `berth commit`: the container's changes as a new image; a running container is paused
+/// while they are read, so the layer is consistent.
+pub fn commit(name: &str, image: &str, message: Option<&str>, pause: bool) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    let target = ImageRef::parse(image)?;
+    let paused = pause && remove::is_live(&c) && c.state.status == Status::Running;
+    if paused {
+        remove::pause(&store, &c, true)?;
+    }
+    let result = berth_engine::container::commit::commit(&store, &c, &target, message);
+    if paused {
+        remove::pause(&store, &c, false)?;
+    }
+    println!("{}", result?.id);
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
     each(names, |store, c| Ok(remove::pause(store, c, pause)?))
 }

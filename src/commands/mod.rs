@@ -30,6 +30,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kill(args) => containers::kill(args),
         Command::Rm(args) => containers::rm(args),
         Command::Restart(args) => containers::restart(args),
+        Command::Commit { container, image, message, pause } => {
+            containers::commit(&container, &image, message.as_deref(), pause)
+        }
         Command::Top { container } => containers::top(&container),
         Command::System(SystemCommand::Boot) => containers::boot(),
         Command::System(SystemCommand::Install { unit_dir }) => containers::install(&unit_dir),

@@ -461,3 +461,37 @@ fn ulimits_within_the_hosts_limits() {
     let out = state.berth(&["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"]);
     assert!(stderr(&out).contains("unknown ulimit"));
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let state = state_with_busybox();
+    state.ok(&[
+        "run",
+        "--name",
+        "changed",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hi > /hello; rm /etc/group; mkdir -p /data; echo x > /data/x",
+    ]);
+    let id = state.ok(&["commit", "-m", "my change", "changed", "local/committed:1"]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&state.ok(&["image", "inspect", "local/committed:1"])).expect("json");
+    assert_eq!(inspect[0]["RootFS"]["Layers"].as_array().map(Vec::len), Some(2), "one new layer on the image's");
+    let out = state.berth(&[
+        "run",
+        "--rm",
+        "local/committed:1",
+        "sh",
+        "-c",
+        "cat /hello /data/x; ls /etc/group 2>/dev/null || echo gone",
+    ]);
+    assert_eq!(stdout(&out), "hi\nx\ngone\n", "files added and removed carry over: {}", stderr(&out));
+    // A running container is paused while committed, then runs on.
+    state.ok(&["run", "-d", "--name", "live", IMAGE, "sh", "-c", "echo live > /live; sleep 100"]);
+    wait_for("the write", || state.berth(&["exec", "live", "cat", "/live"]).status.success());
+    state.ok(&["commit", "live", "local/committed:2"]);
+    assert!(state.ok(&["ps"]).contains("live") && !state.ok(&["ps"]).contains("Paused"));
+    assert_eq!(stdout(&state.berth(&["run", "--rm", "local/committed:2", "cat", "/live"])), "live\n");
+}

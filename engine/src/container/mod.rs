@@ -16,6 +16,7 @@
 //! ```
 
 pub mod boot;
+pub mod commit;
 pub mod control;
 pub mod create;
 pub mod exec;
