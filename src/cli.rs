@@ -77,6 +77,8 @@ pub enum Command {
     Rm(RmArgs),
     /// Stop and start containers again
     Restart(StopArgs),
+    /// Copy files between a container and the host (`C:PATH HOST` or `HOST C:PATH`)
+    Cp { source: String, destination: String },
     /// Make an image from a container's changes
     Commit {
         container: String,

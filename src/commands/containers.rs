@@ -389,6 +389,36 @@ pub fn install(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `berth cp`: one side is `CONTAINER:PATH`, the other a host path.
+pub fn cp(source: &str, destination: &str) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::copy;
+    let store = engine::store()?;
+    // A host path may hold a `:` too; only a container name before it makes it a container side.
+    let split = |s: &str| {
+        s.split_once(':')
+            .filter(|(c, _)| !c.contains('/') && store.find_container(c).is_ok())
+            .map(|(c, p)| (c.to_string(), p.to_string()))
+    };
+    match (split(source), split(destination)) {
+        (Some((c, path)), None) => {
+            let c = store.find_container(&c)?;
+            let root =
+                copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
+            copy::copy_out(&root.path, &path, std::path::Path::new(destination))
+                .with_context(|| format!("cannot copy {path} out of {}", c.config.name))?;
+        }
+        (None, Some((c, path))) => {
+            let c = store.find_container(&c)?;
+            let root =
+                copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
+            copy::copy_in(&root.path, std::path::Path::new(source), &path)
+                .with_context(|| format!("cannot copy {source} into {}", c.config.name))?;
+        }
+        _ => anyhow::bail!("give one side as CONTAINER:PATH and the other as a host path"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `berth commit`: the container's changes as a new image; a running container is paused
 /// while they are read, so the layer is consistent.
 pub fn commit(name: &str, image: &str, message: Option<&str>, pause: bool) -> anyhow::Result<ExitCode> {

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kill(args) => containers::kill(args),
         Command::Rm(args) => containers::rm(args),
         Command::Restart(args) => containers::restart(args),
+        Command::Cp { source, destination } => containers::cp(&source, &destination),
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)
         }

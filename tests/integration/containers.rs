@@ -495,3 +495,46 @@ fn commit_makes_an_image_of_the_changes() {
     assert!(state.ok(&["ps"]).contains("live") && !state.ok(&["ps"]).contains("Paused"));
     assert_eq!(stdout(&state.berth(&["run", "--rm", "local/committed:2", "cat", "/live"])), "live\n");
 }
+
+#[test]
+fn cp_in_and_out_and_never_through_a_containers_link() {
+    let state = state_with_busybox();
+    state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir -p /app/sub; echo in-app > /app/sub/f; ln -s / /evil; sleep 100",
+    ]);
+    wait_for("the setup", || state.berth(&["exec", "box", "test", "-L", "/evil"]).status.success());
+    let host = state.dir.path().join("host");
+    fs::create_dir_all(&host).expect("mkdir");
+
+    state.ok(&["cp", "box:/app", host.to_str().expect("utf-8")]);
+    assert_eq!(fs::read_to_string(host.join("app/sub/f")).expect("copied out"), "in-app\n");
+
+    fs::write(host.join("note"), "from host").expect("write");
+    state.ok(&["cp", host.join("note").to_str().expect("utf-8"), "box:/app/"]);
+    assert_eq!(stdout(&state.berth(&["exec", "box", "cat", "/app/note"])), "from host");
+
+    // /evil points at / inside the container: writing through it must land in the container's
+    // /etc, not the host's.
+    let marker = format!("berth-cp-test-{}", std::process::id());
+    fs::write(host.join(&marker), "x").expect("write");
+    state.ok(&["cp", host.join(&marker).to_str().expect("utf-8"), "box:/evil/etc/"]);
+    assert!(!std::path::Path::new("/etc").join(&marker).exists(), "nothing was written to the host's /etc");
+    assert!(state.berth(&["exec", "box", "test", "-f", &format!("/etc/{marker}")]).status.success());
+    // And reading through it reads the container's file, not the host's.
+    state.ok(&["cp", "box:/evil/etc/passwd", host.join("passwd").to_str().expect("utf-8")]);
+    assert!(fs::read_to_string(host.join("passwd")).expect("read").starts_with("root:x:0:0:root:/root:/bin/sh"));
+
+    // A stopped container's files can be copied too (its root is mounted for the copy).
+    state.ok(&["stop", "-t", "0", "box"]);
+    state.ok(&["cp", "box:/app/note", host.join("again").to_str().expect("utf-8")]);
+    assert_eq!(fs::read_to_string(host.join("again")).expect("read"), "from host");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(&state.root().display().to_string()), "the temporary mount is gone");
+}

@@ -18,6 +18,7 @@
 pub mod boot;
 pub mod commit;
 pub mod control;
+pub mod copy;
 pub mod create;
 pub mod exec;
 mod executor;

@@ -1,0 +1,173 @@
+//! `berth cp`: files into and out of a container's root file system, safe against links in
+//! the container (CVE-2018-15664): every path inside the container is resolved with
+//! `openat2(RESOLVE_IN_ROOT)`, so `..` and symbolic links, absolute or not, stay inside the
+//! root; below the first directory, entries are opened relative to their directory without
+//! following links.
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
+
+use super::store::Container;
+use super::{remove, rootfs};
+use crate::store::Store;
+
+/// The root file system of a container: mounted while it runs, mounted here for the copy
+/// otherwise (and unmounted when dropped).
+pub struct Root {
+    pub path: PathBuf,
+    mounted_here: bool,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if self.mounted_here {
+            let _ = rootfs::unmount(&self.path);
+        }
+    }
+}
+
+pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
+    let dir = store.container_dir(&c.config.id);
+    let path = dir.join("bundle").join("rootfs");
+    if remove::is_live(c) && rootfs::is_mounted(&path) {
+        return Ok(Root { path, mounted_here: false });
+    }
+    let lowers: Vec<PathBuf> = c.config.layers.iter().map(|d| store.snapshot_fs(d)).collect();
+    rootfs::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &path)?;
+    Ok(Root { path, mounted_here: true })
+}
+
+fn open_in_root(root: &OwnedFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    Ok(rustix::fs::openat2(root, rel, flags | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)?)
+}
+
+fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Copies `src` (a path in the container) to `dest` on the host. A directory is copied
+/// recursively; into an existing directory `dest`, the copy keeps its name.
+pub fn copy_out(root: &Path, src: &str, dest: &Path) -> io::Result<()> {
+    let rootfd = open_root(root)?;
+    let fd = open_in_root(&rootfd, src, OFlags::RDONLY)?;
+    let name = Path::new(src).file_name().map(|n| n.to_owned()).unwrap_or_else(|| "root".into());
+    let target = if dest.is_dir() { dest.join(name) } else { dest.to_path_buf() };
+    let stat = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        fs::create_dir_all(&target)?;
+        copy_dir_out(fd, &target)
+    } else {
+        let mut from = fs::File::from(fd);
+        io::copy(&mut from, &mut fs::File::create(&target)?)?;
+        fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(stat.st_mode & 0o7777))
+    }
+}
+
+fn copy_dir_out(dir: OwnedFd, target: &Path) -> io::Result<()> {
+    let entries: Vec<(std::ffi::CString, FileType)> = Dir::read_from(&dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_bytes() != b"." && e.file_name().to_bytes() != b"..")
+        .map(|e| (e.file_name().to_owned(), e.file_type()))
+        .collect();
+    for (name, _) in entries {
+        let host = target.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        let st = rustix::fs::statat(&dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                let child = rustix::fs::openat(
+                    &dir,
+                    name.as_c_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                fs::create_dir_all(&host)?;
+                copy_dir_out(child, &host)?;
+            }
+            FileType::Symlink => {
+                let to = rustix::fs::readlinkat(&dir, name.as_c_str(), Vec::new())?;
+                let _ = fs::remove_file(&host);
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(to.to_bytes()), &host)?;
+            }
+            FileType::RegularFile => {
+                let child = rustix::fs::openat(
+                    &dir,
+                    name.as_c_str(),
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                io::copy(&mut fs::File::from(child), &mut fs::File::create(&host)?)?;
+                fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(st.st_mode & 0o7777))?;
+            }
+            _ => {} // devices, sockets, fifos are not copied
+        }
+    }
+    Ok(())
+}
+
+/// Copies `src` (on the host) to `dest` in the container. Into an existing directory `dest`,
+/// the copy keeps its name; otherwise `dest`'s parent must exist.
+pub fn copy_in(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
+    let rootfd = open_root(root)?;
+    let (dir, name) = match open_in_root(&rootfd, dest, OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(dir) => {
+            (dir, src.file_name().map(|n| n.to_owned()).ok_or_else(|| io::Error::other("the source has no name"))?)
+        }
+        Err(_) => {
+            let dest_path = Path::new(dest);
+            let parent = dest_path.parent().map_or("/".to_string(), |p| p.to_string_lossy().into_owned());
+            let name = dest_path
+                .file_name()
+                .map(|n| n.to_owned())
+                .ok_or_else(|| io::Error::other(format!("invalid destination {dest:?}")))?;
+            (open_in_root(&rootfd, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name)
+        }
+    };
+    put(&dir, &name, src)
+}
+
+/// Writes the host path `src` as `name` in the open directory `dir`, never through a link.
+fn put(dir: &OwnedFd, name: &std::ffi::OsStr, src: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(src)?;
+    // Whatever is there (a link the container planted, say) is replaced, not followed.
+    let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+    let existing_dir = existing.as_ref().is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
+    if existing.is_some() && !(existing_dir && meta.is_dir()) {
+        let flags = if existing_dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+        rustix::fs::unlinkat(dir, name, flags)?;
+    }
+    let mode = Mode::from_raw_mode(meta.mode() & 0o7777);
+    if meta.is_dir() {
+        if !existing_dir {
+            rustix::fs::mkdirat(dir, name, mode)?;
+        }
+        let child = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        for entry in fs::read_dir(src)? {
+            let entry = entry?;
+            put(&child, &entry.file_name(), &entry.path())?;
+        }
+    } else if meta.file_type().is_symlink() {
+        rustix::fs::symlinkat(fs::read_link(src)?, dir, name)?;
+    } else if meta.is_file() {
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            mode,
+        )?;
+        io::copy(&mut fs::File::open(src)?, &mut fs::File::from(fd))?;
+    }
+    Ok(())
+}
