@@ -70,6 +70,11 @@ fn the_container_is_isolated() {
     let interfaces: Vec<&str> = text.lines().filter(|l| l.trim() == "lo").collect();
     assert_eq!(interfaces.len(), 1, "its own network namespace, with only lo: {text}");
     assert!(text.contains("read-only"), "/proc/sys is read-only: {text}");
+    let filtered = stdout(&state.berth(&["run", "--rm", IMAGE, "grep", "^Seccomp:", "/proc/self/status"]));
+    assert_eq!(filtered, "Seccomp:\t2\n", "a seccomp filter is in place");
+    let privileged =
+        stdout(&state.berth(&["run", "--rm", "--privileged", IMAGE, "grep", "^Seccomp:", "/proc/self/status"]));
+    assert_eq!(privileged, "Seccomp:\t0\n", "none when privileged");
 }
 
 #[test]

@@ -103,6 +103,9 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
         },
     });
     let mut value = value;
+    if let Some(filter) = seccomp(host, &caps) {
+        value["linux"]["seccomp"] = filter;
+    }
     if let Some(mounts) = value["mounts"].as_array_mut() {
         for t in &host.tmpfs {
             let (path, options) = t.split_once(':').unwrap_or((t, ""));
@@ -203,6 +206,91 @@ pub fn within(caps: Vec<String>, bounding: u64) -> (Vec<String>, Vec<String>) {
         .partition(|c| ALL_CAPABILITIES.iter().position(|a| a == c).is_none_or(|bit| bounding & (1 << bit) != 0))
 }
 
+/// System calls a container may not make, as in Docker's default profile: they reach kernel
+/// state that is not namespaced (modules, keyrings, clocks, swap, kexec...). Those a granted
+/// capability stands for are allowed with it, as Docker does.
+const DENIED: [&str; 30] = [
+    "acct",
+    "add_key",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "get_kernel_syms",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "nfsservctl",
+    "query_module",
+    "reboot",
+    "request_key",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "_sysctl",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
+];
+
+/// Allowed only with CAP_SYS_ADMIN (or, for some, the capability named).
+const ADMIN: [&str; 11] = [
+    "mount",
+    "umount2",
+    "pivot_root",
+    "setns",
+    "unshare",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "bpf",
+    "perf_event_open",
+    "quotactl",
+    "lookup_dcookie",
+];
+
+/// The default seccomp filter: allow by default, refuse the calls above with EPERM. None for a
+/// privileged container.
+fn seccomp(host: &super::HostConfig, caps: &[String]) -> Option<serde_json::Value> {
+    if host.privileged {
+        return None;
+    }
+    let has = |c: &str| caps.iter().any(|x| x == c);
+    let mut denied: Vec<&str> = DENIED.to_vec();
+    if has("CAP_SYS_BOOT") {
+        denied.retain(|s| *s != "reboot");
+    }
+    if has("CAP_SYS_TIME") {
+        denied.retain(|s| !matches!(*s, "clock_adjtime" | "clock_settime" | "settimeofday" | "stime"));
+    }
+    if has("CAP_SYS_MODULE") {
+        denied.retain(|s| {
+            !matches!(*s, "create_module" | "delete_module" | "finit_module" | "init_module" | "query_module")
+        });
+    }
+    if !has("CAP_SYS_ADMIN") {
+        denied.extend(ADMIN);
+    }
+    let architectures: &[&str] = match std::env::consts::ARCH {
+        "x86_64" => &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "aarch64" => &["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        _ => &[],
+    };
+    Some(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": architectures,
+        "syscalls": [{"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }))
+}
+
 fn resources(host: &super::HostConfig) -> serde_json::Value {
     let mut r = serde_json::json!({"devices": [{"allow": host.privileged, "access": "rwm"}]});
     if let Some(m) = host.memory {
@@ -267,6 +355,27 @@ mod tests {
         assert_eq!(capabilities(&HostConfig { privileged: true, ..Default::default() }).len(), 41);
         let (kept, dropped) = within(caps(&["ALL"], &[]), !(1 << 24));
         assert_eq!((kept.len(), dropped), (40, vec!["CAP_SYS_RESOURCE".to_string()]));
+    }
+
+    #[test]
+    fn the_seccomp_filter_follows_the_capabilities() {
+        use crate::container::HostConfig;
+        let names = |host: &HostConfig| -> Vec<String> {
+            let caps = capabilities(host);
+            seccomp(host, &caps).map_or_else(Vec::new, |f| {
+                f["syscalls"][0]["names"]
+                    .as_array()
+                    .expect("names")
+                    .iter()
+                    .map(|n| n.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+        };
+        let default = names(&HostConfig::default());
+        assert!(default.contains(&"kexec_load".to_string()) && default.contains(&"mount".to_string()));
+        let admin = names(&HostConfig { cap_add: v(&["SYS_ADMIN"]), ..Default::default() });
+        assert!(admin.contains(&"kexec_load".to_string()) && !admin.contains(&"mount".to_string()));
+        assert!(names(&HostConfig { privileged: true, ..Default::default() }).is_empty());
     }
 
     #[test]
