@@ -543,3 +543,32 @@ fn cp_in_and_out_and_never_through_a_containers_link() {
     let mounts = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mounts.contains(&state.root().display().to_string()), "the temporary mount is gone");
 }
+
+#[test]
+fn always_restarts_until_stopped_by_hand() {
+    let state = state_with_busybox();
+    state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "phoenix",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo run; sleep 0.2; exit 0",
+    ]);
+    let restarts = |s: &State| -> i64 {
+        let inspect: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "phoenix"])).expect("json");
+        inspect[0]["RestartCount"].as_i64().unwrap_or(0)
+    };
+    wait_for("two restarts after clean exits", || restarts(&state) >= 2);
+    wait_for("a running phase", || state.ok(&["ps"]).contains("phoenix"));
+    state.ok(&["stop", "-t", "1", "phoenix"]);
+    let after = restarts(&state);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(restarts(&state), after, "a stop by hand ends the restarts");
+    assert!(state.ok(&["ps", "-a"]).contains("Exited"));
+    assert!(state.ok(&["logs", "phoenix"]).matches("run").count() >= 3, "logs -f and logs span every run");
+}
