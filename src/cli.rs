@@ -321,6 +321,9 @@ pub struct RunArgs {
     /// Give the container every capability and device
     #[arg(long)]
     pub privileged: bool,
+    /// Run an init as PID 1 that reaps zombies and forwards signals
+    #[arg(long)]
+    pub init: bool,
     /// A resource limit: `nofile=1024[:4096]`
     #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
     pub ulimits: Vec<String>,

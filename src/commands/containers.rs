@@ -74,6 +74,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
             cap_add: args.cap_add.clone(),
             cap_drop: args.cap_drop.clone(),
             privileged: args.privileged,
+            init: args.init,
             ulimits: args
                 .ulimits
                 .iter()

@@ -572,3 +572,23 @@ fn always_restarts_until_stopped_by_hand() {
     assert!(state.ok(&["ps", "-a"]).contains("Exited"));
     assert!(state.ok(&["logs", "phoenix"]).matches("run").count() >= 3, "logs -f and logs span every run");
 }
+
+#[test]
+fn init_forwards_signals_and_reaps() {
+    let state = state_with_busybox();
+    let out = state.berth(&[
+        "run",
+        "--rm",
+        "--init",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo $$; (sleep 0.1 &); sleep 0.3; ps -o stat | grep -c Z || true",
+    ]);
+    assert_eq!(stdout(&out), "2\n0\n", "the command is PID 2 under the init, and no zombie is left: {}", stderr(&out));
+    // `sleep` as PID 1 ignores SIGTERM; under the init it gets it and stops at once.
+    state.ok(&["run", "-d", "--init", "--name", "sleeper", IMAGE, "sleep", "100"]);
+    let start = Instant::now();
+    state.ok(&["stop", "-t", "5", "sleeper"]);
+    assert!(start.elapsed() < Duration::from_secs(3), "stopped by the forwarded SIGTERM, not the grace period");
+}

@@ -188,6 +188,9 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     #[serde(default)]
     pub privileged: bool,
+    /// Run a minimal init as PID 1 (`--init`): it reaps zombies and forwards signals.
+    #[serde(default)]
+    pub init: bool,
     /// `RLIMIT_*` names (`nofile`, `nproc`...) to soft and hard limits.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ulimits: BTreeMap<String, (u64, u64)>,

@@ -233,6 +233,12 @@ impl Shim<'_> {
         if first {
             let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
             check_command(&rootfs, &config.args, &config.env)?;
+            if config.host.init && !spec::init_binary().is_file() {
+                return Err(StartError::Setup(format!(
+                    "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
+                    spec::init_binary().display()
+                )));
+            }
             let spec =
                 spec::build(config, &user, &rootfs, &self.dir).map_err(|e| setup("build the runtime spec", &e))?;
             spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;

@@ -8,6 +8,15 @@ use libcontainer::oci_spec::runtime::Spec;
 use super::ContainerConfig;
 use super::user::User;
 
+/// Where `--init` puts the init in the container, as Docker does.
+pub const INIT_IN_CONTAINER: &str = "/dev/init";
+
+/// The init `--init` uses: a static tini from the host (Debian's `tini` package), or the one
+/// `BERTH_INIT` names.
+pub fn init_binary() -> std::path::PathBuf {
+    std::env::var_os("BERTH_INIT").map(std::path::PathBuf::from).unwrap_or_else(|| "/usr/bin/tini-static".into())
+}
+
 /// Docker's default capability set.
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_CHOWN",
@@ -71,7 +80,11 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
         "process": {
             "terminal": false,
             "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
-            "args": config.args,
+            "args": if config.host.init {
+                [INIT_IN_CONTAINER.to_string(), "--".to_string()].into_iter().chain(config.args.iter().cloned()).collect::<Vec<_>>()
+            } else {
+                config.args.clone()
+            },
             "env": env,
             "cwd": if config.working_dir.is_empty() { "/" } else { config.working_dir.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
@@ -107,6 +120,13 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
         value["linux"]["seccomp"] = filter;
     }
     if let Some(mounts) = value["mounts"].as_array_mut() {
+        if host.init {
+            // The host's static tini, read-only: the container can run it, never change it.
+            mounts.push(serde_json::json!({
+                "destination": INIT_IN_CONTAINER, "type": "bind", "source": init_binary(),
+                "options": ["bind", "ro", "nosuid", "nodev"],
+            }));
+        }
         for t in &host.tmpfs {
             let (path, options) = t.split_once(':').unwrap_or((t, ""));
             let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
