@@ -426,6 +426,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Only entries from this time: RFC 3339, Unix seconds, or a duration ago (`10m`)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only entries up to this time
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -167,7 +167,7 @@ fn image_for_run(
 
 /// Prints the container's output as it comes until the shim reports the exit; returns the code.
 fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
-    let mut follower = Follower::open(&store.container_dir(id).join("log.json"), false)?;
+    let mut follower = Follower::open(&store.container_dir(id).join("log.json"), Show::default())?;
     loop {
         follower.pump();
         let mut fds = [nix::poll::PollFd::new(started.pipe.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];
@@ -190,7 +190,7 @@ struct Follower {
     reader: BufReader<std::fs::File>,
     ino: u64,
     pending: String,
-    timestamps: bool,
+    show: Show,
 }
 
 fn inode(path: &std::path::Path) -> Option<u64> {
@@ -198,14 +198,14 @@ fn inode(path: &std::path::Path) -> Option<u64> {
 }
 
 impl Follower {
-    fn open(path: &std::path::Path, timestamps: bool) -> anyhow::Result<Follower> {
+    fn open(path: &std::path::Path, show: Show) -> anyhow::Result<Follower> {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
-        Ok(Follower { path: path.to_path_buf(), reader: BufReader::new(file), ino, pending: String::new(), timestamps })
+        Ok(Follower { path: path.to_path_buf(), reader: BufReader::new(file), ino, pending: String::new(), show })
     }
 
     fn pump(&mut self) {
-        print_new_entries(&mut self.reader, &mut self.pending, self.timestamps);
+        print_new_entries(&mut self.reader, &mut self.pending, &self.show);
         let Some(now) = inode(&self.path) else { return };
         if now == self.ino {
             return;
@@ -217,20 +217,54 @@ impl Follower {
         for f in &rotated[start..] {
             if let Ok(file) = std::fs::File::open(f) {
                 self.pending.clear();
-                print_new_entries(&mut BufReader::new(file), &mut self.pending, self.timestamps);
+                print_new_entries(&mut BufReader::new(file), &mut self.pending, &self.show);
             }
         }
         if let Ok(file) = std::fs::File::open(&self.path) {
             self.ino = file.metadata().map_or(now, |m| std::os::unix::fs::MetadataExt::ino(&m));
             self.reader = BufReader::new(file);
             self.pending.clear();
-            print_new_entries(&mut self.reader, &mut self.pending, self.timestamps);
+            print_new_entries(&mut self.reader, &mut self.pending, &self.show);
         }
     }
 }
 
 /// Prints the complete lines added to the log since the last call.
-fn print_new_entries<R: BufRead>(log: &mut R, pending: &mut String, timestamps: bool) {
+/// How log entries are shown: with timestamps or not, and the time window (RFC 3339 with
+/// nanoseconds, UTC, so that they compare as strings with the entries' times).
+#[derive(Clone, Default)]
+struct Show {
+    timestamps: bool,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// `--since`/`--until` values: an RFC 3339 time, Unix seconds, or a duration back from now
+/// (`10m`, `1h30m`).
+fn log_time(value: &str) -> anyhow::Result<String> {
+    let secs = if let Ok(n) = value.parse::<i64>() {
+        n
+    } else if let Ok(d) = berth_compose::model::types::Duration::parse(value) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        now - d.0.as_secs() as i64
+    } else if value.len() >= 19 && value.as_bytes()[10] == b'T' {
+        return Ok(normalise_time(value));
+    } else {
+        anyhow::bail!(
+            "invalid time {value:?}: use RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a duration like 10m"
+        );
+    };
+    Ok(format!("{}.000000000Z", berth_engine::image::import::now_rfc3339_at(secs).trim_end_matches('Z')))
+}
+
+/// `2026-01-02T15:04:05[.frac]Z` to nine fraction digits.
+fn normalise_time(t: &str) -> String {
+    let base = &t[..19];
+    let frac: String = t[19..].trim_start_matches('.').chars().take_while(|c| c.is_ascii_digit()).collect();
+    format!("{base}.{frac:0<9}Z")
+}
+
+fn print_new_entries<R: BufRead>(log: &mut R, pending: &mut String, show: &Show) {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     loop {
         match log.read_line(pending) {
@@ -238,7 +272,13 @@ fn print_new_entries<R: BufRead>(log: &mut R, pending: &mut String, timestamps: 
             Ok(_) if !pending.ends_with('\n') => break,
             Ok(_) => {
                 if let Ok(entry) = serde_json::from_str::<logs::Entry>(pending) {
-                    let prefix = if timestamps { format!("{} ", entry.time) } else { String::new() };
+                    let shown = show.since.as_deref().is_none_or(|s| entry.time.as_str() >= s)
+                        && show.until.as_deref().is_none_or(|u| entry.time.as_str() <= u);
+                    if !shown {
+                        pending.clear();
+                        continue;
+                    }
+                    let prefix = if show.timestamps { format!("{} ", entry.time) } else { String::new() };
                     let _ = match entry.stream.as_str() {
                         "stderr" => write!(err, "{prefix}{}", entry.log),
                         _ => write!(out, "{prefix}{}", entry.log),
@@ -545,15 +585,20 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
         None => 0,
     };
+    let show = Show {
+        timestamps: args.timestamps,
+        since: args.since.as_deref().map(log_time).transpose()?,
+        until: args.until.as_deref().map(log_time).transpose()?,
+    };
     let mut pending = String::new();
     for file in &files[..files.len() - 1] {
         let Ok(f) = std::fs::File::open(file) else { continue };
         let mut reader = BufReader::new(f);
         skip_lines(&mut reader, &mut skip)?;
-        print_new_entries(&mut reader, &mut pending, args.timestamps);
+        print_new_entries(&mut reader, &mut pending, &show);
     }
     let mut follower =
-        Follower::open(&path, args.timestamps).with_context(|| format!("cannot read the log of {}", c.config.name))?;
+        Follower::open(&path, show).with_context(|| format!("cannot read the log of {}", c.config.name))?;
     skip_lines(&mut follower.reader, &mut skip)?;
     follower.pump();
     if !args.follow {

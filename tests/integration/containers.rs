@@ -592,3 +592,16 @@ fn init_forwards_signals_and_reaps() {
     state.ok(&["stop", "-t", "5", "sleeper"]);
     assert!(start.elapsed() < Duration::from_secs(3), "stopped by the forwarded SIGTERM, not the grace period");
 }
+
+#[test]
+fn logs_since_and_until() {
+    let state = state_with_busybox();
+    state.ok(&["run", "--name", "timed", IMAGE, "sh", "-c", "echo early; sleep 1.2; echo late"]);
+    let all = state.ok(&["logs", "-t", "timed"]);
+    let late_time =
+        all.lines().find(|l| l.ends_with(" late")).and_then(|l| l.split(' ').next()).expect("a timestamp").to_string();
+    assert_eq!(state.ok(&["logs", "--since", &late_time, "timed"]), "late\n");
+    assert_eq!(state.ok(&["logs", "--until", "2000-01-01T00:00:00Z", "timed"]), "");
+    assert_eq!(state.ok(&["logs", "--since", "1h", "timed"]), "early\nlate\n");
+    assert!(!state.berth(&["logs", "--since", "yesterday-ish", "timed"]).status.success());
+}
