@@ -263,6 +263,9 @@ pub struct RunArgs {
     /// Run in the background and print the container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Give the container this command's standard input
+    #[arg(short, long)]
+    pub interactive: bool,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,

@@ -57,6 +57,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         labels,
         restart,
         auto_remove: args.rm,
+        open_stdin: args.interactive,
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         log: Default::default(),
@@ -101,7 +102,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let mut started = match launch::launch(&store, &config.id, &exe) {
+    let mut started = match launch::launch_with_stdin(&store, &config.id, &exe, args.interactive) {
         Ok(s) => s,
         Err(LaunchError::Failed { code, message }) => {
             output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));

@@ -605,3 +605,22 @@ fn logs_since_and_until() {
     assert_eq!(state.ok(&["logs", "--since", "1h", "timed"]), "early\nlate\n");
     assert!(!state.berth(&["logs", "--since", "yesterday-ish", "timed"]).status.success());
 }
+
+#[test]
+fn run_i_feeds_standard_input() {
+    let state = state_with_busybox();
+    let out = crate::support::berth_with_stdin(
+        state.dir.path(),
+        &["run", "-i", "--rm", IMAGE, "sh", "-c", "wc -l"],
+        &[("BERTH_ROOT", state.root().to_str().expect("utf-8")), ("PATH", "/usr/bin:/bin")],
+        "one\ntwo\nthree\n",
+    );
+    assert_eq!(stdout(&out).trim(), "3", "{}", stderr(&out));
+    let out = crate::support::berth_with_stdin(
+        state.dir.path(),
+        &["run", "--rm", IMAGE, "sh", "-c", "wc -l"],
+        &[("BERTH_ROOT", state.root().to_str().expect("utf-8")), ("PATH", "/usr/bin:/bin")],
+        "one\n",
+    );
+    assert_eq!(stdout(&out).trim(), "0", "without -i the container reads nothing");
+}

@@ -32,6 +32,12 @@ pub struct Started {
 /// Starts the shim of container `id` with the binary `exe`, and waits until the container
 /// runs (or failed to start).
 pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchError> {
+    launch_with_stdin(store, id, exe, false)
+}
+
+/// As [`launch`]; with `stdin`, the shim gets this process's standard input to hand to the
+/// container (`run -i`).
+pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Result<Started, LaunchError> {
     let dir = store.container_dir(id);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -39,7 +45,8 @@ pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchErro
         .open(dir.join("shim.log"))
         .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let mut cmd = Command::new(exe);
-    cmd.arg("shim").arg(id).env("BERTH_ROOT", &store.root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    let input = if stdin { Stdio::inherit() } else { Stdio::null() };
+    cmd.arg("shim").arg(id).env("BERTH_ROOT", &store.root).stdin(input).stdout(Stdio::piped()).stderr(log);
     // One shim runs per container for as long as it lives, so its memory counts: tell the
     // allocator to commit memory only when used and to return it at once (1.1 MB private
     // instead of 7 MB, measured with bench/containers.sh).

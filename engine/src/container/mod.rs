@@ -63,6 +63,10 @@ pub struct ContainerConfig {
     /// Remove the container when it exits (`--rm`).
     #[serde(default)]
     pub auto_remove: bool,
+    /// Give the container's first run the standard input of the command that started it
+    /// (`run -i`); later runs read nothing.
+    #[serde(default)]
+    pub open_stdin: bool,
     /// The signal `stop` sends first.
     #[serde(default = "default_stop_signal")]
     pub stop_signal: String,

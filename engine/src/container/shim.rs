@@ -70,6 +70,7 @@ struct Shim<'a> {
     health_run: Option<HealthRun>,
     run_started: Instant,
     rootfs_mounted: bool,
+    stdin_given: bool,
 }
 
 /// A healthcheck process being waited for.
@@ -121,6 +122,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         health_run: None,
         run_started: Instant::now(),
         rootfs_mounted: false,
+        stdin_given: false,
     };
     shim.c.state.shim_pid = Some(std::process::id() as i32);
     shim.c.state.stopped_by_user = false;
@@ -246,7 +248,18 @@ impl Shim<'_> {
 
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
         let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
-        let null = File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?;
+        // The first run of a `run -i` container reads the shim's standard input (the command's);
+        // the shim then lets go of it, so later runs read nothing.
+        let null = if config.open_stdin && self.c.state.restart_count == 0 && !self.stdin_given {
+            self.stdin_given = true;
+            let input = io::stdin().as_fd().try_clone_to_owned().map_err(|e| setup("take standard input", &e))?;
+            if let Ok(devnull) = File::open("/dev/null") {
+                let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
+            }
+            File::from(input)
+        } else {
+            File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?
+        };
         let runtime = self.dir.join("runtime");
         let _ = std::fs::remove_dir_all(runtime.join(&config.id));
         std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
