@@ -14,7 +14,11 @@ berth="$root/target/release/berth"
 work=$(mktemp -d /var/tmp/berth-bench-pull.XXXXXX)
 registry_pid=
 cleanup() {
-    [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+    # Under `set -e` a failing `wait` (the registry dies of the signal) would end the trap early.
+    if [ -n "$registry_pid" ]; then
+        kill "$registry_pid" 2>/dev/null || true
+        wait "$registry_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
