@@ -255,7 +255,7 @@ fn log_time(value: &str) -> anyhow::Result<String> {
             "invalid time {value:?}: use RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a duration like 10m"
         );
     };
-    Ok(format!("{}.000000000Z", berth_engine::image::import::now_rfc3339_at(secs).trim_end_matches('Z')))
+    Ok(berth_engine::time::with_nanos(secs, 0))
 }
 
 /// `2026-01-02T15:04:05[.frac]Z` to nine fraction digits.
@@ -346,12 +346,7 @@ pub fn restart(args: StopArgs) -> anyhow::Result<ExitCode> {
     each(&args.containers, |store, c| {
         remove::stop(store, c, args.time.unwrap_or(c.config.stop_timeout))?;
         // The shim is on its way out; wait for it before starting another.
-        for _ in 0..500 {
-            if !c.state.shim_pid.is_some_and(berth_engine::container::store::process_alive) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        remove::wait_for_shim_exit(c, Duration::from_secs(5));
         launch::launch(store, &c.config.id, &exe)?;
         Ok(())
     })

@@ -137,7 +137,7 @@ pub fn commit(
     let (blob, diff_id) = result.map_err(read_err)?;
 
     config.rootfs.diff_ids.push(diff_id);
-    config.created = Some(crate::image::import::now_rfc3339());
+    config.created = Some(crate::time::now());
     let default_args =
         super::spec::command(config.config.entrypoint.as_deref(), config.config.cmd.as_deref(), None, &[]);
     if c.config.args != default_args {

@@ -119,7 +119,7 @@ pub fn create(
         open_stdin: opts.open_stdin,
         stop_signal: opts.stop_signal.or_else(|| run.stop_signal.clone()).unwrap_or_else(|| "SIGTERM".into()),
         stop_timeout: opts.stop_timeout.unwrap_or(10),
-        created: crate::container::logs::now_nanos(),
+        created: crate::time::now_nanos(),
         host: opts.host,
         log: opts.log,
         healthcheck: healthcheck(run.healthcheck.as_ref(), &opts.health),

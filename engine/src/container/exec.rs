@@ -10,7 +10,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::store::Container;
-use super::{exit_code, remove, shim, user};
+use super::{exit_code, remove, shim, spec, user};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Default)]
@@ -53,15 +53,11 @@ pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 
     let rootfs = dir.join("bundle").join("rootfs");
     let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
         .map_err(|e| runtime(e.to_string()))?;
-    let mut env: HashMap<String, String> = HashMap::new();
-    for e in c.config.env.iter().chain(&opts.env) {
-        let (k, v) = e.split_once('=').unwrap_or((e, ""));
-        env.insert(k.to_string(), v.to_string());
-    }
-    env.entry("PATH".into()).or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    env.entry("HOSTNAME".into()).or_insert_with(|| c.config.hostname.clone());
-    env.entry("HOME".into()).or_insert_with(|| user.home.clone());
-    let env_list: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user);
+    let env: HashMap<String, String> = env_list
+        .iter()
+        .map(|e| e.split_once('=').map_or((e.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
+        .collect();
     shim::check_command(&rootfs, &opts.args, &env_list).map_err(|e| match e {
         shim::StartError::Command { code, message } => ExecError::Command { code, message },
         other => runtime(other.to_string()),

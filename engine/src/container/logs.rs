@@ -50,18 +50,14 @@ impl LineWriter {
 }
 
 fn write_entry<W: Write>(out: &mut W, stream: &str, line: &[u8]) -> io::Result<()> {
-    let entry =
-        Entry { log: String::from_utf8_lossy(line).into_owned(), stream: stream.to_string(), time: now_nanos() };
+    let entry = Entry {
+        log: String::from_utf8_lossy(line).into_owned(),
+        stream: stream.to_string(),
+        time: crate::time::now_nanos(),
+    };
     let mut text = serde_json::to_vec(&entry).map_err(io::Error::other)?;
     text.push(b'\n');
     out.write_all(&text)
-}
-
-/// The time now, RFC 3339 with nanoseconds, UTC.
-pub fn now_nanos() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let base = crate::image::import::now_rfc3339_at(now.as_secs() as i64);
-    format!("{}.{:09}Z", base.trim_end_matches('Z'), now.subsec_nanos())
 }
 
 /// The log file of a container, rotated by size: `log.json` is the newest, `log.json.1` the one

@@ -200,25 +200,28 @@ pub struct HostConfig {
     pub ulimits: BTreeMap<String, (u64, u64)>,
 }
 
-/// The resource limits `--ulimit` may set, as the kernel names them.
-pub const ULIMITS: [&str; 16] = [
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-    "as",
-];
+/// The resource limits `--ulimit` may set, by the kernel's names.
+const ULIMITS: [(&str, rustix::process::Resource); 16] = {
+    use rustix::process::Resource as R;
+    [
+        ("core", R::Core),
+        ("cpu", R::Cpu),
+        ("data", R::Data),
+        ("fsize", R::Fsize),
+        ("locks", R::Locks),
+        ("memlock", R::Memlock),
+        ("msgqueue", R::Msgqueue),
+        ("nice", R::Nice),
+        ("nofile", R::Nofile),
+        ("nproc", R::Nproc),
+        ("rss", R::Rss),
+        ("rtprio", R::Rtprio),
+        ("rttime", R::Rttime),
+        ("sigpending", R::Sigpending),
+        ("stack", R::Stack),
+        ("as", R::As),
+    ]
+};
 
 /// Parses `name=soft[:hard]` and checks it against this host's hard limits: without
 /// CAP_SYS_RESOURCE (as on this project's hosts) a limit cannot be raised above them, and the
@@ -226,9 +229,10 @@ pub const ULIMITS: [&str; 16] = [
 pub fn parse_ulimit(spec: &str) -> Result<(String, (u64, u64)), String> {
     let (name, values) =
         spec.split_once('=').ok_or_else(|| format!("invalid ulimit {spec:?}: use name=soft[:hard]"))?;
-    if !ULIMITS.contains(&name) {
-        return Err(format!("unknown ulimit {name:?}: use one of {}", ULIMITS.join(", ")));
-    }
+    let Some((_, resource)) = ULIMITS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = ULIMITS.iter().map(|(n, _)| *n).collect();
+        return Err(format!("unknown ulimit {name:?}: use one of {}", names.join(", ")));
+    };
     let number = |v: &str| -> Result<u64, String> {
         if v == "-1" || v == "unlimited" {
             Ok(u64::MAX)
@@ -243,46 +247,16 @@ pub fn parse_ulimit(spec: &str) -> Result<(String, (u64, u64)), String> {
     if soft > hard {
         return Err(format!("ulimit {name}: the soft limit {soft} is above the hard limit {hard}"));
     }
-    if let Some(resource) = rlimit_resource(name) {
-        let host_hard = rustix::process::getrlimit(resource).maximum.unwrap_or(u64::MAX);
-        let can_raise = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
-            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-            .is_some_and(|caps| caps & (1 << 24) != 0);
-        if hard > host_hard && !can_raise {
-            let shown = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
-            return Err(format!(
-                "ulimit {name}: the hard limit {} is above this host's {} and berth cannot raise it (no CAP_SYS_RESOURCE)",
-                shown(hard),
-                shown(host_hard)
-            ));
-        }
+    let host_hard = rustix::process::getrlimit(*resource).maximum.unwrap_or(u64::MAX);
+    if hard > host_hard && !spec::has_capability("CAP_SYS_RESOURCE") {
+        let shown = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+        return Err(format!(
+            "ulimit {name}: the hard limit {} is above this host's {} and berth cannot raise it (no CAP_SYS_RESOURCE)",
+            shown(hard),
+            shown(host_hard)
+        ));
     }
     Ok((name.to_string(), (soft, hard)))
-}
-
-fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
-    use rustix::process::Resource as R;
-    Some(match name {
-        "core" => R::Core,
-        "cpu" => R::Cpu,
-        "data" => R::Data,
-        "fsize" => R::Fsize,
-        "locks" => R::Locks,
-        "memlock" => R::Memlock,
-        "msgqueue" => R::Msgqueue,
-        "nice" => R::Nice,
-        "nofile" => R::Nofile,
-        "nproc" => R::Nproc,
-        "rss" => R::Rss,
-        "rtprio" => R::Rtprio,
-        "rttime" => R::Rttime,
-        "sigpending" => R::Sigpending,
-        "stack" => R::Stack,
-        "as" => R::As,
-        _ => return None,
-    })
 }
 
 fn default_stop_signal() -> String {

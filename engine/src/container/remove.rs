@@ -12,6 +12,8 @@ use crate::store::Store;
 pub enum RemoveError {
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
     #[error("cannot reach the shim of container {name}")]
     Shim {
         name: String,
@@ -28,43 +30,45 @@ pub fn is_live(c: &Container) -> bool {
         && c.state.shim_pid.is_some_and(process_alive)
 }
 
+/// Sends `request` to the shim of the running container `c`; an `error: ...` reply is an error.
+fn ask(store: &Store, c: &Container, request: Request, timeout: Duration) -> Result<String, RemoveError> {
+    if !is_live(c) {
+        return Err(RemoveError::NotRunning(c.config.name.clone()));
+    }
+    let shim_error = |source| RemoveError::Shim { name: c.config.name.clone(), source };
+    let reply = control::send(&store.container_dir(&c.config.id), &request, Some(timeout)).map_err(shim_error)?;
+    match reply.strip_prefix("error: ") {
+        Some(message) => Err(shim_error(std::io::Error::other(message.to_string()))),
+        None => Ok(reply),
+    }
+}
+
 /// Asks the shim to stop the container (stop signal, then SIGKILL after `timeout`), and waits.
 pub fn stop(store: &Store, c: &Container, timeout: u64) -> Result<Option<i32>, RemoveError> {
     if !is_live(c) {
         return Ok(c.state.exit_code);
     }
-    let reply = control::send(
-        &store.container_dir(&c.config.id),
-        &Request::Stop(timeout),
-        Some(Duration::from_secs(timeout + 30)),
-    )
-    .map_err(|source| RemoveError::Shim { name: c.config.name.clone(), source })?;
+    let reply = ask(store, c, Request::Stop(timeout), Duration::from_secs(timeout + 30))?;
     Ok(control::exit_code(&reply))
 }
 
 /// Sends `signal` to the container's process.
 pub fn kill(store: &Store, c: &Container, signal: i32) -> Result<(), RemoveError> {
-    if !is_live(c) {
-        return Err(RemoveError::Container(ContainerError::NotFound(format!("{} (it is not running)", c.config.name))));
-    }
-    control::send(&store.container_dir(&c.config.id), &Request::Kill(signal), Some(Duration::from_secs(10)))
-        .map_err(|source| RemoveError::Shim { name: c.config.name.clone(), source })?;
-    Ok(())
+    ask(store, c, Request::Kill(signal), Duration::from_secs(10)).map(drop)
 }
 
 /// Pauses or resumes the container's processes.
 pub fn pause(store: &Store, c: &Container, pause: bool) -> Result<(), RemoveError> {
-    if !is_live(c) {
-        return Err(RemoveError::Container(ContainerError::NotFound(format!("{} (it is not running)", c.config.name))));
-    }
     let request = if pause { Request::Pause } else { Request::Resume };
-    let reply = control::send(&store.container_dir(&c.config.id), &request, Some(Duration::from_secs(10)))
-        .map_err(|source| RemoveError::Shim { name: c.config.name.clone(), source })?;
-    match reply.strip_prefix("error: ") {
-        Some(message) => {
-            Err(RemoveError::Shim { name: c.config.name.clone(), source: std::io::Error::other(message.to_string()) })
-        }
-        None => Ok(()),
+    ask(store, c, request, Duration::from_secs(10)).map(drop)
+}
+
+/// Waits (up to `limit`) for the shim that was running `c` to end, after a stop: it records the
+/// exit, answers, and only then lets go of the container.
+pub fn wait_for_shim_exit(c: &Container, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while c.state.shim_pid.is_some_and(process_alive) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -76,12 +80,7 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
         }
         stop(store, c, 0)?;
         // The shim records the exit and then ends; give it a moment to let go of the directory.
-        for _ in 0..200 {
-            if !c.state.shim_pid.is_some_and(process_alive) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_shim_exit(c, Duration::from_secs(2));
     }
     clean_leftovers(store, c);
     store.remove_container_dir(&c.config.id)?;

@@ -26,7 +26,6 @@ use super::control::Request;
 use super::logs::LineWriter;
 use super::store::Container;
 use super::{RestartPolicy, Status, exit_code, rootfs, spec, user};
-use crate::image::import::now_rfc3339;
 use crate::store::Store;
 
 /// Docker's restart back-off: 100 ms doubling up to a minute, reset after 10 s of running.
@@ -151,7 +150,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
             }
         };
         shim.c.state.exit_code = Some(code);
-        shim.c.state.finished_at = Some(now_rfc3339());
+        shim.c.state.finished_at = Some(crate::time::now());
         shim.c.state.pid = None;
         let restart =
             should_restart(shim.c.config.restart, code, shim.c.state.stopped_by_user, shim.c.state.restart_count)
@@ -287,7 +286,7 @@ impl Shim<'_> {
         }
         self.c.state.status = Status::Running;
         self.c.state.pid = Some(pid.as_raw());
-        self.c.state.started_at = Some(now_rfc3339());
+        self.c.state.started_at = Some(crate::time::now());
         self.c.state.error = None;
         self.c.state.exit_code = None;
         self.run_started = Instant::now();
@@ -407,7 +406,7 @@ impl Shim<'_> {
             return;
         }
         self.health_next = None;
-        let start = crate::container::logs::now_nanos();
+        let start = crate::time::now_nanos();
         let spawned = (|| -> Result<(Pid, File), String> {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
             set_nonblocking(&r).map_err(|e| e.to_string())?;
@@ -424,7 +423,7 @@ impl Shim<'_> {
                 self.health_run = Some(HealthRun { pid, output, buf: Vec::new(), start, deadline, timed_out: false });
             }
             Err(message) => {
-                let end = crate::container::logs::now_nanos();
+                let end = crate::time::now_nanos();
                 self.record_health(super::HealthResult { start, end, exit_code: -1, output: message })
             }
         }
@@ -439,7 +438,7 @@ impl Shim<'_> {
         } else {
             (exit_code(status).unwrap_or(-1), String::from_utf8_lossy(&h.buf).into_owned())
         };
-        let end = crate::container::logs::now_nanos();
+        let end = crate::time::now_nanos();
         self.record_health(super::HealthResult { start: h.start, end, exit_code, output });
     }
 
@@ -665,10 +664,7 @@ pub(crate) fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> R
     let Some(cmd) = args.first() else {
         return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
     };
-    let path = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(spec::DEFAULT_PATH);
     let candidates: Vec<String> =
         if cmd.contains('/') { vec![cmd.clone()] } else { path.split(':').map(|d| format!("{d}/{cmd}")).collect() };
     let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())

@@ -52,19 +52,35 @@ const MASKED: [&str; 11] = [
 
 const READ_ONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
+/// The `PATH` a process gets when neither the image nor the user sets one (Docker's).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment of a process in the container: `env` (`KEY=VALUE`, later entries win), with
+/// `PATH`, `HOSTNAME` and `HOME` filled in as Docker fills them when unset.
+pub fn process_env<'a>(env: impl IntoIterator<Item = &'a String>, hostname: &str, user: &User) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in env {
+        let key = e.split('=').next().unwrap_or(e);
+        out.retain(|x| x.split('=').next() != Some(key));
+        out.push(e.clone());
+    }
+    let has = |out: &[String], key: &str| out.iter().any(|e| e.split('=').next() == Some(key));
+    if !has(&out, "PATH") {
+        out.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
+    if !has(&out, "HOSTNAME") {
+        out.push(format!("HOSTNAME={hostname}"));
+    }
+    if !has(&out, "HOME") {
+        out.push(format!("HOME={}", user.home));
+    }
+    out
+}
+
 /// The spec for `config`, running as `user`, with its root at `rootfs` and its /etc files in
 /// `dir`.
 pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -> Result<Spec, serde_json::Error> {
-    let mut env = config.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    }
-    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-        env.push(format!("HOSTNAME={}", config.hostname));
-    }
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user.home));
-    }
+    let env = process_env(&config.env, &config.hostname, user);
     let (caps, missing) = within(capabilities(&config.host), host_bounding_set());
     if !missing.is_empty() {
         tracing::warn!("this host does not have {}; container {} runs without", missing.join(", "), config.name);
@@ -210,14 +226,23 @@ const ALL_CAPABILITIES: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// One of this process's capability sets (`CapBnd`, `CapEff`...) from /proc/self/status.
+pub fn own_capabilities(set: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix(set)?.strip_prefix(':'))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// Whether this process has capability `cap` (`CAP_SYS_RESOURCE`) in effect.
+pub fn has_capability(cap: &str) -> bool {
+    let bit = ALL_CAPABILITIES.iter().position(|c| *c == cap);
+    matches!((bit, own_capabilities("CapEff")), (Some(bit), Some(set)) if set & (1 << bit) != 0)
+}
+
 /// The bounding set of this process (the shim): a container cannot get more. Hosts differ: on
 /// some, root itself lacks a capability (CAP_SYS_RESOURCE here).
 pub fn host_bounding_set() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string())))
-        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-        .unwrap_or(u64::MAX)
+    own_capabilities("CapBnd").unwrap_or(u64::MAX)
 }
 
 /// Keeps the capabilities in `caps` that `bounding` has; returns them and the ones dropped.
@@ -396,6 +421,14 @@ mod tests {
         let admin = names(&HostConfig { cap_add: v(&["SYS_ADMIN"]), ..Default::default() });
         assert!(admin.contains(&"kexec_load".to_string()) && !admin.contains(&"mount".to_string()));
         assert!(names(&HostConfig { privileged: true, ..Default::default() }).is_empty());
+    }
+
+    #[test]
+    fn process_environment_defaults() {
+        let user = User { home: "/home/app".into(), ..User::default() };
+        let env = process_env(&v(&["A=1", "PATH=/bin", "A=2"]), "box", &user);
+        assert_eq!(env, v(&["PATH=/bin", "A=2", "HOSTNAME=box", "HOME=/home/app"]));
+        assert_eq!(process_env(&[], "h", &user)[0], format!("PATH={DEFAULT_PATH}"));
     }
 
     #[test]
