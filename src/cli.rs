@@ -125,6 +125,18 @@ pub enum Command {
     /// The per-container supervisor (started by berth itself)
     #[command(hide = true)]
     Shim { id: String },
+    /// The DNS server of berth's networks (started by berth itself)
+    #[command(hide = true)]
+    Dns,
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Show a container's published ports, or where one port is published
+    Port {
+        container: String,
+        /// `PORT[/PROTO]`
+        port: Option<String>,
+    },
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -263,6 +275,38 @@ pub struct RunArgs {
     /// Run in the background and print the container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Network: a network's name, `bridge` (default), `host`, `none`, `container:NAME`
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Publish a port: `[IP:][HOST:]CONTAINER[/PROTO]`, ranges allowed
+    #[arg(short = 'p', long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Expose a port without publishing it
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Another name for the container on its network
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_aliases: Vec<String>,
+    /// A fixed IPv4 address on the network
+    #[arg(long = "ip", value_name = "ADDRESS")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// A DNS server for the container (replaces berth's)
+    #[arg(long)]
+    pub dns: Vec<String>,
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    #[arg(long = "dns-option", value_name = "OPTION")]
+    pub dns_options: Vec<String>,
+    /// Add a line to /etc/hosts: `NAME:ADDRESS`
+    #[arg(long = "add-host", value_name = "NAME:ADDRESS")]
+    pub add_hosts: Vec<String>,
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Link to another container: `NAME[:ALIAS]`
+    #[arg(long = "link", value_name = "NAME[:ALIAS]")]
+    pub links: Vec<String>,
     /// Give the container this command's standard input
     #[arg(short, long)]
     pub interactive: bool,
@@ -503,4 +547,78 @@ pub struct ConfigArgs {
     /// Write the output to this file instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// List networks
+    #[command(alias = "list")]
+    Ls {
+        /// Only print IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// `json`: one object per line
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Show networks in detail, as JSON
+    Inspect {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// Remove networks
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove every network no container uses
+    Prune {
+        /// Do not ask (berth never asks; accepted for Docker's scripts)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Put a container on a network
+    Connect {
+        network: String,
+        container: String,
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        #[arg(long = "ip")]
+        ip: Option<std::net::Ipv4Addr>,
+    },
+    /// Take a container off a network
+    Disconnect {
+        network: String,
+        container: String,
+        /// Accepted for Docker's scripts
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    pub name: String,
+    #[arg(short, long)]
+    pub driver: Option<String>,
+    #[arg(long)]
+    pub subnet: Option<String>,
+    #[arg(long)]
+    pub gateway: Option<std::net::Ipv4Addr>,
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
+    /// No traffic in or out of the network but between its members
+    #[arg(long)]
+    pub internal: bool,
+    #[arg(long)]
+    pub attachable: bool,
+    #[arg(long)]
+    pub ipv6: bool,
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
 }

@@ -1,10 +1,14 @@
 //! berth-engine: images, snapshots, containers, the shim and the project reconciler
 //! (DESIGN.md §4). Today: image references, the content store and the layer unpacker.
 
+pub use berth_network as net;
+
 pub mod container;
 pub mod digest;
 pub mod fsutil;
 pub mod image;
+pub mod labels;
+pub mod network;
 pub mod reference;
 pub mod registry;
 pub mod store;

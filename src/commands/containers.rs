@@ -46,7 +46,10 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
         .collect();
+    let (network, networks) = super::network::settings_for_run(&store, &args)?;
     let opts = CreateOptions {
+        network,
+        networks,
         name: args.name.clone(),
         env,
         working_dir: args.workdir.clone(),
@@ -556,7 +559,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
             format!("\"{command}\""),
             output::since(Some(&c.config.created)),
             status_text(c),
-            String::new(),
+            c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
             c.config.name.clone(),
         ]);
     }

@@ -5,6 +5,7 @@ mod config;
 mod containers;
 mod images;
 mod login;
+mod network;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait { containers: c } => containers::wait(&c),
         Command::Inspect { objects } => containers::inspect(&objects),
         Command::Shim { id } => containers::shim(&id),
+        Command::Dns => network::dns(),
+        Command::Network(command) => network::run(command),
+        Command::Port { container, port } => network::port(&container, port.as_deref()),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }

@@ -83,6 +83,8 @@ impl Drop for State {
         for id in stdout(&ids).lines() {
             let _ = self.berth(&["rm", "-f", id]);
         }
+        // Networks take their bridges, rules and DNS server with them.
+        let _ = self.berth(&["network", "prune", "-f"]);
         let root = self.root().display().to_string();
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         for line in mounts.lines() {

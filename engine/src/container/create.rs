@@ -27,6 +27,10 @@ pub struct CreateOptions {
     pub host: super::HostConfig,
     pub log: super::LogConfig,
     pub health: HealthOverride,
+    /// The network mode, ports and resolver settings; endpoints are filled from `networks`.
+    pub network: super::NetworkSettings,
+    /// The networks to join (bridge mode), addresses chosen at creation.
+    pub networks: Vec<crate::network::EndpointRequest>,
 }
 
 /// The `--health-*` flags (or a Compose `healthcheck`): each replaces the image's value.
@@ -73,6 +77,8 @@ pub enum CreateError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Container(#[from] ContainerError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
 }
 
 /// Records a new container of image `image` (named `image_name` by the user).
@@ -98,7 +104,7 @@ pub fn create(
         Some(n) => n,
         None => generated_name(store, &id),
     };
-    let config = ContainerConfig {
+    let mut config = ContainerConfig {
         id: id.clone(),
         name,
         image: image_name.to_string(),
@@ -123,8 +129,26 @@ pub fn create(
         host: opts.host,
         log: opts.log,
         healthcheck: healthcheck(run.healthcheck.as_ref(), &opts.health),
+        network: opts.network,
     };
-    store.create_container(&config)?;
+    if config.network.exposed.is_empty() {
+        config.network.exposed =
+            image.config.exposed_ports.clone().map(|p| p.into_keys().collect()).unwrap_or_default();
+    }
+    for b in config.network.ports.iter_mut().filter(|b| b.host_port == 0) {
+        b.host_port = berth_network::ports::pick_port(b).map_err(crate::network::NetworkError::from)?;
+    }
+    if config.network.mode != super::NetworkMode::Bridge {
+        store.create_container(&config)?;
+        return Ok(config);
+    }
+    {
+        // Addresses are chosen and recorded under one lock: two containers never share one.
+        let _lock = crate::network::lock(store)?;
+        config.network.endpoints = crate::network::allocate(store, &id, &opts.networks)?;
+        store.create_container(&config)?;
+    }
+    crate::network::sync_dns(store)?;
     Ok(config)
 }
 

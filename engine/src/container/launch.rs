@@ -19,6 +19,10 @@ pub enum LaunchError {
     },
     #[error("{message}")]
     Failed { code: i32, message: String },
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Container(#[from] super::store::ContainerError),
     #[error("the shim of container {id} ended before the container started; see {log}")]
     Silent { id: String, log: String },
 }
@@ -39,6 +43,8 @@ pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchErro
 /// container (`run -i`).
 pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Result<Started, LaunchError> {
     let dir = store.container_dir(id);
+    let container = store.load_container(id)?;
+    crate::network::attach(store, &container.config)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

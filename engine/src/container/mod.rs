@@ -80,6 +80,77 @@ pub struct ContainerConfig {
     pub log: LogConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
+    #[serde(default)]
+    pub network: NetworkSettings,
+}
+
+/// How a container is networked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", content = "target", rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A namespace of its own with endpoints on berth networks.
+    Bridge,
+    /// The host's namespace.
+    Host,
+    /// A namespace of its own with only a loopback.
+    #[default]
+    None,
+    /// The namespace of another container (by ID).
+    Container(String),
+}
+
+/// The network side of a container: its endpoints (addresses fixed at creation, so that they
+/// survive restarts), published ports and resolver settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSettings {
+    #[serde(flatten)]
+    pub mode: NetworkMode,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<berth_network::ports::PortBinding>,
+    /// Ports the image or the service expose without publishing (`80/tcp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
+    /// `name:address` lines for /etc/hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    /// `links`: an alias this container resolves, to the linked container's name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, String>,
+}
+
+/// A container's place on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The network's name and ID.
+    pub network: String,
+    pub network_id: String,
+    pub ip: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: std::net::Ipv4Addr,
+    pub mac: String,
+    /// Other names this container answers to on this network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The interface's name inside the container (`eth0`...).
+    pub ifname: String,
+    /// The host end of the veth pair.
+    pub host_ifname: String,
+    /// An internal network gives no default route.
+    #[serde(default)]
+    pub internal: bool,
+    /// Higher first: the default route goes through the first non-internal endpoint.
+    #[serde(default)]
+    pub priority: i64,
 }
 
 /// A healthcheck, with Docker's defaults filled in. Durations in milliseconds.

@@ -22,6 +22,8 @@ pub enum RemoveError {
     },
     #[error(transparent)]
     Container(#[from] ContainerError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
 }
 
 /// Whether the container has a shim to talk to.
@@ -83,7 +85,15 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
         wait_for_shim_exit(c, Duration::from_secs(2));
     }
     clean_leftovers(store, c);
-    store.remove_container_dir(&c.config.id)?;
+    discard(store, &c.config)
+}
+
+/// Removes what is left of a stopped container: its network endpoints, its directory, its DNS
+/// names.
+pub fn discard(store: &Store, config: &super::ContainerConfig) -> Result<(), RemoveError> {
+    crate::network::detach(store, config)?;
+    store.remove_container_dir(&config.id)?;
+    crate::network::sync_dns(store)?;
     Ok(())
 }
 

@@ -177,7 +177,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
     let code = shim.c.state.exit_code.unwrap_or(0);
     shim.answer_waiters(code);
     if shim.c.config.auto_remove {
-        let _ = store.remove_container_dir(&shim.c.config.id);
+        let _ = super::remove::discard(store, &shim.c.config);
     }
     // A foreground `run` reads this, and returns when the pipe closes: by then a `--rm`
     // container is gone. If nobody listens any more the write just fails.
@@ -212,7 +212,7 @@ impl Shim<'_> {
         // root mount, the user and the runtime spec.
         let first = !self.rootfs_mounted;
         if first {
-            write_etc_files(&self.dir, &config.hostname).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+            write_etc_files(&self.dir, config).map_err(|e| setup("write /etc/hosts and friends", &e))?;
         }
         let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
         if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
@@ -240,8 +240,14 @@ impl Shim<'_> {
                     spec::init_binary().display()
                 )));
             }
-            let spec =
-                spec::build(config, &user, &rootfs, &self.dir).map_err(|e| setup("build the runtime spec", &e))?;
+            let spec = spec::build(
+                config,
+                &user,
+                &rootfs,
+                &self.dir,
+                crate::network::namespace_for(self.store, config).as_deref(),
+            )
+            .map_err(|e| setup("build the runtime spec", &e))?;
             spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
         }
 
@@ -647,14 +653,11 @@ pub fn signal_by_name(name: &str) -> Option<Signal> {
     full.parse().ok()
 }
 
-fn write_etc_files(dir: &Path, hostname: &str) -> io::Result<()> {
-    crate::fsutil::write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-    crate::fsutil::write_atomic(
-        &dir.join("hosts"),
-        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n").as_bytes(),
-    )?;
-    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
-    crate::fsutil::write_atomic(&dir.join("resolv.conf"), &resolv)
+fn write_etc_files(dir: &Path, config: &super::ContainerConfig) -> io::Result<()> {
+    crate::fsutil::write_atomic(&dir.join("hostname"), format!("{}\n", config.hostname).as_bytes())?;
+    crate::fsutil::write_atomic(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    crate::fsutil::write_atomic(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
 }
 
 /// Docker's exit codes for a command that cannot run, checked before the container is

@@ -78,8 +78,15 @@ pub fn process_env<'a>(env: impl IntoIterator<Item = &'a String>, hostname: &str
 }
 
 /// The spec for `config`, running as `user`, with its root at `rootfs` and its /etc files in
-/// `dir`.
-pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -> Result<Spec, serde_json::Error> {
+/// `dir`; `netns` is the network namespace to join (none: a new one, unless the container
+/// uses the host's).
+pub fn build(
+    config: &ContainerConfig,
+    user: &User,
+    rootfs: &Path,
+    dir: &Path,
+    netns: Option<&Path>,
+) -> Result<Spec, serde_json::Error> {
     let env = process_env(&config.env, &config.hostname, user);
     let (caps, missing) = within(capabilities(&config.host), host_bounding_set());
     if !missing.is_empty() {
@@ -124,7 +131,7 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
             etc("resolv.conf"),
         ],
         "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
+            "namespaces": namespaces(config, netns),
             "cgroupsPath": format!("/berth/{}", config.id),
             "maskedPaths": if host.privileged { &[][..] } else { &MASKED[..] },
             "readonlyPaths": if host.privileged { &[][..] } else { &READ_ONLY[..] },
@@ -151,6 +158,21 @@ pub fn build(config: &ContainerConfig, user: &User, rootfs: &Path, dir: &Path) -
         }
     }
     serde_json::from_value(value)
+}
+
+fn namespaces(config: &ContainerConfig, netns: Option<&Path>) -> serde_json::Value {
+    let mut list = vec![
+        serde_json::json!({"type": "pid"}),
+        serde_json::json!({"type": "ipc"}),
+        serde_json::json!({"type": "uts"}),
+        serde_json::json!({"type": "mount"}),
+    ];
+    match (netns, &config.network.mode) {
+        (_, super::NetworkMode::Host) => {}
+        (Some(path), _) => list.push(serde_json::json!({"type": "network", "path": path})),
+        (None, _) => list.push(serde_json::json!({"type": "network"})),
+    }
+    serde_json::Value::Array(list)
 }
 
 /// Docker's default set, with `--cap-add`/`--cap-drop` (names with or without `CAP_`, or

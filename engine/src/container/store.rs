@@ -69,6 +69,13 @@ impl Store {
         self.save_state(&config.id, &ContainerState::default())
     }
 
+    /// Rewrites a container's configuration (its networks changed).
+    pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
+        let path = self.container_dir(&config.id).join("config.json");
+        fsutil::write_atomic(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
+            .map_err(|source| ContainerError::Io { action: "save", id: config.id.clone(), source })
+    }
+
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
         let data = serde_json::to_vec_pretty(state).expect("state serialises");
         fsutil::write_atomic(&self.container_dir(id).join("state.json"), &data).map_err(|source| ContainerError::Io {

@@ -1,0 +1,15 @@
+//! The labels Docker Compose puts on what it creates; berth puts the same ones, so that tools
+//! and habits built on them carry over.
+
+pub const PROJECT: &str = "com.docker.compose.project";
+pub const SERVICE: &str = "com.docker.compose.service";
+pub const NUMBER: &str = "com.docker.compose.container-number";
+pub const ONEOFF: &str = "com.docker.compose.oneoff";
+pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+pub const NETWORK: &str = "com.docker.compose.network";
+pub const VOLUME: &str = "com.docker.compose.volume";
+pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
+pub const IMAGE: &str = "com.docker.compose.image";
+pub const VERSION: &str = "com.docker.compose.version";
