@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn the_spec_is_valid() {
         let config = ContainerConfig { id: "abc".into(), args: v(&["sh"]), hostname: "h".into(), ..Default::default() };
-        let spec = build(&config, &User::default(), Path::new("/r"), Path::new("/d")).expect("valid spec");
+        let spec = build(&config, &User::default(), Path::new("/r"), Path::new("/d"), None).expect("valid spec");
         assert_eq!(spec.hostname().as_deref(), Some("h"));
         let caps = spec
             .process()
