@@ -131,6 +131,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Show a container's published ports, or where one port is published
     Port {
         container: String,
@@ -275,6 +278,12 @@ pub struct RunArgs {
     /// Run in the background and print the container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Mount a volume or a host path: `NAME:/path[:ro]`, `/host:/path[:ro]`, `/path`
+    #[arg(short = 'v', long = "volume", value_name = "SOURCE:TARGET[:OPTIONS]")]
+    pub volumes: Vec<String>,
+    /// Mount: `type=bind|volume|tmpfs,source=...,target=...[,readonly]`
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mounts: Vec<String>,
     /// Network: a network's name, `bridge` (default), `host`, `none`, `container:NAME`
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
@@ -621,4 +630,48 @@ pub struct NetworkCreateArgs {
     pub labels: Vec<String>,
     #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// List volumes
+    #[command(alias = "list")]
+    Ls {
+        /// Only print names
+        #[arg(short, long)]
+        quiet: bool,
+        /// `json`: one object per line
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Show volumes in detail, as JSON
+    Inspect {
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Create a volume
+    Create {
+        name: String,
+        #[arg(short, long)]
+        driver: Option<String>,
+        /// Driver option: `type=tmpfs`, `o=size=10m`, `device=/path`
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Remove volumes (never one in use)
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove anonymous volumes no container uses (with --all, every unused volume)
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        /// Do not ask (berth never asks; accepted for Docker's scripts)
+        #[arg(short, long)]
+        force: bool,
+    },
 }

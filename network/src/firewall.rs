@@ -115,7 +115,10 @@ pub fn render(rules: &Rules) -> String {
 }
 
 fn nft(args: &[&str], input: Option<&str>) -> Result<String> {
-    let mut child = Command::new("nft")
+    // Boot scripts and tests may run with a PATH without the sbin directories.
+    let program =
+        ["/usr/sbin/nft", "/sbin/nft"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap_or("nft");
+    let mut child = Command::new(program)
         .args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())

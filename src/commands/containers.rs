@@ -41,15 +41,12 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
             |e| if e.contains('=') { Some(e.clone()) } else { std::env::var(e).ok().map(|v| format!("{e}={v}")) },
         )
         .collect();
-    let labels: BTreeMap<String, String> = args
-        .labels
-        .iter()
-        .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
-        .collect();
+    let labels: BTreeMap<String, String> = super::key_values(&args.labels);
     let (network, networks) = super::network::settings_for_run(&store, &args)?;
     let opts = CreateOptions {
         network,
         networks,
+        mounts: super::volume::mounts_for_run(&args)?,
         name: args.name.clone(),
         env,
         working_dir: args.workdir.clone(),

@@ -6,6 +6,7 @@ mod containers;
 mod images;
 mod login;
 mod network;
+mod volume;
 
 use std::process::ExitCode;
 
@@ -48,8 +49,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shim { id } => containers::shim(&id),
         Command::Dns => network::dns(),
         Command::Network(command) => network::run(command),
+        Command::Volume(command) => volume::run(command),
         Command::Port { container, port } => network::port(&container, port.as_deref()),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }
+}
+
+/// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` has an empty value.
+pub(crate) fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
+        .collect()
 }

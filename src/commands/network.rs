@@ -1,7 +1,6 @@
 //! `network ls|inspect|create|rm|prune|connect|disconnect`, `port`, and the hidden `dns`
 //! server.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -73,13 +72,6 @@ pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| l.split_once('=').map_or((l.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
-        .collect()
-}
-
 fn create_options(args: NetworkCreateArgs) -> anyhow::Result<NetworkOptions> {
     let subnet = |s: &Option<String>| -> anyhow::Result<_> {
         s.as_deref().map(str::parse).transpose().map_err(anyhow::Error::from)
@@ -93,8 +85,8 @@ fn create_options(args: NetworkCreateArgs) -> anyhow::Result<NetworkOptions> {
         internal: args.internal,
         attachable: args.attachable,
         enable_ipv6: args.ipv6,
-        labels: key_values(&args.labels),
-        options: key_values(&args.options),
+        labels: super::key_values(&args.labels),
+        options: super::key_values(&args.options),
     })
 }
 

@@ -31,6 +31,7 @@ pub struct CreateOptions {
     pub network: super::NetworkSettings,
     /// The networks to join (bridge mode), addresses chosen at creation.
     pub networks: Vec<crate::network::EndpointRequest>,
+    pub mounts: Vec<berth_volumes::mount::Mount>,
 }
 
 /// The `--health-*` flags (or a Compose `healthcheck`): each replaces the image's value.
@@ -79,6 +80,8 @@ pub enum CreateError {
     Container(#[from] ContainerError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Volume(#[from] berth_volumes::VolumeError),
 }
 
 /// Records a new container of image `image` (named `image_name` by the user).
@@ -130,6 +133,7 @@ pub fn create(
         log: opts.log,
         healthcheck: healthcheck(run.healthcheck.as_ref(), &opts.health),
         network: opts.network,
+        mounts: crate::volume::prepare(store, &opts.mounts)?,
     };
     if config.network.exposed.is_empty() {
         config.network.exposed =

@@ -44,6 +44,10 @@ pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchErro
 pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Result<Started, LaunchError> {
     let dir = store.container_dir(id);
     let container = store.load_container(id)?;
+    // A shim that just reported its container's exit may still be letting go of the network.
+    if !super::remove::is_live(&container) {
+        super::remove::wait_for_shim_exit(&container, std::time::Duration::from_secs(5));
+    }
     crate::network::attach(store, &container.config)?;
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -82,6 +82,9 @@ pub struct ContainerConfig {
     pub healthcheck: Option<HealthConfig>,
     #[serde(default)]
     pub network: NetworkSettings,
+    /// Binds, volumes and tmpfs mounts (anonymous volumes named at creation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<berth_volumes::mount::Mount>,
 }
 
 /// How a container is networked.

@@ -159,10 +159,10 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         // must already say so.
         shim.c.state.status = if restart { Status::Restarting } else { Status::Exited };
         shim.save();
-        shim.answer_waiters(code);
         if !restart {
             break;
         }
+        shim.answer_waiters(code);
         in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
         if !shim.pause(backoff(in_a_row.saturating_sub(1))) {
             break;
@@ -170,6 +170,12 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         shim.c.state.restart_count += 1;
     }
     shim.unmount_rootfs();
+    // A stopped container holds no address, port or interface; the next start sets them up
+    // again (with the same addresses, which are in its configuration). Done before anyone
+    // hears of the exit, so that a start right after a stop finds the network clean.
+    if let Err(e) = crate::network::detach(store, &shim.c.config) {
+        tracing::warn!("cannot take the container off its networks: {e}");
+    }
     shim.c.state.status = Status::Exited;
     shim.c.state.shim_pid = None;
     shim.save();
@@ -240,14 +246,12 @@ impl Shim<'_> {
                     spec::init_binary().display()
                 )));
             }
-            let spec = spec::build(
-                config,
-                &user,
-                &rootfs,
-                &self.dir,
-                crate::network::namespace_for(self.store, config).as_deref(),
-            )
-            .map_err(|e| setup("build the runtime spec", &e))?;
+            crate::volume::seed(self.store, config, &rootfs).map_err(|e| setup("seed the volumes", &e))?;
+            let volumes =
+                crate::volume::runtime_mounts(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
+            let netns = crate::network::namespace_for(self.store, config);
+            let spec = spec::build(config, &user, &rootfs, &self.dir, netns.as_deref(), &volumes)
+                .map_err(|e| setup("build the runtime spec", &e))?;
             spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
         }
 

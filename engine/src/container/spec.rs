@@ -86,6 +86,7 @@ pub fn build(
     rootfs: &Path,
     dir: &Path,
     netns: Option<&Path>,
+    volumes: &[berth_volumes::mount::RuntimeMount],
 ) -> Result<Spec, serde_json::Error> {
     let env = process_env(&config.env, &config.hostname, user);
     let (caps, missing) = within(capabilities(&config.host), host_bounding_set());
@@ -155,6 +156,9 @@ pub fn build(
             let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
             opts.extend(options.split(',').filter(|o| !o.is_empty()).map(str::to_string));
             mounts.push(serde_json::json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        }
+        for m in volumes {
+            mounts.push(serde_json::to_value(m)?);
         }
     }
     serde_json::from_value(value)
@@ -456,7 +460,7 @@ mod tests {
     #[test]
     fn the_spec_is_valid() {
         let config = ContainerConfig { id: "abc".into(), args: v(&["sh"]), hostname: "h".into(), ..Default::default() };
-        let spec = build(&config, &User::default(), Path::new("/r"), Path::new("/d"), None).expect("valid spec");
+        let spec = build(&config, &User::default(), Path::new("/r"), Path::new("/d"), None, &[]).expect("valid spec");
         assert_eq!(spec.hostname().as_deref(), Some("h"));
         let caps = spec
             .process()
