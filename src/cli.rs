@@ -39,6 +39,20 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create and start the project's containers, networks and volumes
+    Up(UpArgs),
+    /// Stop and remove the project's containers and networks (and volumes with -v)
+    Down(DownArgs),
+    /// List the Compose projects on this host
+    Ls {
+        /// Show stopped projects too
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
     /// Parse, resolve and render the Compose file in canonical format
     Config(ConfigArgs),
     /// Pull an image from a registry
@@ -434,7 +448,7 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    #[arg(required = true)]
+    /// Containers; in a project, its services (default: all)
     pub containers: Vec<String>,
     /// Seconds to wait before SIGKILL (default: the container's stop timeout)
     #[arg(short, long)]
@@ -472,7 +486,11 @@ pub struct PsArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    pub container: String,
+    /// A container; in a project, its services (default: all)
+    pub targets: Vec<String>,
+    /// In a project: no `name |` prefix
+    #[arg(long)]
+    pub no_log_prefix: bool,
     /// Keep following the output until the container stops
     #[arg(short, long)]
     pub follow: bool,
@@ -674,4 +692,74 @@ pub enum VolumeCommand {
         #[arg(short, long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Services to bring up (and what they depend on); default: all
+    pub services: Vec<String>,
+    /// Start in the background and return
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Wait until the services run and are healthy (implies -d)
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds --wait waits at most
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Pull images: missing (default), always, never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Recreate containers even if nothing changed
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// Keep existing containers even if their configuration changed
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Do not start the services the named ones depend on
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Remove containers of services no longer in the file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Replicas of a service: `SERVICE=N` (repeatable)
+    #[arg(long, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
+    /// Recreate anonymous volumes instead of reusing their data
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Create the containers, do not start them
+    #[arg(long)]
+    pub no_start: bool,
+    /// Stop the project when any container stops
+    #[arg(long)]
+    pub abort_on_container_exit: bool,
+    /// Stop the project when any container fails
+    #[arg(long)]
+    pub abort_on_container_failure: bool,
+    /// Return this service's exit code (implies --abort-on-container-exit)
+    #[arg(long, value_name = "SERVICE")]
+    pub exit_code_from: Option<String>,
+    /// Seconds to wait for containers to stop
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+    /// Show the output of these services only
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not show the output of these services
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Remove named volumes declared in the file and anonymous volumes too
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove containers of services no longer in the file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Seconds to wait for containers to stop
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
 }

@@ -9,6 +9,7 @@ pub mod fsutil;
 pub mod image;
 pub mod labels;
 pub mod network;
+pub mod project;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -63,7 +63,11 @@ pub fn render(rules: &Rules) -> String {
     if !rules.forwards.is_empty() {
         let gateways: Vec<String> = rules.bridges.iter().map(|b| b.gateway.to_string()).collect();
         let _ = writeln!(s, "\tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;");
-        let _ = writeln!(s, "\t\tfib daddr type local ip daddr != {{ {} }} jump published\n\t}}", gateways.join(", "));
+        // Queries to berth's DNS server on a gateway are never redirected; any other port of a
+        // gateway address is the host's, and published ports answer there too.
+        let gateways = gateways.join(", ");
+        let _ = writeln!(s, "\t\tip daddr {{ {gateways} }} meta l4proto {{ tcp, udp }} th dport 53 return");
+        let _ = writeln!(s, "\t\tfib daddr type local jump published\n\t}}");
         let _ = writeln!(s, "\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;");
         let _ = writeln!(s, "\t\tfib daddr type local jump published\n\t}}");
         let _ = writeln!(s, "\tchain published {{");
@@ -224,8 +228,8 @@ mod tests {
         assert!(s.contains("\t\ttcp dport 8080 dnat to 172.18.0.2:80\n"), "{s}");
         assert!(s.contains("ip daddr 127.0.0.1 udp dport 5353 dnat to 172.18.0.3:80"), "{s}");
         assert!(
-            s.contains("ip daddr != { 172.18.0.1 } jump published"),
-            "the DNS server's address is not redirected: {s}"
+            s.contains("ip daddr { 172.18.0.1 } meta l4proto { tcp, udp } th dport 53 return"),
+            "the DNS server's port is not redirected: {s}"
         );
     }
 }

@@ -498,7 +498,7 @@ pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn status_text(c: &Container) -> String {
+pub fn status_text(c: &Container) -> String {
     let s = &c.state;
     match s.status {
         Status::Running => {
@@ -566,7 +566,10 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
-    let c = store.find_container(&args.container)?;
+    let [container] = args.targets.as_slice() else {
+        anyhow::bail!("logs takes one container (or run it in a Compose project for its services)");
+    };
+    let c = store.find_container(container)?;
     let path = store.container_dir(&c.config.id).join("log.json");
     if !path.exists() {
         return Ok(ExitCode::SUCCESS);

@@ -34,6 +34,16 @@ pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Pulls one image for the host's platform, with progress on a terminal.
+pub fn pull_one(store: &berth_engine::store::Store, image: &str) -> anyhow::Result<()> {
+    let reference = ImageRef::parse(image)?;
+    let config = engine::config()?;
+    engine::runtime()?
+        .block_on(pull::pull(store, &config, &reference, &Platform::host(), progress::for_terminal(false)))
+        .with_context(|| format!("cannot pull {}", reference.familiar()))?;
+    Ok(())
+}
+
 pub fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let mut rows = store.image_rows()?;

@@ -1,6 +1,7 @@
 //! One module per subcommand (or family of subcommands).
 
 mod archive;
+mod compose;
 mod config;
 mod containers;
 mod images;
@@ -13,7 +14,16 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let project = compose::in_project(&cli.global);
     match cli.command {
+        Command::Up(args) => compose::up(&cli.global, args),
+        Command::Down(args) => compose::down(&cli.global, args),
+        Command::Ls { all, quiet, format } => compose::ls(all, quiet, format),
+        Command::Ps(args) if project => compose::ps(&cli.global, args),
+        Command::Logs(args) if project => compose::logs(&cli.global, args),
+        Command::Stop(args) if project => compose::stop(&cli.global, args),
+        Command::Restart(args) if project => compose::restart(&cli.global, args),
+        Command::Start { containers: c } if project => compose::start(&cli.global, &c),
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(args),

@@ -10,9 +10,9 @@ use crate::images::State;
 use crate::registry::busybox_layer;
 use crate::support::{stderr, stdout};
 
-const IMAGE: &str = "local/busybox:test";
+pub const IMAGE: &str = "local/busybox:test";
 
-fn state_with_busybox() -> State {
+pub fn state_with_busybox() -> State {
     let state = State::new();
     let (_, gz) = busybox_layer().finish();
     let rootfs = state.dir.path().join("busybox.tar.gz");
@@ -21,7 +21,7 @@ fn state_with_busybox() -> State {
     state
 }
 
-fn code(out: &Output) -> i32 {
+pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
@@ -33,7 +33,7 @@ fn state_file(state: &State, name: &str) -> serde_json::Value {
         .expect("json")
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

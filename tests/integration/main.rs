@@ -6,5 +6,6 @@ mod conformance;
 mod containers;
 mod fake_registry;
 mod images;
+mod network;
 mod registry;
 mod support;

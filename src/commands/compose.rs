@@ -1,0 +1,372 @@
+//! The Compose side of the command line: `up`, `down`, `ls`, and `ps`, `logs`, `start`,
+//! `stop`, `restart` when a project is in effect (a `-f` or `-p` flag, or a Compose file in
+//! the current directory). The work is the engine's reconciler (`berth_engine::project`);
+//! this module loads the project, pulls what is missing, and prints.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Seek, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_compose::Project;
+use berth_engine::container::store::Container;
+use berth_engine::container::{Status, remove};
+use berth_engine::project::{self, DownOptions, Report, UpOptions};
+use berth_engine::store::Store;
+
+use crate::cli::{DownArgs, Format, GlobalArgs, LogsArgs, PsArgs, StopArgs, UpArgs};
+use crate::{engine, output};
+
+/// Whether the command line names a project: `-f`, `-p`, or a Compose file here.
+pub fn in_project(global: &GlobalArgs) -> bool {
+    if !global.files.is_empty() || global.project_name.is_some() {
+        return true;
+    }
+    let Ok(cwd) = std::env::current_dir() else { return false };
+    ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"].iter().any(|f| cwd.join(f).is_file())
+}
+
+fn load(global: &GlobalArgs) -> anyhow::Result<Project> {
+    let opts = crate::project::options(global)?;
+    Ok(crate::project::load(&opts)?.project)
+}
+
+/// The project's name: from `-p` alone (a project that is only labels now), or from the file.
+fn project_name(global: &GlobalArgs) -> anyhow::Result<(String, Option<Project>)> {
+    match load(global) {
+        Ok(p) => Ok((p.name.clone(), Some(p))),
+        Err(e) => match &global.project_name {
+            Some(name) if global.files.is_empty() => Ok((name.clone(), None)),
+            _ => Err(e),
+        },
+    }
+}
+
+/// Progress lines in Docker Compose's shape: ` ✔ Container p-web-1  Started`.
+struct Lines {
+    quiet: bool,
+}
+
+impl Report for Lines {
+    fn event(&self, kind: &str, name: &str, status: &str) {
+        if !self.quiet {
+            let mark = if matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited") { "✔" } else { " " };
+            eprintln!(" {mark} {kind} {name:<30} {status}");
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        output::warn(message);
+    }
+}
+
+/// Pulls the images the services need, as `--pull` says.
+fn pull_images(store: &Store, project: &Project, services: &[String], policy: &str) -> anyhow::Result<()> {
+    for name in services {
+        let service = &project.services[name];
+        let Some(image) = &service.image else { continue };
+        let policy = service.pull_policy.as_deref().filter(|_| policy == "missing").unwrap_or(policy);
+        let missing = store.find_image(image).is_err();
+        let pull = match policy {
+            "always" => true,
+            "missing" | "if_not_present" => missing,
+            "never" => {
+                if missing {
+                    anyhow::bail!("service {name}: image {image} is not here and --pull is never");
+                }
+                false
+            }
+            other => anyhow::bail!("invalid pull policy {other:?}: use missing, always or never"),
+        };
+        if pull {
+            super::images::pull_one(store, image)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let mut scale = BTreeMap::new();
+    for s in &args.scale {
+        let (name, n) = s.split_once('=').with_context(|| format!("invalid --scale {s:?}: use SERVICE=N"))?;
+        scale.insert(name.to_string(), n.parse().with_context(|| format!("invalid --scale {s:?}: use SERVICE=N"))?);
+    }
+    let opts = UpOptions {
+        services: args.services.clone(),
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        no_deps: args.no_deps,
+        remove_orphans: args.remove_orphans,
+        scale,
+        renew_anon_volumes: args.renew_anon_volumes,
+        timeout: args.timeout,
+    };
+    let report = Lines { quiet: false };
+    let selected = project::selected(&project, &opts.services, opts.no_deps)?;
+    pull_images(&store, &project, &selected, &args.pull)?;
+    let services = project::converge(&store, &project, &opts, &report)?;
+    if args.no_start {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    project::start(&store, &project, &services, &exe, &report)?;
+    if args.wait {
+        project::wait_ready(&store, &project.name, &services, args.wait_timeout.map(Duration::from_secs))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    attached(&store, &project, &services, &args)
+}
+
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `up` without `-d`: the services' output, prefixed, until every container has stopped for
+/// good, or Ctrl-C (a graceful stop; a second one kills), or an abort flag fires.
+fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs) -> anyhow::Result<ExitCode> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the handler only increments an atomic, which is async-signal-safe.
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &action);
+        let _ = sigaction(Signal::SIGTERM, &action);
+    }
+    let shown = |s: &str| (args.attach.is_empty() || args.attach.iter().any(|a| a == s)) && !args.no_attach.iter().any(|a| a == s);
+    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let mut tails = Tails::default();
+    let report = Lines { quiet: false };
+    let mut exit_code = 0;
+    loop {
+        let cs: Vec<Container> = project::containers(store, &project.name, false)?
+            .into_iter()
+            .filter(|c| services.iter().any(|s| s == project::service_of(c)))
+            .collect();
+        tails.pump(store, &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(), true, false);
+        let ended: Vec<&Container> = cs.iter().filter(|c| matches!(c.state.status, Status::Exited | Status::Dead)).collect();
+        let failed = ended.iter().find(|c| c.state.exit_code != Some(0));
+        if let Some(from) = &args.exit_code_from {
+            if let Some(c) = ended.iter().find(|c| project::service_of(c) == from) {
+                exit_code = c.state.exit_code.unwrap_or(1);
+            }
+        } else if let Some(c) = failed {
+            exit_code = c.state.exit_code.unwrap_or(1);
+        }
+        let stop_now = INTERRUPTS.load(Ordering::Relaxed) > 0
+            || (abort && !ended.is_empty())
+            || (args.abort_on_container_failure && failed.is_some());
+        if stop_now {
+            if INTERRUPTS.load(Ordering::Relaxed) > 0 {
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            }
+            let timeout = if INTERRUPTS.load(Ordering::Relaxed) > 1 { Some(0) } else { args.timeout };
+            project::stop_containers(store, Some(project), &cs, timeout, &report)?;
+            tails.pump(store, &cs, true, false);
+            return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
+        }
+        if !cs.is_empty() && cs.iter().all(|c| !remove::is_live(c)) {
+            tails.pump(store, &cs, true, false);
+            return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where each container's log was read up to.
+#[derive(Default)]
+struct Tails {
+    offsets: BTreeMap<String, (u64, u64)>,
+}
+
+impl Tails {
+    /// Prints what the containers logged since the last call, each line prefixed with the
+    /// container's name (padded to align).
+    fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool, timestamps: bool) {
+        let width = cs.iter().map(|c| c.config.name.len()).max().unwrap_or(0);
+        let mut out = std::io::stdout().lock();
+        for c in cs {
+            let path = store.container_dir(&c.config.id).join("log.json");
+            let Ok(mut file) = std::fs::File::open(&path) else { continue };
+            let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().map_or_else(|_| unreachable_meta(&path), |m| m));
+            let (ino, offset) = self.offsets.get(&c.config.id).copied().unwrap_or((inode, 0));
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let start = if ino != inode || len < offset { 0 } else { offset };
+            if file.seek(std::io::SeekFrom::Start(start)).is_err() {
+                continue;
+            }
+            let mut reader = std::io::BufReader::new(file);
+            let mut pos = start;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if !line.ends_with('\n') {
+                    break; // A line still being written: read it whole next time.
+                }
+                pos += line.len() as u64;
+                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let text = entry["log"].as_str().unwrap_or("");
+                    let stamp = if timestamps { format!("{} ", entry["time"].as_str().unwrap_or("")) } else { String::new() };
+                    let head = if prefix { format!("{:<width$} | ", c.config.name) } else { String::new() };
+                    let _ = write!(out, "{head}{stamp}{text}");
+                    if !text.ends_with('\n') {
+                        let _ = writeln!(out);
+                    }
+                }
+                line.clear();
+            }
+            self.offsets.insert(c.config.id.clone(), (inode, pos));
+        }
+        let _ = out.flush();
+    }
+}
+
+fn unreachable_meta(path: &std::path::Path) -> std::fs::Metadata {
+    std::fs::metadata(path).or_else(|_| std::fs::metadata("/")).expect("/ exists")
+}
+
+pub fn down(global: &GlobalArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
+    let (name, project) = project_name(global)?;
+    let store = engine::store()?;
+    let opts = DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout };
+    project::down(&store, &name, project.as_ref(), &opts, &Lines { quiet: false })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn ls(all: bool, quiet: bool, format: Option<Format>) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let projects: Vec<_> = project::list_projects(&store)?
+        .into_iter()
+        .filter(|(_, status, _)| all || status.contains("running"))
+        .collect();
+    if quiet {
+        projects.iter().for_each(|(n, _, _)| println!("{n}"));
+    } else if format == Some(Format::Json) {
+        let list: Vec<_> = projects
+            .iter()
+            .map(|(n, s, f)| serde_json::json!({"Name": n, "Status": s, "ConfigFiles": f}))
+            .collect();
+        println!("{}", serde_json::to_string(&list)?);
+    } else {
+        let mut table = output::Table::new(&["NAME", "STATUS", "CONFIG FILES"]);
+        projects.into_iter().for_each(|(n, s, f)| table.row(vec![n, s, f]));
+        print!("{table}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn project_containers(global: &GlobalArgs, services: &[String]) -> anyhow::Result<(Store, String, Option<Project>, Vec<Container>)> {
+    let (name, project) = project_name(global)?;
+    let store = engine::store()?;
+    let cs = project::containers(&store, &name, false)?
+        .into_iter()
+        .filter(|c| services.is_empty() || services.iter().any(|s| s == project::service_of(c)))
+        .collect();
+    Ok((store, name, project, cs))
+}
+
+pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
+    let (_, _, _, mut cs) = project_containers(global, &[])?;
+    cs.retain(|c| args.all || remove::is_live(c));
+    if args.quiet {
+        cs.iter().for_each(|c| println!("{}", c.config.id));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ports = |c: &Container| c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+    if args.format == Some(Format::Json) {
+        for c in &cs {
+            let line = serde_json::json!({
+                "ID": &c.config.id[..12], "Name": c.config.name, "Image": c.config.image,
+                "Command": format!("\"{}\"", c.config.args.join(" ")), "Project": c.config.labels.get(berth_engine::labels::PROJECT),
+                "Service": project::service_of(c), "CreatedAt": c.config.created, "State": c.state.status.to_string(),
+                "Health": c.state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
+                "ExitCode": c.state.exit_code.unwrap_or(0), "Status": super::containers::status_text(c),
+                "Publishers": c.config.network.ports, "Labels": c.config.labels,
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = output::Table::new(&["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]);
+    for c in &cs {
+        let mut command = c.config.args.join(" ");
+        if command.chars().count() > 20 {
+            command = command.chars().take(19).collect::<String>() + "…";
+        }
+        table.row(vec![
+            c.config.name.clone(),
+            c.config.image.clone(),
+            format!("\"{command}\""),
+            project::service_of(c).to_string(),
+            output::since(Some(&c.config.created)),
+            super::containers::status_text(c),
+            ports(c),
+        ]);
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logs(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let (store, name, _, cs) = project_containers(global, &args.targets)?;
+    let mut tails = Tails::default();
+    if let Some(n) = args.tail {
+        // Start each container's log n lines from its end.
+        for c in &cs {
+            let path = store.container_dir(&c.config.id).join("log.json");
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let skip: usize = lines[..lines.len().saturating_sub(n)].iter().map(|l| l.len()).sum();
+            let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap_or(0);
+            tails.offsets.insert(c.config.id.clone(), (inode, skip as u64));
+        }
+    }
+    tails.pump(&store, &cs, !args.no_log_prefix, args.timestamps);
+    while args.follow {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = project::containers(&store, &name, false)?
+            .into_iter()
+            .filter(|c| args.targets.is_empty() || args.targets.iter().any(|s| s == project::service_of(c)))
+            .collect::<Vec<_>>();
+        tails.pump(&store, &now, !args.no_log_prefix, args.timestamps);
+        if now.iter().all(|c| !remove::is_live(c)) {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn stop(global: &GlobalArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let (store, _, project, cs) = project_containers(global, &args.containers)?;
+    if let Some(p) = &project {
+        let graph = berth_compose::Graph::new(p);
+        for s in &args.containers {
+            let affected: Vec<String> = graph.dependents(s).into_iter().filter(|d| !args.containers.contains(d)).collect();
+            if !affected.is_empty() {
+                output::warn(&format!("stopping {s} affects the services that depend on it: {}", affected.join(", ")));
+            }
+        }
+    }
+    project::stop_containers(&store, project.as_ref(), &cs, args.time, &Lines { quiet: false })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn start(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let services = project::selected(&project, services, true)?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    project::start(&store, &project, &services, &exe, &Lines { quiet: false })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restart(global: &GlobalArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+    stop(global, StopArgs { containers: args.containers.clone(), time: args.time })?;
+    start(global, &args.containers)
+}

@@ -1,0 +1,347 @@
+//! Networks as a user meets them: names that resolve on shared networks and nowhere else,
+//! aliases and links, fixed addresses, every form of published port from the host and from
+//! another container, internal networks, the host and none modes, a host whose FORWARD policy
+//! is DROP, and a leak check over 50 set-up/tear-down cycles.
+
+use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::containers::{IMAGE, code, state_with_busybox};
+use crate::images::State;
+use crate::support::{stderr, stdout};
+
+/// Tests that change the host's firewall policy, or compare the host's whole network state
+/// before and after, do not overlap.
+static HOST_NETWORK: Mutex<()> = Mutex::new(());
+
+fn sh(state: &State, network: &str, script: &str) -> std::process::Output {
+    state.berth(&["run", "--rm", "--network", network, IMAGE, "sh", "-c", script])
+}
+
+/// A free port on the host, for publishing.
+fn free_port() -> u16 {
+    TcpListener::bind("0.0.0.0:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn web(state: &State, name: &str, network: &str, extra: &[&str]) {
+    let script = format!("echo hello from {name} > /tmp/index.html; exec httpd -f -p 80 -h /tmp");
+    let mut args = vec!["run", "-d", "--name", name, "--network", network];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[IMAGE, "sh", "-c", &script]);
+    state.ok(&args);
+    crate::containers::wait_for("the web server", || {
+        state.berth(&["exec", name, "wget", "-qO-", "http://127.0.0.1/index.html"]).status.success()
+    });
+}
+
+fn gateway(state: &State, network: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(&state.ok(&["network", "inspect", network])).expect("json");
+    v[0]["IPAM"]["Config"][0]["Gateway"].as_str().expect("gateway").to_string()
+}
+
+/// A page from the host, retried while the server in the container starts.
+fn http_get(addr: &str) -> String {
+    let get = || {
+        let out =
+            Command::new("busybox").args(["wget", "-T", "5", "-qO-", &format!("http://{addr}/index.html")]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    };
+    for _ in 0..50 {
+        let page = get();
+        if !page.is_empty() {
+            return page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    get()
+}
+
+#[test]
+fn names_resolve_on_shared_networks_only() {
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "front"]);
+    state.ok(&["network", "create", "back"]);
+    web(&state, "web", "front", &["--network-alias", "www"]);
+    state.ok(&["run", "-d", "--name", "db", "--network", "back", IMAGE, "sleep", "600"]);
+    let out = sh(
+        &state,
+        "front",
+        "nslookup web && nslookup www && wget -qO- http://web/index.html && wget -qO- http://www/index.html",
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).matches("hello from web").count(), 2, "{}", stdout(&out));
+    let hidden = sh(&state, "front", "nslookup db");
+    assert!(!hidden.status.success() && stdout(&hidden).contains("NXDOMAIN"), "{}", stdout(&hidden));
+    // A container on both networks sees both; a link is the linking container's own name.
+    let both = state.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "back",
+        "--link",
+        "db:database",
+        IMAGE,
+        "sh",
+        "-c",
+        "nslookup database && nslookup db",
+    ]);
+    assert!(both.status.success(), "{}{}", stdout(&both), stderr(&both));
+    let other = sh(&state, "back", "nslookup database");
+    assert!(!other.status.success(), "nobody else resolves the link's alias: {}", stdout(&other));
+    // Two replicas behind one alias: one A record each.
+    web(&state, "web2", "front", &["--network-alias", "www"]);
+    let two = sh(&state, "front", "nslookup www");
+    assert_eq!(stdout(&two).matches("Address: ").count(), 2, "{}", stdout(&two));
+}
+
+#[test]
+fn static_addresses_survive_restarts() {
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "--subnet", "10.231.7.0/24", "--ip-range", "10.231.7.128/25", "fixed"]);
+    state.ok(&["run", "-d", "--name", "pinned", "--network", "fixed", "--ip", "10.231.7.50", IMAGE, "sleep", "600"]);
+    let addr = |name: &str| stdout(&state.berth(&["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]));
+    assert!(addr("pinned").contains("10.231.7.50/24"), "{}", addr("pinned"));
+    state.ok(&["run", "-d", "--name", "ranged", "--network", "fixed", IMAGE, "sleep", "600"]);
+    assert!(addr("ranged").contains("10.231.7.128/24"), "allocated from the range: {}", addr("ranged"));
+    state.ok(&["restart", "-t", "0", "pinned"]);
+    assert!(addr("pinned").contains("10.231.7.50/24"), "kept across a restart: {}", addr("pinned"));
+    let taken = state.berth(&["run", "--rm", "--network", "fixed", "--ip", "10.231.7.50", IMAGE, "true"]);
+    assert!(!taken.status.success() && stderr(&taken).contains("10.231.7.50"), "{}", stderr(&taken));
+    let overlap = state.berth(&["network", "create", "--subnet", "10.231.0.0/16", "overlap"]);
+    assert!(!overlap.status.success() && stderr(&overlap).contains("overlaps"), "{}", stderr(&overlap));
+}
+
+#[test]
+fn published_ports_in_every_form() {
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "pubnet"]);
+    state.ok(&["network", "create", "othernet"]);
+    let (any, local, range) = (free_port(), free_port(), free_port());
+    let range_spec = format!("{range}-{}:80-81", range + 1);
+    web(
+        &state,
+        "web",
+        "pubnet",
+        &["-p", &format!("{any}:80"), "-p", &format!("127.0.0.1:{local}:80"), "-p", &range_spec, "-p", "80"],
+    );
+    assert_eq!(http_get(&format!("127.0.0.1:{any}")), "hello from web\n");
+    assert_eq!(http_get(&format!("127.0.0.1:{local}")), "hello from web\n");
+    assert_eq!(http_get(&format!("127.0.0.1:{range}")), "hello from web\n");
+    // `80` alone gets a port of the host's choosing, which `port` tells.
+    let random = state.ok(&["port", "web", "80"]);
+    let picked = random
+        .lines()
+        .find(|l| {
+            !l.ends_with(&format!(":{any}")) && !l.ends_with(&format!(":{local}")) && !l.ends_with(&format!(":{range}"))
+        })
+        .expect("a random port")
+        .to_string();
+    assert_eq!(http_get(&picked.replace("0.0.0.0", "127.0.0.1")), "hello from web\n", "{random}");
+    // From a container on another network, through the host's address on its own network.
+    let gw = gateway(&state, "othernet");
+    let out = sh(&state, "othernet", &format!("wget -T 5 -qO- http://{gw}:{any}/index.html"));
+    assert_eq!(stdout(&out), "hello from web\n", "{}", stderr(&out));
+    // And from a container on the same network (hairpin).
+    let gw = gateway(&state, "pubnet");
+    let out = sh(&state, "pubnet", &format!("wget -T 5 -qO- http://{gw}:{any}/index.html"));
+    assert_eq!(stdout(&out), "hello from web\n", "{}", stderr(&out));
+
+    // UDP: a datagram to the published port reaches the container.
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    state.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "echo",
+        "--network",
+        "pubnet",
+        "-p",
+        &format!("127.0.0.1:{udp}:5353/udp"),
+        IMAGE,
+        "nc",
+        "-u",
+        "-l",
+        "-p",
+        "5353",
+    ]);
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    crate::containers::wait_for("the datagram in the log", || {
+        let _ = client.send_to(b"ping over udp\n", ("127.0.0.1", udp));
+        state.ok(&["logs", "echo"]).contains("ping over udp")
+    });
+
+    // A port some program holds is refused before the container starts.
+    let held = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = held.local_addr().expect("addr").port().to_string();
+    let out = state.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "--network",
+        "pubnet",
+        "-p",
+        &format!("{port}:80"),
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    assert!(!out.status.success(), "a taken port is refused");
+    assert!(stderr(&out).contains(&port) && stderr(&out).contains("already in use"), "{}", stderr(&out));
+    let ps = state.ok(&["ps"]);
+    assert!(!ps.contains("clash"), "nothing started: {ps}");
+}
+
+#[test]
+fn networks_are_isolated_and_internal_ones_closed() {
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "red"]);
+    state.ok(&["network", "create", "blue"]);
+    state.ok(&["network", "create", "--internal", "vault"]);
+    web(&state, "redweb", "red", &[]);
+    let v: serde_json::Value = serde_json::from_str(&state.ok(&["network", "inspect", "red"])).expect("json");
+    let ip = v[0]["Containers"].as_object().expect("containers").values().next().expect("one")["IPv4Address"]
+        .as_str()
+        .expect("ip")
+        .split('/')
+        .next()
+        .expect("ip")
+        .to_string();
+    let same = sh(&state, "red", &format!("nc -w 3 {ip} 80 </dev/null && echo reached"));
+    assert!(stdout(&same).contains("reached"), "{}", stderr(&same));
+    let other = sh(&state, "blue", &format!("nc -w 3 {ip} 80 </dev/null && echo reached"));
+    assert!(!stdout(&other).contains("reached"), "blue cannot reach red");
+    let gw = gateway(&state, "red");
+    let internal = sh(
+        &state,
+        "vault",
+        &format!("ip route; nc -w 3 {ip} 80 </dev/null && echo reached; nc -w 3 {gw} 1 </dev/null; true"),
+    );
+    assert!(!stdout(&internal).contains("default"), "no default route: {}", stdout(&internal));
+    assert!(!stdout(&internal).contains("reached"), "the internal network has no way out");
+}
+
+#[test]
+fn host_and_none_modes() {
+    let state = state_with_busybox();
+    let none = state.ok(&["run", "--rm", "--network", "none", IMAGE, "ip", "-o", "link"]);
+    assert_eq!(none.lines().count(), 1, "only the loopback: {none}");
+    let host_links = Command::new("ip").args(["-o", "link"]).output().expect("ip");
+    let first_host_link =
+        stdout(&host_links).lines().nth(1).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string());
+    let host = state.ok(&["run", "--rm", "--network", "host", IMAGE, "ip", "-o", "link"]);
+    if let Some(name) = first_host_link {
+        assert!(host.contains(&name), "the host's {name} is visible: {host}");
+    }
+    state.ok(&["run", "-d", "--name", "owner", "--network", "none", IMAGE, "sleep", "600"]);
+    let shared = state.ok(&["run", "--rm", "--network", "container:owner", IMAGE, "ip", "-o", "link"]);
+    assert_eq!(shared.lines().count(), 1, "{shared}");
+}
+
+/// Restores the FORWARD policy and removes the iptables table if the test created it.
+struct ForwardPolicy {
+    had_table: bool,
+}
+
+impl Drop for ForwardPolicy {
+    fn drop(&mut self) {
+        let _ = Command::new("iptables").args(["-P", "FORWARD", "ACCEPT"]).status();
+        if !self.had_table {
+            let _ = Command::new("nft").args(["delete", "table", "ip", "filter"]).status();
+        }
+    }
+}
+
+#[test]
+fn works_with_a_forward_policy_of_drop() {
+    if Command::new("iptables").arg("-V").output().is_err() {
+        eprintln!("skipped: iptables is not installed (.ci/run installs it)");
+        return;
+    }
+    let _host = HOST_NETWORK.lock().unwrap_or_else(|e| e.into_inner());
+    let had_table =
+        Command::new("nft").args(["list", "table", "ip", "filter"]).output().is_ok_and(|o| o.status.success());
+    let policy = ForwardPolicy { had_table };
+    assert!(Command::new("iptables").args(["-P", "FORWARD", "DROP"]).status().expect("iptables").success());
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "left"]);
+    state.ok(&["network", "create", "right"]);
+    let port = free_port();
+    web(&state, "web", "right", &["-p", &format!("{port}:80")]);
+    let gw = gateway(&state, "left");
+    assert_eq!(http_get(&format!("127.0.0.1:{port}")), "hello from web\n");
+    let out = sh(&state, "left", &format!("wget -T 5 -qO- http://{gw}:{port}/index.html"));
+    assert_eq!(stdout(&out), "hello from web\n", "forwarded across bridges under DROP: {}", stderr(&out));
+    let rules = Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft");
+    assert!(stdout(&rules).contains("policy drop"), "the host's policy is untouched");
+    drop(state);
+    let rules = Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft");
+    assert!(!stdout(&rules).contains("berth"), "berth's rule left with its networks: {}", stdout(&rules));
+    drop(policy);
+}
+
+/// What berth may have left on the host: the links and routes of these bridges and veth pairs,
+/// nftables tables by these names, and named namespaces. (Other tests run beside this one, so
+/// only this test's own objects are compared.)
+fn leftovers(names: &[String], tables: &[String]) -> Vec<String> {
+    let run = |cmd: &str, args: &[&str]| Command::new(cmd).args(args).output().map(|o| stdout(&o)).unwrap_or_default();
+    let mut found: Vec<String> = run("ip", &["-o", "link"])
+        .lines()
+        .chain(run("ip", &["route"]).lines())
+        .filter(|l| names.iter().any(|n| l.contains(n.as_str())))
+        .map(str::to_string)
+        .collect();
+    found.extend(
+        run("nft", &["list", "tables"])
+            .lines()
+            .filter(|l| tables.iter().any(|t| l.ends_with(t.as_str())))
+            .map(str::to_string),
+    );
+    found.extend(
+        std::fs::read_dir("/run/netns").into_iter().flatten().flatten().map(|e| e.path().display().to_string()),
+    );
+    found
+}
+
+/// The nftables table of a state directory (see `network::table_name`).
+fn table_of(state: &State) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(state.root().as_os_str().as_encoded_bytes());
+    format!("berth_{}", hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[test]
+fn fifty_cycles_leave_the_host_as_it_was() {
+    let _host = HOST_NETWORK.lock().unwrap_or_else(|e| e.into_inner());
+    let state = state_with_busybox();
+    let links_before = stdout(&Command::new("ip").args(["-o", "link"]).output().expect("ip")).lines().count();
+    let mut names: Vec<String> = Vec::new();
+    let tables = vec![table_of(&state)];
+    for cycle in 0..50 {
+        for n in ["one", "two", "three"] {
+            state.ok(&["network", "create", n]);
+            let v: serde_json::Value = serde_json::from_str(&state.ok(&["network", "inspect", n])).expect("json");
+            names.push(v[0]["Options"]["com.docker.network.bridge.name"].as_str().expect("bridge").to_string());
+        }
+        let port = free_port().to_string();
+        state.ok(&["run", "-d", "--name", "a", "--network", "one", "-p", &format!("{port}:80"), IMAGE, "sleep", "600"]);
+        state.ok(&["run", "-d", "--name", "b", "--network", "two", IMAGE, "sleep", "600"]);
+        state.ok(&["network", "connect", "three", "b"]);
+        state.ok(&["run", "-d", "--name", "c", "--network", "three", IMAGE, "sleep", "600"]);
+        for n in ["one", "two", "three"] {
+            let v: serde_json::Value = serde_json::from_str(&state.ok(&["network", "inspect", n])).expect("json");
+            for c in v[0]["Containers"].as_object().expect("containers").values() {
+                names.push(c["HostInterface"].as_str().expect("veth").to_string());
+            }
+        }
+        let out = state.berth(&["exec", "c", "nslookup", "b"]);
+        assert_eq!(code(&out), 0, "cycle {cycle}: {}", stdout(&out));
+        state.ok(&["rm", "-f", "a", "b", "c"]);
+        state.ok(&["network", "rm", "one", "two", "three"]);
+        assert_eq!(leftovers(&names, &tables), Vec::<String>::new(), "cycle {cycle} left something behind");
+    }
+    assert_eq!(names.len(), 50 * 7);
+    let links_after = stdout(&Command::new("ip").args(["-o", "link"]).output().expect("ip")).lines().count();
+    assert!(links_after <= links_before + 20, "links: {links_before} before, {links_after} after");
+}
