@@ -78,12 +78,7 @@ pub fn number_of(c: &Container) -> u64 {
 
 /// How many containers a service wants: `--scale`, else `scale`/`deploy.replicas`, else 1.
 pub fn replicas(service: &Service, name: &str, scale: &BTreeMap<String, u64>) -> u64 {
-    scale
-        .get(name)
-        .copied()
-        .or(service.scale)
-        .or_else(|| service.deploy.as_ref().and_then(|d| d.replicas))
-        .unwrap_or(1)
+    scale.get(name).copied().or(service.scale).or_else(|| service.deploy.as_ref().and_then(|d| d.replicas)).unwrap_or(1)
 }
 
 pub fn container_name(project: &Project, name: &str, service: &Service, number: u64) -> String {
@@ -95,11 +90,7 @@ pub fn container_name(project: &Project, name: &str, service: &Service, number: 
 
 /// The resolved names of the project's networks, by their key in the file.
 fn network_name(project: &Project, key: &str) -> String {
-    project
-        .networks
-        .get(key)
-        .and_then(|n| n.name.clone())
-        .unwrap_or_else(|| format!("{}_{key}", project.name))
+    project.networks.get(key).and_then(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", project.name))
 }
 
 fn volume_name(project: &Project, key: &str) -> Option<String> {
@@ -130,7 +121,8 @@ fn port_bindings(name: &str, service: &Service) -> Result<Vec<PortBinding>> {
     for p in &service.ports {
         let Some(published) = p.published.as_deref().filter(|s| !s.is_empty()) else {
             // A target alone: the host picks the port when the container is created.
-            let protocol: Protocol = p.protocol.as_deref().unwrap_or("tcp").parse().map_err(|e| service_error(name, e))?;
+            let protocol: Protocol =
+                p.protocol.as_deref().unwrap_or("tcp").parse().map_err(|e| service_error(name, e))?;
             let host_ip = host_ip(name, p.host_ip.as_deref())?;
             out.push(PortBinding { host_ip, host_port: 0, container_port: p.target, protocol });
             continue;
@@ -143,8 +135,9 @@ fn port_bindings(name: &str, service: &Service) -> Result<Vec<PortBinding>> {
         let (Some(h0), Some(h1)) = host else {
             return Err(service_error(name, format!("invalid published port {published:?}")));
         };
-        let bindings = ports::bindings(host_ip(name, p.host_ip.as_deref())?, Some((h0, h1)), (p.target, p.target), protocol)
-            .map_err(|e| service_error(name, e))?;
+        let bindings =
+            ports::bindings(host_ip(name, p.host_ip.as_deref())?, Some((h0, h1)), (p.target, p.target), protocol)
+                .map_err(|e| service_error(name, e))?;
         out.extend(bindings);
     }
     Ok(out)
@@ -185,11 +178,8 @@ pub fn create_options(
     if let Some(image) = &service.image {
         labels.insert(labels::IMAGE.into(), image.clone());
     }
-    let deps: Vec<String> = service
-        .depends_on
-        .iter()
-        .map(|(d, dep)| format!("{d}:{}:{}", dep.condition, dep.restart))
-        .collect();
+    let deps: Vec<String> =
+        service.depends_on.iter().map(|(d, dep)| format!("{d}:{}:{}", dep.condition, dep.restart)).collect();
     labels.insert(labels::DEPENDS_ON.into(), deps.join(","));
 
     let first_container = |svc: &str| -> Result<Container> {
@@ -210,7 +200,12 @@ pub fn create_options(
     };
     for link in &service.links {
         let (svc, alias) = link.split_once(':').unwrap_or((link, link));
-        let target = container_name(project, svc, project.services.get(svc).ok_or_else(|| err(format!("links: no service {svc}")))?, 1);
+        let target = container_name(
+            project,
+            svc,
+            project.services.get(svc).ok_or_else(|| err(format!("links: no service {svc}")))?,
+            1,
+        );
         network.links.insert(alias.to_string(), target);
     }
     let mut requests = Vec::new();
@@ -258,7 +253,10 @@ pub fn create_options(
         };
         let source = match kind {
             MountKind::Volume => match v.source.as_deref() {
-                Some(key) => Some(volume_name(project, key).ok_or_else(|| err(format!("volume {key} is not declared in the top-level volumes")))?),
+                Some(key) => Some(
+                    volume_name(project, key)
+                        .ok_or_else(|| err(format!("volume {key} is not declared in the top-level volumes")))?,
+                ),
                 None => None,
             },
             MountKind::Bind => v.source.clone(),
@@ -284,7 +282,9 @@ pub fn create_options(
         let (source, mode) = from.split_once(':').unwrap_or((from, "rw"));
         let source = source.strip_prefix("container:").map(str::to_string);
         let c = match source {
-            Some(c) => first_by_name(existing, &c).cloned().ok_or_else(|| err(format!("volumes_from: no container {c}")))?,
+            Some(c) => {
+                first_by_name(existing, &c).cloned().ok_or_else(|| err(format!("volumes_from: no container {c}")))?
+            }
             None => first_container(from.split(':').next().unwrap_or(from))?,
         };
         for m in &c.config.mounts {
@@ -326,11 +326,7 @@ pub fn create_options(
     }
     Ok(CreateOptions {
         name: Some(container_name(project, name, service, number)),
-        env: service
-            .environment
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-            .collect(),
+        env: service.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect(),
         working_dir: service.working_dir.clone(),
         user: service.user.clone(),
         entrypoint: service.entrypoint.clone(),
@@ -417,7 +413,10 @@ pub fn ensure_resources(store: &Store, project: &Project, services: &[String], r
         match network::find(store, &name) {
             Ok(_) => continue,
             Err(network::NetworkError::NotFound(_)) if n.external => {
-                return Err(service_error(key, format!("external network {name} not found; create it with berth network create")));
+                return Err(service_error(
+                    key,
+                    format!("external network {name} not found; create it with berth network create"),
+                ));
             }
             Err(network::NetworkError::NotFound(_)) => {}
             Err(e) => return Err(other(e)),
@@ -455,12 +454,16 @@ pub fn ensure_resources(store: &Store, project: &Project, services: &[String], r
             continue;
         }
         if v.external {
-            return Err(service_error(key, format!("external volume {name} not found; create it with berth volume create")));
+            return Err(service_error(
+                key,
+                format!("external volume {name} not found; create it with berth volume create"),
+            ));
         }
         let mut labels = v.labels.clone();
         labels.insert(labels::PROJECT.into(), project.name.clone());
         labels.insert(labels::VOLUME.into(), key.clone());
-        crate::volume::create(store, &name, v.driver.as_deref(), labels, v.driver_opts.clone()).map_err(|e| service_error(key, e))?;
+        crate::volume::create(store, &name, v.driver.as_deref(), labels, v.driver_opts.clone())
+            .map_err(|e| service_error(key, e))?;
         report.event("Volume", &name, "Created");
     }
     Ok(())
@@ -484,8 +487,7 @@ pub struct UpOptions {
 /// with the current configuration. Returns the services worked on, in start order.
 pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn Report) -> Result<Vec<String>> {
     let services = selected(project, &opts.services, opts.no_deps)?;
-    let order: Vec<String> =
-        Graph::new(project).start_order()?.into_iter().filter(|s| services.contains(s)).collect();
+    let order: Vec<String> = Graph::new(project).start_order()?.into_iter().filter(|s| services.contains(s)).collect();
     let current = containers(store, &project.name, false)?;
     let orphans: Vec<&Container> = current.iter().filter(|c| !project.services.contains_key(service_of(c))).collect();
     if !orphans.is_empty() {
@@ -508,8 +510,13 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
     }
     for name in &order {
         let service = &project.services[name];
-        let image = service.image.clone().ok_or_else(|| service_error(name, "has neither an image nor a build section berth can use"))?;
-        let (_, record) = store.find_image(&image).map_err(|_| ProjectError::NoImage { service: name.clone(), image: image.clone() })?;
+        let image = service
+            .image
+            .clone()
+            .ok_or_else(|| service_error(name, "has neither an image nor a build section berth can use"))?;
+        let (_, record) = store
+            .find_image(&image)
+            .map_err(|_| ProjectError::NoImage { service: name.clone(), image: image.clone() })?;
         let hash = berth_compose::hash::service_hash(service);
         let want = replicas(service, name, &opts.scale);
         let have = by_service.remove(name).unwrap_or_default();
@@ -620,13 +627,20 @@ fn wait_condition(store: &Store, project: &str, dep: &str, condition: &str) -> R
                 "service_healthy" => {
                     let health = s.health.as_ref().map(|h| h.status);
                     if c.config.healthcheck.is_none() {
-                        return Err(format!("dependency failed to start: container {} has no healthcheck configured", c.config.name));
+                        return Err(format!(
+                            "dependency failed to start: container {} has no healthcheck configured",
+                            c.config.name
+                        ));
                     }
                     if health == Some(HealthStatus::Unhealthy) {
                         return Err(format!("dependency failed to start: container {} is unhealthy", c.config.name));
                     }
                     if matches!(s.status, Status::Exited | Status::Dead) {
-                        return Err(format!("dependency failed to start: container {} exited ({})", c.config.name, s.exit_code.unwrap_or(-1)));
+                        return Err(format!(
+                            "dependency failed to start: container {} exited ({})",
+                            c.config.name,
+                            s.exit_code.unwrap_or(-1)
+                        ));
                     }
                     met &= health == Some(HealthStatus::Healthy);
                 }
@@ -678,7 +692,14 @@ pub fn start(store: &Store, project: &Project, services: &[String], exe: &Path, 
     }
 }
 
-fn start_service(store: &Store, project: &Project, name: &str, exe: &Path, board: &Board, report: &dyn Report) -> Outcome {
+fn start_service(
+    store: &Store,
+    project: &Project,
+    name: &str,
+    exe: &Path,
+    board: &Board,
+    report: &dyn Report,
+) -> Outcome {
     let service = &project.services[name];
     for (dep, d) in &service.depends_on {
         if !project.services.contains_key(dep) {
@@ -688,14 +709,26 @@ fn start_service(store: &Store, project: &Project, name: &str, exe: &Path, board
             Outcome::Failed(e) => Err(e),
             Outcome::Started => {
                 if d.condition != "service_started" {
-                    for c in containers(store, &project.name, false).unwrap_or_default().iter().filter(|c| service_of(c) == dep) {
+                    for c in containers(store, &project.name, false)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|c| service_of(c) == dep)
+                    {
                         report.event("Container", &c.config.name, "Waiting");
                     }
                 }
                 let r = wait_condition(store, &project.name, dep, &d.condition);
                 if r.is_ok() && d.condition != "service_started" {
-                    for c in containers(store, &project.name, false).unwrap_or_default().iter().filter(|c| service_of(c) == dep) {
-                        report.event("Container", &c.config.name, if d.condition == "service_healthy" { "Healthy" } else { "Exited" });
+                    for c in containers(store, &project.name, false)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|c| service_of(c) == dep)
+                    {
+                        report.event(
+                            "Container",
+                            &c.config.name,
+                            if d.condition == "service_healthy" { "Healthy" } else { "Exited" },
+                        );
                     }
                 }
                 r
@@ -708,8 +741,11 @@ fn start_service(store: &Store, project: &Project, name: &str, exe: &Path, board
             report.warn(&format!("optional dependency {dep} of {name} failed: {e}"));
         }
     }
-    let cs: Vec<Container> =
-        containers(store, &project.name, false).unwrap_or_default().into_iter().filter(|c| service_of(c) == name).collect();
+    let cs: Vec<Container> = containers(store, &project.name, false)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| service_of(c) == name)
+        .collect();
     for c in cs {
         if crate::container::remove::is_live(&c) {
             report.event("Container", &c.config.name, "Running");
@@ -736,7 +772,11 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
             match c.state.status {
                 Status::Exited | Status::Dead if c.state.exit_code == Some(0) => {}
                 Status::Exited | Status::Dead => {
-                    return Err(ProjectError::Dependency(format!("container {} exited ({})", c.config.name, c.state.exit_code.unwrap_or(-1))));
+                    return Err(ProjectError::Dependency(format!(
+                        "container {} exited ({})",
+                        c.config.name,
+                        c.state.exit_code.unwrap_or(-1)
+                    )));
                 }
                 _ if health == Some(HealthStatus::Unhealthy) => {
                     return Err(ProjectError::Dependency(format!("container {} is unhealthy", c.config.name)));
@@ -757,7 +797,13 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
 
 /// Stops containers dependents first, within one grace period in all: each level waits for its
 /// containers only until a deadline shared by every level, after which what is left is killed.
-pub fn stop_containers(store: &Store, project: Option<&Project>, cs: &[Container], timeout: Option<u64>, report: &dyn Report) -> Result<()> {
+pub fn stop_containers(
+    store: &Store,
+    project: Option<&Project>,
+    cs: &[Container],
+    timeout: Option<u64>,
+    report: &dyn Report,
+) -> Result<()> {
     let levels: Vec<Vec<String>> = match project {
         Some(p) => Graph::new(p).levels()?.into_iter().rev().collect(),
         None => vec![cs.iter().map(|c| service_of(c).to_string()).collect()],
@@ -765,10 +811,8 @@ pub fn stop_containers(store: &Store, project: Option<&Project>, cs: &[Container
     let grace = timeout.unwrap_or_else(|| cs.iter().map(|c| c.config.stop_timeout).max().unwrap_or(10));
     let deadline = Instant::now() + Duration::from_secs(grace);
     let mut done: Vec<&str> = Vec::new();
-    let mut level_sets: Vec<Vec<&Container>> = levels
-        .iter()
-        .map(|l| cs.iter().filter(|c| l.iter().any(|s| s == service_of(c))).collect())
-        .collect();
+    let mut level_sets: Vec<Vec<&Container>> =
+        levels.iter().map(|l| cs.iter().filter(|c| l.iter().any(|s| s == service_of(c))).collect()).collect();
     // Containers of services the project no longer has (orphans) go first.
     level_sets.insert(0, cs.iter().filter(|c| !levels.iter().flatten().any(|s| s == service_of(c))).collect());
     for set in level_sets {
@@ -798,17 +842,25 @@ pub struct DownOptions {
 
 /// Stops and removes the project's containers, then its networks, and with `volumes` its
 /// volumes (named and anonymous). Without a project file, works from the labels alone.
-pub fn down(store: &Store, name: &str, project: Option<&Project>, opts: &DownOptions, report: &dyn Report) -> Result<()> {
+pub fn down(
+    store: &Store,
+    name: &str,
+    project: Option<&Project>,
+    opts: &DownOptions,
+    report: &dyn Report,
+) -> Result<()> {
     let all = containers(store, name, true)?;
-    let (mine, orphans): (Vec<Container>, Vec<Container>) = all
-        .into_iter()
-        .partition(|c| project.is_none_or(|p| p.services.contains_key(service_of(c))));
+    let (mine, orphans): (Vec<Container>, Vec<Container>) =
+        all.into_iter().partition(|c| project.is_none_or(|p| p.services.contains_key(service_of(c))));
     let mut targets = mine;
     if opts.remove_orphans {
         targets.extend(orphans);
     } else if !orphans.is_empty() {
         let names: Vec<&str> = orphans.iter().map(|c| c.config.name.as_str()).collect();
-        report.warn(&format!("Found orphan containers ({}) for this project; --remove-orphans removes them", names.join(", ")));
+        report.warn(&format!(
+            "Found orphan containers ({}) for this project; --remove-orphans removes them",
+            names.join(", ")
+        ));
     }
     stop_containers(store, project, &targets, opts.timeout, report)?;
     for c in &targets {

@@ -52,7 +52,12 @@ struct Lines {
 impl Report for Lines {
     fn event(&self, kind: &str, name: &str, status: &str) {
         if !self.quiet {
-            let mark = if matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited") { "✔" } else { " " };
+            let mark =
+                if matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited") {
+                    "✔"
+                } else {
+                    " "
+                };
             eprintln!(" {mark} {kind} {name:<30} {status}");
         }
     }
@@ -140,7 +145,9 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
         let _ = sigaction(Signal::SIGINT, &action);
         let _ = sigaction(Signal::SIGTERM, &action);
     }
-    let shown = |s: &str| (args.attach.is_empty() || args.attach.iter().any(|a| a == s)) && !args.no_attach.iter().any(|a| a == s);
+    let shown = |s: &str| {
+        (args.attach.is_empty() || args.attach.iter().any(|a| a == s)) && !args.no_attach.iter().any(|a| a == s)
+    };
     let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
     let mut tails = Tails::default();
     let report = Lines { quiet: false };
@@ -150,8 +157,14 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
             .into_iter()
             .filter(|c| services.iter().any(|s| s == project::service_of(c)))
             .collect();
-        tails.pump(store, &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(), true, false);
-        let ended: Vec<&Container> = cs.iter().filter(|c| matches!(c.state.status, Status::Exited | Status::Dead)).collect();
+        tails.pump(
+            store,
+            &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(),
+            true,
+            false,
+        );
+        let ended: Vec<&Container> =
+            cs.iter().filter(|c| matches!(c.state.status, Status::Exited | Status::Dead)).collect();
         let failed = ended.iter().find(|c| c.state.exit_code != Some(0));
         if let Some(from) = &args.exit_code_from {
             if let Some(c) = ended.iter().find(|c| project::service_of(c) == from) {
@@ -195,9 +208,10 @@ impl Tails {
         for c in cs {
             let path = store.container_dir(&c.config.id).join("log.json");
             let Ok(mut file) = std::fs::File::open(&path) else { continue };
-            let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().map_or_else(|_| unreachable_meta(&path), |m| m));
+            let Ok(meta) = file.metadata() else { continue };
+            let inode = std::os::unix::fs::MetadataExt::ino(&meta);
             let (ino, offset) = self.offsets.get(&c.config.id).copied().unwrap_or((inode, 0));
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let len = meta.len();
             let start = if ino != inode || len < offset { 0 } else { offset };
             if file.seek(std::io::SeekFrom::Start(start)).is_err() {
                 continue;
@@ -212,7 +226,8 @@ impl Tails {
                 pos += line.len() as u64;
                 if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) {
                     let text = entry["log"].as_str().unwrap_or("");
-                    let stamp = if timestamps { format!("{} ", entry["time"].as_str().unwrap_or("")) } else { String::new() };
+                    let stamp =
+                        if timestamps { format!("{} ", entry["time"].as_str().unwrap_or("")) } else { String::new() };
                     let head = if prefix { format!("{:<width$} | ", c.config.name) } else { String::new() };
                     let _ = write!(out, "{head}{stamp}{text}");
                     if !text.ends_with('\n') {
@@ -225,10 +240,6 @@ impl Tails {
         }
         let _ = out.flush();
     }
-}
-
-fn unreachable_meta(path: &std::path::Path) -> std::fs::Metadata {
-    std::fs::metadata(path).or_else(|_| std::fs::metadata("/")).expect("/ exists")
 }
 
 pub fn down(global: &GlobalArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
@@ -248,10 +259,8 @@ pub fn ls(all: bool, quiet: bool, format: Option<Format>) -> anyhow::Result<Exit
     if quiet {
         projects.iter().for_each(|(n, _, _)| println!("{n}"));
     } else if format == Some(Format::Json) {
-        let list: Vec<_> = projects
-            .iter()
-            .map(|(n, s, f)| serde_json::json!({"Name": n, "Status": s, "ConfigFiles": f}))
-            .collect();
+        let list: Vec<_> =
+            projects.iter().map(|(n, s, f)| serde_json::json!({"Name": n, "Status": s, "ConfigFiles": f})).collect();
         println!("{}", serde_json::to_string(&list)?);
     } else {
         let mut table = output::Table::new(&["NAME", "STATUS", "CONFIG FILES"]);
@@ -261,7 +270,10 @@ pub fn ls(all: bool, quiet: bool, format: Option<Format>) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn project_containers(global: &GlobalArgs, services: &[String]) -> anyhow::Result<(Store, String, Option<Project>, Vec<Container>)> {
+fn project_containers(
+    global: &GlobalArgs,
+    services: &[String],
+) -> anyhow::Result<(Store, String, Option<Project>, Vec<Container>)> {
     let (name, project) = project_name(global)?;
     let store = engine::store()?;
     let cs = project::containers(&store, &name, false)?
@@ -328,7 +340,10 @@ pub fn logs(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     tails.pump(&store, &cs, !args.no_log_prefix, args.timestamps);
-    while args.follow {
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = project::containers(&store, &name, false)?
             .into_iter()
@@ -347,7 +362,8 @@ pub fn stop(global: &GlobalArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &project {
         let graph = berth_compose::Graph::new(p);
         for s in &args.containers {
-            let affected: Vec<String> = graph.dependents(s).into_iter().filter(|d| !args.containers.contains(d)).collect();
+            let affected: Vec<String> =
+                graph.dependents(s).into_iter().filter(|d| !args.containers.contains(d)).collect();
             if !affected.is_empty() {
                 output::warn(&format!("stopping {s} affects the services that depend on it: {}", affected.join(", ")));
             }

@@ -40,21 +40,25 @@ fn gateway(state: &State, network: &str) -> String {
     v[0]["IPAM"]["Config"][0]["Gateway"].as_str().expect("gateway").to_string()
 }
 
-/// A page from the host, retried while the server in the container starts.
+/// A page from the host (HTTP/1.0 by hand: busybox's wget crashes on some hosts), retried
+/// while the server in the container starts.
 fn http_get(addr: &str) -> String {
-    let get = || {
-        let out =
-            Command::new("busybox").args(["wget", "-T", "5", "-qO-", &format!("http://{addr}/index.html")]).output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    use std::io::{Read, Write};
+    let get = || -> Option<String> {
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+        s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).ok()?;
+        reply.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
     };
     for _ in 0..50 {
-        let page = get();
-        if !page.is_empty() {
+        if let Some(page) = get().filter(|p| !p.is_empty()) {
             return page;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    get()
+    get().unwrap_or_default()
 }
 
 #[test]
