@@ -238,7 +238,8 @@ pub fn create(store: &Store, opts: NetworkOptions) -> Result<NetworkRecord> {
     let setup = || -> Result<()> {
         bring_up(&record)?;
         save(store, &record)?;
-        sync_firewall_locked(store)
+        sync_firewall_locked(store)?;
+        sync_dns(store)
     };
     if let Err(e) = setup() {
         let _ = std::fs::remove_file(dir(store).join(format!("{}.json", record.id)));
@@ -472,13 +473,17 @@ pub fn detach(store: &Store, config: &ContainerConfig) -> Result<()> {
     if config.network.mode != NetworkMode::Bridge {
         return Ok(());
     }
+    let path = netns_path(store, &config.id);
+    // The firewall forwards ports only to containers whose namespace is up: one that was not
+    // attached (detached already by its shim, say) has no rules to take away.
+    let attached = netns::exists(&path);
     if let Ok(host) = Netlink::host() {
         for e in &config.network.endpoints {
             let _ = host.delete(&e.host_ifname);
         }
     }
-    netns::remove(&netns_path(store, &config.id))?;
-    if !config.network.ports.is_empty() {
+    netns::remove(&path)?;
+    if attached && !config.network.ports.is_empty() {
         sync_firewall(store)?;
     }
     Ok(())
@@ -582,7 +587,11 @@ fn dns_pid(store: &Store) -> Option<i32> {
 
 /// Makes sure `berth dns` runs and listens on every network's gateway.
 pub fn ensure_dns(store: &Store) -> Result<()> {
-    sync_dns(store)?;
+    // The records are rewritten whenever they change (networks and containers created or
+    // removed); only a state directory that never had them needs writing here.
+    if !dns_file(store, "dns.json").exists() {
+        sync_dns(store)?;
+    }
     let wanted: BTreeSet<Ipv4Addr> = list(store)?.iter().map(|n| n.gateway).collect();
     if wanted.is_empty() {
         return Ok(());
@@ -780,9 +789,4 @@ pub fn disconnect(store: &Store, c: &Container, network: &str) -> Result<()> {
     store.save_config(&config)?;
     let _ = Netlink::host().and_then(|nl| nl.delete(&endpoint.host_ifname));
     sync_dns(store)
-}
-
-/// Whether a path is a container's network namespace file (for clean-up tools).
-pub fn is_namespace(path: &Path) -> bool {
-    netns::exists(path)
 }

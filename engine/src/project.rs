@@ -119,26 +119,20 @@ fn millis(d: &Option<berth_compose::model::types::Duration>) -> Option<u64> {
 fn port_bindings(name: &str, service: &Service) -> Result<Vec<PortBinding>> {
     let mut out = Vec::new();
     for p in &service.ports {
-        let Some(published) = p.published.as_deref().filter(|s| !s.is_empty()) else {
-            // A target alone: the host picks the port when the container is created.
-            let protocol: Protocol =
-                p.protocol.as_deref().unwrap_or("tcp").parse().map_err(|e| service_error(name, e))?;
-            let host_ip = host_ip(name, p.host_ip.as_deref())?;
-            out.push(PortBinding { host_ip, host_port: 0, container_port: p.target, protocol });
-            continue;
-        };
         let protocol: Protocol = p.protocol.as_deref().unwrap_or("tcp").parse().map_err(|e| service_error(name, e))?;
-        let host = match published.split_once('-') {
-            Some((a, b)) => (a.parse().ok(), b.parse().ok()),
-            None => (published.parse().ok(), published.parse().ok()),
+        let host_ip = host_ip(name, p.host_ip.as_deref())?;
+        // No published port: the host picks one when the container is created.
+        let host = match p.published.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(published) => {
+                let (a, b) = published.split_once('-').unwrap_or((published, published));
+                match (a.parse().ok(), b.parse().ok()) {
+                    (Some(h0), Some(h1)) => Some((h0, h1)),
+                    _ => return Err(service_error(name, format!("invalid published port {published:?}"))),
+                }
+            }
         };
-        let (Some(h0), Some(h1)) = host else {
-            return Err(service_error(name, format!("invalid published port {published:?}")));
-        };
-        let bindings =
-            ports::bindings(host_ip(name, p.host_ip.as_deref())?, Some((h0, h1)), (p.target, p.target), protocol)
-                .map_err(|e| service_error(name, e))?;
-        out.extend(bindings);
+        out.extend(ports::bindings(host_ip, host, (p.target, p.target), protocol).map_err(|e| service_error(name, e))?);
     }
     Ok(out)
 }
@@ -568,14 +562,15 @@ fn remove_anonymous_volumes(store: &Store, c: &Container) {
 }
 
 fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Report) -> Result<()> {
-    if crate::container::remove::is_live(c) {
+    let c = store.load_container(&c.config.id).map_err(other)?;
+    if crate::container::remove::is_live(&c) {
         report.event("Container", &c.config.name, "Stopping");
-        crate::container::remove::stop(store, c, timeout).map_err(other)?;
+        crate::container::remove::stop(store, &c, timeout).map_err(other)?;
         report.event("Container", &c.config.name, "Stopped");
     }
     report.event("Container", &c.config.name, "Removing");
-    let fresh = store.load_container(&c.config.id).map_err(other)?;
-    crate::container::remove::remove(store, &fresh, true).map_err(other)?;
+    let stopped = store.load_container(&c.config.id).map_err(other)?;
+    crate::container::remove::remove(store, &stopped, true).map_err(other)?;
     report.event("Container", &c.config.name, "Removed");
     Ok(())
 }
@@ -810,7 +805,6 @@ pub fn stop_containers(
     };
     let grace = timeout.unwrap_or_else(|| cs.iter().map(|c| c.config.stop_timeout).max().unwrap_or(10));
     let deadline = Instant::now() + Duration::from_secs(grace);
-    let mut done: Vec<&str> = Vec::new();
     let mut level_sets: Vec<Vec<&Container>> =
         levels.iter().map(|l| cs.iter().filter(|c| l.iter().any(|s| s == service_of(c))).collect()).collect();
     // Containers of services the project no longer has (orphans) go first.
@@ -828,7 +822,6 @@ pub fn stop_containers(
                 });
             }
         });
-        done.extend(set.iter().map(|c| c.config.name.as_str()));
     }
     Ok(())
 }
@@ -864,13 +857,10 @@ pub fn down(
     }
     stop_containers(store, project, &targets, opts.timeout, report)?;
     for c in &targets {
-        report.event("Container", &c.config.name, "Removing");
-        let fresh = store.load_container(&c.config.id).map_err(other)?;
-        crate::container::remove::remove(store, &fresh, true).map_err(other)?;
+        remove_container(store, c, 0, report)?;
         if opts.volumes {
             remove_anonymous_volumes(store, c);
         }
-        report.event("Container", &c.config.name, "Removed");
     }
     for n in network::list(store).map_err(other)? {
         if n.labels.get(labels::PROJECT).map(String::as_str) != Some(name) {

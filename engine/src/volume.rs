@@ -97,7 +97,7 @@ pub fn prepare(store: &Store, mounts: &[Mount]) -> Result<Vec<Mount>, VolumeErro
                 let source = PathBuf::from(m.source.clone().unwrap_or_default());
                 if std::fs::symlink_metadata(&source).is_err() && m.create_host_path {
                     std::fs::create_dir_all(&source)
-                        .map_err(berth_volumes_io(format!("cannot create the bind source {}", source.display())))?;
+                        .map_err(berth_volumes::io(format!("cannot create the bind source {}", source.display())))?;
                 }
             }
             MountKind::Tmpfs => {}
@@ -105,10 +105,6 @@ pub fn prepare(store: &Store, mounts: &[Mount]) -> Result<Vec<Mount>, VolumeErro
         out.push(m);
     }
     Ok(out)
-}
-
-fn berth_volumes_io(what: String) -> impl FnOnce(std::io::Error) -> VolumeError {
-    move |source| VolumeError::Io { what, source }
 }
 
 /// Where a mount's data comes from: a host directory, or a tmpfs with options.

@@ -196,23 +196,6 @@ impl Netlink {
         }
         Ok(())
     }
-
-    /// The names of the links whose name starts with `prefix` (for finding leftovers).
-    pub fn names_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
-        use rtnetlink::packet_route::link::LinkAttribute;
-        let request = self.handle.link().get().execute();
-        let links: Vec<_> =
-            self.runtime.block_on(request.try_collect()).map_err(NetError::netlink("cannot list links"))?;
-        Ok(links
-            .into_iter()
-            .filter_map(|l| {
-                l.attributes.into_iter().find_map(|a| match a {
-                    LinkAttribute::IfName(n) if n.starts_with(prefix) => Some(n),
-                    _ => None,
-                })
-            })
-            .collect())
-    }
 }
 
 /// A MAC address derived from an IPv4 address, as Docker derives them (`02:42:` + the address):

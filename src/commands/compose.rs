@@ -45,21 +45,12 @@ fn project_name(global: &GlobalArgs) -> anyhow::Result<(String, Option<Project>)
 }
 
 /// Progress lines in Docker Compose's shape: ` ✔ Container p-web-1  Started`.
-struct Lines {
-    quiet: bool,
-}
+struct Lines;
 
 impl Report for Lines {
     fn event(&self, kind: &str, name: &str, status: &str) {
-        if !self.quiet {
-            let mark =
-                if matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited") {
-                    "✔"
-                } else {
-                    " "
-                };
-            eprintln!(" {mark} {kind} {name:<30} {status}");
-        }
+        let done = matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited");
+        eprintln!(" {} {kind} {name:<30} {status}", if done { "✔" } else { " " });
     }
 
     fn warn(&self, message: &str) {
@@ -110,7 +101,7 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
         renew_anon_volumes: args.renew_anon_volumes,
         timeout: args.timeout,
     };
-    let report = Lines { quiet: false };
+    let report = Lines;
     let selected = project::selected(&project, &opts.services, opts.no_deps)?;
     pull_images(&store, &project, &selected, &args.pull)?;
     let services = project::converge(&store, &project, &opts, &report)?;
@@ -150,7 +141,7 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
     };
     let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
     let mut tails = Tails::default();
-    let report = Lines { quiet: false };
+    let report = Lines;
     let mut exit_code = 0;
     loop {
         let cs: Vec<Container> = project::containers(store, &project.name, false)?
@@ -246,7 +237,7 @@ pub fn down(global: &GlobalArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     let (name, project) = project_name(global)?;
     let store = engine::store()?;
     let opts = DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout };
-    project::down(&store, &name, project.as_ref(), &opts, &Lines { quiet: false })?;
+    project::down(&store, &name, project.as_ref(), &opts, &Lines)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -369,7 +360,7 @@ pub fn stop(global: &GlobalArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    project::stop_containers(&store, project.as_ref(), &cs, args.time, &Lines { quiet: false })?;
+    project::stop_containers(&store, project.as_ref(), &cs, args.time, &Lines)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -378,7 +369,7 @@ pub fn start(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCod
     let store = engine::store()?;
     let services = project::selected(&project, services, true)?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    project::start(&store, &project, &services, &exe, &Lines { quiet: false })?;
+    project::start(&store, &project, &services, &exe, &Lines)?;
     Ok(ExitCode::SUCCESS)
 }
 

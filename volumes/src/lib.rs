@@ -32,7 +32,8 @@ pub enum VolumeError {
     },
 }
 
-pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> VolumeError {
+/// Wraps an I/O error with what was being done.
+pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> VolumeError {
     let what = what.into();
     move |source| VolumeError::Io { what, source }
 }

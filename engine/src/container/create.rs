@@ -142,17 +142,18 @@ pub fn create(
     for b in config.network.ports.iter_mut().filter(|b| b.host_port == 0) {
         b.host_port = berth_network::ports::pick_port(b).map_err(crate::network::NetworkError::from)?;
     }
-    if config.network.mode != super::NetworkMode::Bridge {
-        store.create_container(&config)?;
-        return Ok(config);
-    }
+    let bridged = config.network.mode == super::NetworkMode::Bridge;
     {
         // Addresses are chosen and recorded under one lock: two containers never share one.
-        let _lock = crate::network::lock(store)?;
-        config.network.endpoints = crate::network::allocate(store, &id, &opts.networks)?;
+        let _lock = bridged.then(|| crate::network::lock(store)).transpose()?;
+        if bridged {
+            config.network.endpoints = crate::network::allocate(store, &id, &opts.networks)?;
+        }
         store.create_container(&config)?;
     }
-    crate::network::sync_dns(store)?;
+    if bridged {
+        crate::network::sync_dns(store)?;
+    }
     Ok(config)
 }
 

@@ -64,12 +64,11 @@ impl Store {
         }
         let dir = self.container_dir(&config.id);
         fs::create_dir_all(&dir).map_err(io_err)?;
-        fsutil::write_atomic(&dir.join("config.json"), &serde_json::to_vec_pretty(config).expect("config serialises"))
-            .map_err(io_err)?;
+        self.save_config(config)?;
         self.save_state(&config.id, &ContainerState::default())
     }
 
-    /// Rewrites a container's configuration (its networks changed).
+    /// Writes a container's configuration (at creation, and when its networks change).
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
         let path = self.container_dir(&config.id).join("config.json");
         fsutil::write_atomic(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
