@@ -4,7 +4,6 @@
 //! this module loads the project, pulls what is missing, and prints.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Seek, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,6 +15,7 @@ use berth_engine::container::{Status, remove};
 use berth_engine::project::{self, DownOptions, Report, UpOptions};
 use berth_engine::store::Store;
 
+use super::containers::{Follower, Show, skip_lines};
 use crate::cli::{DownArgs, Format, GlobalArgs, LogsArgs, PsArgs, StopArgs, UpArgs};
 use crate::{engine, output};
 
@@ -184,52 +184,35 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
     }
 }
 
-/// Where each container's log was read up to.
+/// One log follower per container (across rotations and restarts), each line prefixed with
+/// the container's name, padded to align.
 #[derive(Default)]
 struct Tails {
-    offsets: BTreeMap<String, (u64, u64)>,
+    followers: BTreeMap<String, Follower>,
+    /// Lines to skip at the start of each log not opened yet (`--tail`).
+    tail: Option<usize>,
 }
 
 impl Tails {
-    /// Prints what the containers logged since the last call, each line prefixed with the
-    /// container's name (padded to align).
+    /// Prints what the containers logged since the last call.
     fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool, timestamps: bool) {
         let width = cs.iter().map(|c| c.config.name.len()).max().unwrap_or(0);
-        let mut out = std::io::stdout().lock();
         for c in cs {
-            let path = store.container_dir(&c.config.id).join("log.json");
-            let Ok(mut file) = std::fs::File::open(&path) else { continue };
-            let Ok(meta) = file.metadata() else { continue };
-            let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-            let (ino, offset) = self.offsets.get(&c.config.id).copied().unwrap_or((inode, 0));
-            let len = meta.len();
-            let start = if ino != inode || len < offset { 0 } else { offset };
-            if file.seek(std::io::SeekFrom::Start(start)).is_err() {
-                continue;
-            }
-            let mut reader = std::io::BufReader::new(file);
-            let mut pos = start;
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if !line.ends_with('\n') {
-                    break; // A line still being written: read it whole next time.
+            let id = &c.config.id;
+            if !self.followers.contains_key(id) {
+                let path = store.container_dir(id).join("log.json");
+                let Ok(mut follower) = Follower::open(&path, Show { timestamps, ..Show::default() }) else { continue };
+                if let Some(n) = self.tail {
+                    let lines = std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
+                    let _ = skip_lines(&mut follower.reader, &mut lines.saturating_sub(n));
                 }
-                pos += line.len() as u64;
-                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) {
-                    let text = entry["log"].as_str().unwrap_or("");
-                    let stamp =
-                        if timestamps { format!("{} ", entry["time"].as_str().unwrap_or("")) } else { String::new() };
-                    let head = if prefix { format!("{:<width$} | ", c.config.name) } else { String::new() };
-                    let _ = write!(out, "{head}{stamp}{text}");
-                    if !text.ends_with('\n') {
-                        let _ = writeln!(out);
-                    }
-                }
-                line.clear();
+                self.followers.insert(id.clone(), follower);
             }
-            self.offsets.insert(c.config.id.clone(), (inode, pos));
+            if let Some(f) = self.followers.get_mut(id) {
+                f.show.prefix = if prefix { format!("{:<width$} | ", c.config.name) } else { String::new() };
+                f.pump();
+            }
         }
-        let _ = out.flush();
     }
 }
 
@@ -318,18 +301,7 @@ pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
 
 pub fn logs(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let (store, name, _, cs) = project_containers(global, &args.targets)?;
-    let mut tails = Tails::default();
-    if let Some(n) = args.tail {
-        // Start each container's log n lines from its end.
-        for c in &cs {
-            let path = store.container_dir(&c.config.id).join("log.json");
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            let lines: Vec<&str> = text.split_inclusive('\n').collect();
-            let skip: usize = lines[..lines.len().saturating_sub(n)].iter().map(|l| l.len()).sum();
-            let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap_or(0);
-            tails.offsets.insert(c.config.id.clone(), (inode, skip as u64));
-        }
-    }
+    let mut tails = Tails { tail: args.tail, ..Tails::default() };
     tails.pump(&store, &cs, !args.no_log_prefix, args.timestamps);
     if !args.follow {
         return Ok(ExitCode::SUCCESS);

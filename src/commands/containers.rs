@@ -186,12 +186,12 @@ fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> 
 
 /// Follows a container's log across rotations: the file being read is known by its inode, and
 /// when `log.json` is a new file the rotated files that came after the old one are read first.
-struct Follower {
+pub(crate) struct Follower {
     path: std::path::PathBuf,
-    reader: BufReader<std::fs::File>,
+    pub(crate) reader: BufReader<std::fs::File>,
     ino: u64,
     pending: String,
-    show: Show,
+    pub(crate) show: Show,
 }
 
 fn inode(path: &std::path::Path) -> Option<u64> {
@@ -199,13 +199,13 @@ fn inode(path: &std::path::Path) -> Option<u64> {
 }
 
 impl Follower {
-    fn open(path: &std::path::Path, show: Show) -> anyhow::Result<Follower> {
+    pub(crate) fn open(path: &std::path::Path, show: Show) -> anyhow::Result<Follower> {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
         Ok(Follower { path: path.to_path_buf(), reader: BufReader::new(file), ino, pending: String::new(), show })
     }
 
-    fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         print_new_entries(&mut self.reader, &mut self.pending, &self.show);
         let Some(now) = inode(&self.path) else { return };
         if now == self.ino {
@@ -234,10 +234,12 @@ impl Follower {
 /// How log entries are shown: with timestamps or not, and the time window (RFC 3339 with
 /// nanoseconds, UTC, so that they compare as strings with the entries' times).
 #[derive(Clone, Default)]
-struct Show {
-    timestamps: bool,
-    since: Option<String>,
-    until: Option<String>,
+pub(crate) struct Show {
+    pub(crate) timestamps: bool,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
+    /// Put before every line (`name | ` for a project's logs).
+    pub(crate) prefix: String,
 }
 
 /// `--since`/`--until` values: an RFC 3339 time, Unix seconds, or a duration back from now
@@ -279,7 +281,8 @@ fn print_new_entries<R: BufRead>(log: &mut R, pending: &mut String, show: &Show)
                         pending.clear();
                         continue;
                     }
-                    let prefix = if show.timestamps { format!("{} ", entry.time) } else { String::new() };
+                    let stamp = if show.timestamps { format!("{} ", entry.time) } else { String::new() };
+                    let prefix = format!("{}{stamp}", show.prefix);
                     let _ = match entry.stream.as_str() {
                         "stderr" => write!(err, "{prefix}{}", entry.log),
                         _ => write!(out, "{prefix}{}", entry.log),
@@ -588,6 +591,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         timestamps: args.timestamps,
         since: args.since.as_deref().map(log_time).transpose()?,
         until: args.until.as_deref().map(log_time).transpose()?,
+        prefix: String::new(),
     };
     let mut pending = String::new();
     for file in &files[..files.len() - 1] {
@@ -615,7 +619,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn skip_lines<R: BufRead>(reader: &mut R, skip: &mut usize) -> anyhow::Result<()> {
+pub(crate) fn skip_lines<R: BufRead>(reader: &mut R, skip: &mut usize) -> anyhow::Result<()> {
     let mut line = String::new();
     while *skip > 0 {
         line.clear();
