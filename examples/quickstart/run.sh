@@ -8,13 +8,8 @@ berth=${BERTH:-$here/../../target/release/berth}
 if ! "$berth" images -q busybox:latest 2>/dev/null | grep -q .; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
-    cp /bin/busybox "$work/rootfs/bin/"
-    for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$work/rootfs/bin/$applet"; done
-    echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-    echo 'root:x:0:' > "$work/rootfs/etc/group"
-    tar -C "$work/rootfs" -cf "$work/busybox.tar" .
-    "$berth" import "$work/busybox.tar" busybox:latest >/dev/null
+    "$here/../busybox-rootfs.sh" "$work/rootfs"
+    "$berth" import "$work/rootfs.tar" busybox:latest >/dev/null
 fi
 "$berth" -f "$here/compose.yaml" up -d --wait
 "$berth" -f "$here/compose.yaml" ps
