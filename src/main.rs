@@ -56,5 +56,6 @@ fn init_logging(level: Option<&str>, shim: bool) {
             return;
         }
     }
-    builder.with_writer(std::io::stderr).without_time().init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    builder.with_writer(std::io::stderr).with_ansi(colour).without_time().init();
 }

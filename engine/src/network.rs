@@ -448,11 +448,10 @@ pub fn attach(store: &Store, config: &ContainerConfig) -> Result<()> {
                 bring_up(record)?;
             }
             let _ = host.delete(&e.host_ifname); // a leftover of a crash
-            let peer = format!("{}p", &e.host_ifname[..12]);
-            host.add_veth(&e.host_ifname, &peer, &record.bridge, &ns_file)?;
             let mac = link::parse_mac(&e.mac).unwrap_or_else(|| link::mac_for(e.ip));
+            host.add_veth(&e.host_ifname, &e.ifname, mac, &record.bridge, &ns_file)?;
             let gateway = (route_via.as_deref() == Some(e.ifname.as_str())).then_some(e.gateway);
-            if let Err(err) = inside.configure_endpoint(&peer, &e.ifname, mac, e.ip, e.prefix, gateway) {
+            if let Err(err) = inside.configure_endpoint(&e.ifname, e.ip, e.prefix, gateway) {
                 let _ = host.delete(&e.host_ifname);
                 return Err(err.into());
             }
@@ -763,6 +762,7 @@ pub fn connect(store: &Store, c: &Container, request: EndpointRequest) -> Result
     if c.config.network.endpoints.iter().any(|e| e.network_id == network.id) {
         return Err(NetworkError::AlreadyConnected { container: c.config.name.clone(), network: network.name });
     }
+    let started = std::time::Instant::now();
     let mut config = c.config.clone();
     {
         let _lock = lock(store)?;
@@ -775,7 +775,10 @@ pub fn connect(store: &Store, c: &Container, request: EndpointRequest) -> Result
     if netns::exists(&netns_path(store, &config.id)) {
         attach(store, &config)?;
     }
-    sync_dns(store)
+    sync_dns(store)?;
+    let micros = started.elapsed().as_micros();
+    tracing::debug!(container = %config.name, network = %network.name, micros, "connected");
+    Ok(())
 }
 
 /// Takes a container off one network (`network disconnect`).

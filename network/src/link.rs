@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::{NetError, Result};
@@ -131,60 +132,43 @@ impl Netlink {
         }
     }
 
-    /// Creates the veth pair `host`/`peer`, plugs `host` into `bridge` and moves `peer` into
-    /// the namespace `netns`. On failure nothing is left behind.
-    pub fn add_veth(&self, host: &str, peer: &str, bridge: &str, netns: &std::fs::File) -> Result<()> {
+    /// Creates the veth pair `host`/`peer` with `peer` born inside the namespace `netns`,
+    /// already named and carrying `mac`, and `host` plugged into `bridge` (in hairpin mode)
+    /// and up. Creating the peer in place, rather than moving it afterwards, spares the
+    /// namespace move, the slowest step of an attach (about 20 ms). On failure nothing is left
+    /// behind.
+    pub fn add_veth(&self, host: &str, peer: &str, mac: [u8; 6], bridge: &str, netns: &std::fs::File) -> Result<()> {
         let bridge_index = self.require(bridge)?;
+        let peer_message = rtnetlink::LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .address(mac.to_vec())
+            .setns_by_fd(netns.as_raw_fd())
+            .build();
+        let pair = LinkVeth::new(host, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .controller(bridge_index)
+            .up()
+            .build();
         self.runtime
-            .block_on(self.handle.link().add(LinkVeth::new(host, peer).build()).execute())
+            .block_on(self.handle.link().add(pair).execute())
             .map_err(NetError::netlink(format!("cannot create veth pair {host}")))?;
-        let rest = || -> Result<()> {
-            let host_index = self.require(host)?;
-            let peer_index = self.require(peer)?;
-            self.runtime
-                .block_on(
-                    self.handle
-                        .link()
-                        .set(LinkUnspec::new_with_index(peer_index).setns_by_fd(netns.as_raw_fd()).build())
-                        .execute(),
-                )
-                .map_err(NetError::netlink(format!("cannot move {peer} into the container's namespace")))?;
-            self.runtime
-                .block_on(
-                    self.handle
-                        .link()
-                        .set(LinkUnspec::new_with_index(host_index).controller(bridge_index).up().build())
-                        .execute(),
-                )
-                .map_err(NetError::netlink(format!("cannot plug {host} into {bridge}")))
-        };
-        rest().inspect_err(|_| {
-            let _ = self.delete(host);
-        })
+        // A container reaching its own published port through a host address: on hosts with
+        // br_netfilter the DNAT happens at the bridge, which then sends the frame back out of
+        // the port it came in on, which a bridge only does in hairpin mode.
+        let hairpin = Path::new("/sys/class/net").join(host).join("brport/hairpin_mode");
+        std::fs::write(&hairpin, "1").map_err(NetError::io(format!("cannot set {}", hairpin.display()))).inspect_err(
+            |_| {
+                let _ = self.delete(host);
+            },
+        )
     }
 
-    /// Inside a container's namespace: renames `from` to `to`, gives it `mac` and
-    /// `addr/prefix`, brings it up, and routes the default through `gateway` if given.
-    pub fn configure_endpoint(
-        &self,
-        from: &str,
-        to: &str,
-        mac: [u8; 6],
-        addr: Ipv4Addr,
-        prefix: u8,
-        gateway: Option<Ipv4Addr>,
-    ) -> Result<()> {
-        let index = self.require(from)?;
-        self.runtime
-            .block_on(
-                self.handle
-                    .link()
-                    .set(LinkUnspec::new_with_index(index).name(to.to_string()).address(mac.to_vec()).build())
-                    .execute(),
-            )
-            .map_err(NetError::netlink(format!("cannot name the container's interface {to}")))?;
-        self.add_address(to, index, addr, prefix)?;
-        self.set_up(to)?;
+    /// Inside a container's namespace: gives the link `name` the address `addr/prefix`, brings
+    /// it up, and routes the default through `gateway` if given.
+    pub fn configure_endpoint(&self, name: &str, addr: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>) -> Result<()> {
+        let index = self.require(name)?;
+        self.add_address(name, index, addr, prefix)?;
+        self.set_up(name)?;
         if let Some(gateway) = gateway {
             let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();
             match self.runtime.block_on(self.handle.route().add(route).execute()) {

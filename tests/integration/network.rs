@@ -5,15 +5,21 @@
 
 use std::net::{TcpListener, UdpSocket};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use crate::containers::{IMAGE, code, state_with_busybox};
 use crate::images::State;
 use crate::support::{stderr, stdout};
 
-/// Tests that change the host's firewall policy, or compare the host's whole network state
-/// before and after, do not overlap.
-static HOST_NETWORK: Mutex<()> = Mutex::new(());
+/// The test that sets the host's FORWARD policy to DROP holds this for writing; tests whose
+/// containers talk to each other (bridged and forwarded traffic both cross that chain on hosts
+/// with br_netfilter) hold it for reading, so the policy does not change under networks whose
+/// accept rule was set up before the chain existed.
+static HOST_NETWORK: RwLock<()> = RwLock::new(());
+
+fn forwarding() -> RwLockReadGuard<'static, ()> {
+    HOST_NETWORK.read().unwrap_or_else(|e| e.into_inner())
+}
 
 fn sh(state: &State, network: &str, script: &str) -> std::process::Output {
     state.berth(&["run", "--rm", "--network", network, IMAGE, "sh", "-c", script])
@@ -40,7 +46,48 @@ fn gateway(state: &State, network: &str) -> String {
     v[0]["IPAM"]["Config"][0]["Gateway"].as_str().expect("gateway").to_string()
 }
 
-/// A page from the host (HTTP/1.0 by hand: busybox's wget crashes on some hosts), retried
+/// A UDP echo server on port 5353, for python3.
+const UDP_ECHO: &str = "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 5353))
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(b'echo ' + data, peer)
+";
+
+/// A UDP client for python3: sends `ping` to argv[1]:argv[2] until an answer comes, prints it.
+const UDP_ASK: &str = "import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+for _ in range(50):
+    s.sendto(b'ping', (sys.argv[1], int(sys.argv[2])))
+    try:
+        print(s.recv(512).decode())
+        break
+    except socket.timeout:
+        pass
+";
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("0.0.0.0:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The answer of the UDP server at `addr` to `ping`, asked from the host, retried while the
+/// server starts.
+fn udp_ask(addr: &str) -> String {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
+    let mut buf = [0u8; 512];
+    for _ in 0..50 {
+        socket.send_to(b"ping", addr).expect("send");
+        if let Ok(n) = socket.recv(&mut buf) {
+            return String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+    }
+    panic!("no answer over UDP from {addr}");
+}
+
+/// A page from the host (HTTP/1.0 by hand: the host may have no HTTP client), retried
 /// while the server in the container starts.
 fn http_get(addr: &str) -> String {
     use std::io::{Read, Write};
@@ -63,6 +110,7 @@ fn http_get(addr: &str) -> String {
 
 #[test]
 fn names_resolve_on_shared_networks_only() {
+    let _host = forwarding();
     let state = state_with_busybox();
     state.ok(&["network", "create", "front"]);
     state.ok(&["network", "create", "back"]);
@@ -101,6 +149,7 @@ fn names_resolve_on_shared_networks_only() {
 
 #[test]
 fn static_addresses_survive_restarts() {
+    let _host = forwarding();
     let state = state_with_busybox();
     state.ok(&["network", "create", "--subnet", "10.231.7.0/24", "--ip-range", "10.231.7.128/25", "fixed"]);
     state.ok(&["run", "-d", "--name", "pinned", "--network", "fixed", "--ip", "10.231.7.50", IMAGE, "sleep", "600"]);
@@ -118,6 +167,7 @@ fn static_addresses_survive_restarts() {
 
 #[test]
 fn published_ports_in_every_form() {
+    let _host = forwarding();
     let state = state_with_busybox();
     state.ok(&["network", "create", "pubnet"]);
     state.ok(&["network", "create", "othernet"]);
@@ -132,6 +182,20 @@ fn published_ports_in_every_form() {
     assert_eq!(http_get(&format!("127.0.0.1:{any}")), "hello from web\n");
     assert_eq!(http_get(&format!("127.0.0.1:{local}")), "hello from web\n");
     assert_eq!(http_get(&format!("127.0.0.1:{range}")), "hello from web\n");
+    // From other containers, through a gateway address of the host: one on the same network,
+    // one on another network, and the server itself (hairpin).
+    for (network, gw) in [("pubnet", gateway(&state, "pubnet")), ("othernet", gateway(&state, "othernet"))] {
+        let page = sh(&state, network, &format!("wget -qO- http://{gw}:{any}/index.html"));
+        assert_eq!(stdout(&page), "hello from web\n", "from {network}: {}", stderr(&page));
+    }
+    let own = state.berth(&[
+        "exec",
+        "web",
+        "wget",
+        "-qO-",
+        &format!("http://{}:{any}/index.html", gateway(&state, "pubnet")),
+    ]);
+    assert_eq!(stdout(&own), "hello from web\n", "hairpin: {}", stderr(&own));
     // `80` alone gets a port of the host's choosing, which `port` tells.
     let random = state.ok(&["port", "web", "80"]);
     let picked = random
@@ -142,25 +206,50 @@ fn published_ports_in_every_form() {
         .expect("a random port")
         .to_string();
     assert_eq!(http_get(&picked.replace("0.0.0.0", "127.0.0.1")), "hello from web\n", "{random}");
-    // UDP: busybox-static has no UDP server to answer, so the check is the rule itself and
-    // the refusal of a UDP port some program holds.
-    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    // UDP: busybox has no UDP server, so the container runs the host's python3 (the host's root
+    // mounted read-only) as an echo server, published on 127.0.0.1 and on every address.
+    let (local_udp, any_udp) = (free_udp_port(), free_udp_port());
     state.ok(&[
         "run",
         "-d",
         "--name",
-        "dns",
+        "echo",
         "--network",
         "pubnet",
+        "-v",
+        "/:/host:ro",
         "-p",
-        &format!("127.0.0.1:{udp}:53/udp"),
+        &format!("127.0.0.1:{local_udp}:5353/udp"),
+        "-p",
+        &format!("{any_udp}:5353/udp"),
         IMAGE,
-        "sleep",
-        "600",
+        "chroot",
+        "/host",
+        "python3",
+        "-c",
+        UDP_ECHO,
     ]);
-    assert_eq!(state.ok(&["port", "dns", "53/udp"]), format!("127.0.0.1:{udp}\n"));
-    let table = stdout(&Command::new("nft").args(["list", "table", "ip", &table_of(&state)]).output().expect("nft"));
-    assert!(table.contains(&format!("ip daddr 127.0.0.1 udp dport {udp} dnat to ")), "{table}");
+    assert_eq!(state.ok(&["port", "echo", "5353/udp"]), format!("127.0.0.1:{local_udp}\n0.0.0.0:{any_udp}\n"));
+    assert_eq!(udp_ask(&format!("127.0.0.1:{local_udp}")), "echo ping");
+    assert_eq!(udp_ask(&format!("127.0.0.1:{any_udp}")), "echo ping");
+    let gw = gateway(&state, "othernet");
+    let out = state.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "othernet",
+        "-v",
+        "/:/host:ro",
+        IMAGE,
+        "chroot",
+        "/host",
+        "python3",
+        "-c",
+        UDP_ASK,
+        &gw,
+        &any_udp.to_string(),
+    ]);
+    assert_eq!(stdout(&out), "echo ping\n", "UDP from another container: {}", stderr(&out));
     let held_udp = UdpSocket::bind("0.0.0.0:0").expect("bind");
     let taken = held_udp.local_addr().expect("addr").port().to_string();
     let out = state.berth(&[
@@ -202,6 +291,7 @@ fn published_ports_in_every_form() {
 
 #[test]
 fn networks_are_isolated_and_internal_ones_closed() {
+    let _host = forwarding();
     let state = state_with_busybox();
     state.ok(&["network", "create", "red"]);
     state.ok(&["network", "create", "blue"]);
@@ -266,7 +356,7 @@ fn works_with_a_forward_policy_of_drop() {
         eprintln!("skipped: iptables is not installed (.ci/run installs it)");
         return;
     }
-    let _host = HOST_NETWORK.lock().unwrap_or_else(|e| e.into_inner());
+    let _host = HOST_NETWORK.write().unwrap_or_else(|e| e.into_inner());
     let had_table =
         Command::new("nft").args(["list", "table", "ip", "filter"]).output().is_ok_and(|o| o.status.success());
     let policy = ForwardPolicy { had_table };
@@ -277,13 +367,19 @@ fn works_with_a_forward_policy_of_drop() {
     let port = free_port();
     web(&state, "web", "right", &["-p", &format!("{port}:80")]);
     assert_eq!(http_get(&format!("127.0.0.1:{port}")), "hello from web\n");
-    let rules = Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft");
-    assert!(stdout(&rules).contains(&table_of(&state)), "berth's accept rule is in FORWARD: {}", stdout(&rules));
-    let rules = Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft");
-    assert!(stdout(&rules).contains("policy drop"), "the host's policy is untouched");
+    // Forwarded traffic, which the DROP policy would stop: between the two networks through
+    // the published port.
+    let page = sh(&state, "left", &format!("wget -qO- http://{}:{port}/index.html", gateway(&state, "left")));
+    assert_eq!(stdout(&page), "hello from web\n", "{}", stderr(&page));
+    let forward =
+        || stdout(&Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft"));
+    let table = table_of(&state);
+    let rules = forward();
+    assert!(rules.contains(&format!("comment \"{table}\"")), "berth's accept rule is in FORWARD: {rules}");
+    assert!(rules.contains("policy drop"), "the host's policy is untouched");
     drop(state);
-    let rules = Command::new("nft").args(["list", "chain", "ip", "filter", "FORWARD"]).output().expect("nft");
-    assert!(!stdout(&rules).contains("berth"), "berth's rule left with its networks: {}", stdout(&rules));
+    let rules = forward();
+    assert!(!rules.contains(&format!("comment \"{table}\"")), "berth's rule left with its networks: {rules}");
     drop(policy);
 }
 
@@ -319,7 +415,7 @@ fn table_of(state: &State) -> String {
 
 #[test]
 fn fifty_cycles_leave_the_host_as_it_was() {
-    let _host = HOST_NETWORK.lock().unwrap_or_else(|e| e.into_inner());
+    let _host = forwarding();
     let state = state_with_busybox();
     let links_before = stdout(&Command::new("ip").args(["-o", "link"]).output().expect("ip")).lines().count();
     let mut names: Vec<String> = Vec::new();

@@ -165,7 +165,15 @@ impl Store {
     }
 }
 
-/// Whether `pid` exists (signal 0 probes without sending).
+/// Whether `pid` exists (signal 0 probes without sending). A zombie counts as gone: it has ended and only waits for a parent to reap it, which an init
+/// that is not systemd may take a second or more to do.
 pub fn process_alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold anything.
+        Ok(stat) => stat.rsplit_once(") ").is_none_or(|(_, rest)| !rest.starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
 }
