@@ -135,6 +135,9 @@ pub enum Command {
     Inspect {
         #[arg(required = true)]
         objects: Vec<String>,
+        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
+        #[arg(short, long)]
+        format: Option<String>,
     },
     /// The per-container supervisor (started by berth itself)
     #[command(hide = true)]
@@ -166,6 +169,9 @@ pub enum ImageCommand {
     Inspect {
         #[arg(required = true)]
         images: Vec<String>,
+        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
+        #[arg(short, long)]
+        format: Option<String>,
     },
     /// List images
     #[command(alias = "list")]
@@ -441,6 +447,13 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     #[arg(short, long)]
     pub user: Option<String>,
+    /// In a project: which replica of the service
+    #[arg(long, default_value_t = 1)]
+    pub index: u64,
+    /// No pseudo-terminal (accepted for Docker Compose's habit; berth's exec has none yet)
+    #[arg(short = 'T', long = "no-tty")]
+    pub no_tty: bool,
+    /// A container; in a project, a service
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -592,6 +605,9 @@ pub enum NetworkCommand {
     Inspect {
         #[arg(required = true)]
         networks: Vec<String>,
+        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
+        #[arg(short, long)]
+        format: Option<String>,
     },
     /// Create a network
     Create(NetworkCreateArgs),
@@ -666,6 +682,9 @@ pub enum VolumeCommand {
     Inspect {
         #[arg(required = true)]
         volumes: Vec<String>,
+        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
+        #[arg(short, long)]
+        format: Option<String>,
     },
     /// Create a volume
     Create {

@@ -28,6 +28,8 @@ use crate::store::Store;
 pub enum ProjectError {
     #[error("service {service}: {message}")]
     Service { service: String, message: String },
+    #[error("volume {volume}: {message}")]
+    Volume { volume: String, message: String },
     #[error("{0}")]
     Dependency(String),
     #[error("image {image} of service {service} is not here; pull it first (berth pull)")]
@@ -147,6 +149,69 @@ fn host_ip(name: &str, ip: Option<&str>) -> Result<Option<Ipv4Addr>> {
     }
 }
 
+/// A service's own `volumes:` as mounts (`volumes_from` needs the containers, and is added by
+/// [`create_options`]).
+fn mounts_of(project: &Project, name: &str, service: &Service) -> Result<Vec<Mount>> {
+    let err = |e: String| service_error(name, e);
+    let mut mounts = Vec::new();
+    for v in &service.volumes {
+        let kind = match v.kind.as_str() {
+            "bind" => MountKind::Bind,
+            "volume" => MountKind::Volume,
+            "tmpfs" => MountKind::Tmpfs,
+            other => return Err(err(format!("volume type {other:?} is not supported"))),
+        };
+        let source = match kind {
+            MountKind::Volume => match v.source.as_deref() {
+                Some(key) => Some(
+                    volume_name(project, key)
+                        .ok_or_else(|| err(format!("volume {key} is not declared in the top-level volumes")))?,
+                ),
+                None => None,
+            },
+            MountKind::Bind => v.source.clone(),
+            MountKind::Tmpfs => None,
+        };
+        let mut m = Mount::new(kind, source, &v.target);
+        m.read_only = v.read_only;
+        if let Some(b) = &v.bind {
+            m.propagation = b.propagation.clone();
+            m.create_host_path = b.create_host_path;
+        }
+        if let Some(o) = &v.volume {
+            m.nocopy = o.nocopy;
+            m.subpath = o.subpath.clone();
+        }
+        if let Some(t) = &v.tmpfs {
+            m.tmpfs_size = t.size.as_ref().map(|s| s.0);
+            m.tmpfs_mode = t.mode.as_ref().map(|m| m.0);
+        }
+        mounts.push(m);
+    }
+    Ok(mounts)
+}
+
+/// Checks what can be checked before anything is pulled or created: the selected services'
+/// mounts and published ports, and the definitions of the volumes they use. A mistake in the
+/// file names the service or volume it is in, and leaves nothing half made.
+pub fn check(project: &Project, services: &[String]) -> Result<()> {
+    for name in services {
+        let service = &project.services[name];
+        for m in mounts_of(project, name, service)? {
+            berth_volumes::mount::check(&m).map_err(|e| service_error(name, e))?;
+        }
+        port_bindings(name, service)?;
+        for key in service.volumes.iter().filter(|v| v.kind == "volume").filter_map(|v| v.source.as_ref()) {
+            let Some(definition) = project.volumes.get(key).filter(|v| !v.external) else { continue };
+            let volume = volume_name(project, key).unwrap_or_default();
+            let driver = definition.driver.as_deref().unwrap_or("local");
+            berth_volumes::store::check_options(&volume, driver, &definition.driver_opts)
+                .map_err(|e| ProjectError::Volume { volume: key.clone(), message: e.to_string() })?;
+        }
+    }
+    Ok(())
+}
+
 /// The container settings of replica `number` of service `name`. `existing` maps service names
 /// to their containers' names (for `links`, `network_mode: service:`, `volumes_from`).
 pub fn create_options(
@@ -237,41 +302,7 @@ pub fn create_options(
         network.ports.clear();
     }
 
-    let mut mounts = Vec::new();
-    for v in &service.volumes {
-        let kind = match v.kind.as_str() {
-            "bind" => MountKind::Bind,
-            "volume" => MountKind::Volume,
-            "tmpfs" => MountKind::Tmpfs,
-            other => return Err(err(format!("volume type {other:?} is not supported"))),
-        };
-        let source = match kind {
-            MountKind::Volume => match v.source.as_deref() {
-                Some(key) => Some(
-                    volume_name(project, key)
-                        .ok_or_else(|| err(format!("volume {key} is not declared in the top-level volumes")))?,
-                ),
-                None => None,
-            },
-            MountKind::Bind => v.source.clone(),
-            MountKind::Tmpfs => None,
-        };
-        let mut m = Mount::new(kind, source, &v.target);
-        m.read_only = v.read_only;
-        if let Some(b) = &v.bind {
-            m.propagation = b.propagation.clone();
-            m.create_host_path = b.create_host_path;
-        }
-        if let Some(o) = &v.volume {
-            m.nocopy = o.nocopy;
-            m.subpath = o.subpath.clone();
-        }
-        if let Some(t) = &v.tmpfs {
-            m.tmpfs_size = t.size.as_ref().map(|s| s.0);
-            m.tmpfs_mode = t.mode.as_ref().map(|m| m.0);
-        }
-        mounts.push(m);
-    }
+    let mut mounts = mounts_of(project, name, service)?;
     for from in &service.volumes_from {
         let (source, mode) = from.split_once(':').unwrap_or((from, "rw"));
         let source = source.strip_prefix("container:").map(str::to_string);
@@ -448,16 +479,16 @@ pub fn ensure_resources(store: &Store, project: &Project, services: &[String], r
             continue;
         }
         if v.external {
-            return Err(service_error(
-                key,
-                format!("external volume {name} not found; create it with berth volume create"),
-            ));
+            return Err(ProjectError::Volume {
+                volume: key.clone(),
+                message: format!("external volume {name} not found; create it with berth volume create"),
+            });
         }
         let mut labels = v.labels.clone();
         labels.insert(labels::PROJECT.into(), project.name.clone());
         labels.insert(labels::VOLUME.into(), key.clone());
         crate::volume::create(store, &name, v.driver.as_deref(), labels, v.driver_opts.clone())
-            .map_err(|e| service_error(key, e))?;
+            .map_err(|e| ProjectError::Volume { volume: key.clone(), message: e.to_string() })?;
         report.event("Volume", &name, "Created");
     }
     Ok(())

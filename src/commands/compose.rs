@@ -103,6 +103,7 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let report = Lines;
     let selected = project::selected(&project, &opts.services, opts.no_deps)?;
+    project::check(&project, &selected)?;
     pull_images(&store, &project, &selected, &args.pull)?;
     let services = project::converge(&store, &project, &opts, &report)?;
     if args.no_start {
@@ -255,6 +256,18 @@ fn project_containers(
         .filter(|c| services.is_empty() || services.iter().any(|s| s == project::service_of(c)))
         .collect();
     Ok((store, name, project, cs))
+}
+
+/// `exec SERVICE CMD`: in the service's container number `--index`.
+pub fn exec(global: &GlobalArgs, mut args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
+    let (_, _, _, cs) = project_containers(global, std::slice::from_ref(&args.container))?;
+    let c = cs
+        .iter()
+        .filter(|c| remove::is_live(c))
+        .find(|c| project::number_of(c) == args.index)
+        .with_context(|| format!("service {:?} is not running", args.container))?;
+    args.container = c.config.id.clone();
+    super::containers::exec(args)
 }
 
 pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {

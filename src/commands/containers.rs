@@ -661,13 +661,13 @@ pub fn exec(args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {
+pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let mut out = Vec::new();
     for query in objects {
         let c = match store.find_container(query) {
             Ok(c) => c,
-            Err(_) if store.find_image(query).is_ok() => return crate::commands::images::inspect(objects),
+            Err(_) if store.find_image(query).is_ok() => return crate::commands::images::inspect(objects, format),
             Err(e) => return Err(e.into()),
         };
         out.push(serde_json::json!({
@@ -703,9 +703,19 @@ pub fn inspect(objects: &[String]) -> anyhow::Result<ExitCode> {
             },
             "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
             "LogPath": store.container_dir(&c.config.id).join("log.json"),
+            "Mounts": c.config.mounts.iter().map(|m| serde_json::json!({
+                "Type": m.kind, "Name": m.source.clone().filter(|_| m.kind == berth_engine::volume::MountKind::Volume),
+                "Source": m.source, "Destination": m.target, "RW": !m.read_only,
+            })).collect::<Vec<_>>(),
+            "NetworkSettings": {
+                "Networks": c.config.network.endpoints.iter().map(|e| (e.network.clone(), serde_json::json!({
+                    "NetworkID": e.network_id, "IPAddress": e.ip.to_string(), "IPPrefixLen": e.prefix,
+                    "Gateway": e.gateway.to_string(), "MacAddress": e.mac, "Aliases": e.aliases,
+                }))).collect::<serde_json::Map<_, _>>(),
+            },
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::inspect::print(&out, format)?;
     Ok(ExitCode::SUCCESS)
 }
 

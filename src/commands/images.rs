@@ -96,7 +96,7 @@ fn repository(name: &ImageRef) -> String {
     familiar.trim_end_matches(":latest").to_string()
 }
 
-pub fn inspect(names: &[String]) -> anyhow::Result<ExitCode> {
+pub fn inspect(names: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let all = store.images()?;
     let mut out = Vec::new();
@@ -122,7 +122,7 @@ pub fn inspect(names: &[String]) -> anyhow::Result<ExitCode> {
                           "Layers": manifest.layers.iter().map(|l| serde_json::json!({"Digest": l.digest.to_string(), "Size": l.size, "MediaType": l.media_type})).collect::<Vec<_>>() },
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::inspect::print(&out, format)?;
     Ok(ExitCode::SUCCESS)
 }
 

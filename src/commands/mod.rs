@@ -5,6 +5,7 @@ mod compose;
 mod config;
 mod containers;
 mod images;
+mod inspect;
 mod login;
 mod network;
 mod volume;
@@ -24,12 +25,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) if project => compose::stop(&cli.global, args),
         Command::Restart(args) if project => compose::restart(&cli.global, args),
         Command::Start { containers: c } if project => compose::start(&cli.global, &c),
+        Command::Exec(args) if project => compose::exec(&cli.global, args),
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(args),
-        Command::Image(ImageCommand::Inspect { images }) => images::inspect(&images),
+        Command::Image(ImageCommand::Inspect { images, format }) => images::inspect(&images, format.as_deref()),
         Command::Image(ImageCommand::Prune { .. }) => images::prune(),
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => archive::save(args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => archive::load(args),
@@ -55,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause { containers: c } => containers::pause(&c, true),
         Command::Unpause { containers: c } => containers::pause(&c, false),
         Command::Wait { containers: c } => containers::wait(&c),
-        Command::Inspect { objects } => containers::inspect(&objects),
+        Command::Inspect { objects, format } => containers::inspect(&objects, format.as_deref()),
         Command::Shim { id } => containers::shim(&id),
         Command::Dns => network::dns(),
         Command::Network(command) => network::run(command),

@@ -16,12 +16,12 @@ pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     match command {
         NetworkCommand::Ls { quiet, format } => ls(&store, quiet, format),
-        NetworkCommand::Inspect { networks } => {
+        NetworkCommand::Inspect { networks, format } => {
             let found: Vec<serde_json::Value> = networks
                 .iter()
                 .map(|n| network::find(&store, n).map(|r| inspect(&store, &r)))
                 .collect::<Result<_, _>>()?;
-            println!("{}", serde_json::to_string_pretty(&found)?);
+            super::inspect::print(&found, format.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         NetworkCommand::Create(args) => {

@@ -31,7 +31,7 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
                 print!("{table}");
             }
         }
-        VolumeCommand::Inspect { volumes } => {
+        VolumeCommand::Inspect { volumes, format } => {
             let mut out = Vec::new();
             for name in &volumes {
                 let v = vs.get(name)?.with_context(|| format!("volume {name} not found"))?;
@@ -41,7 +41,7 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
                     "UsedBy": volume::users(&store, name)?,
                 }));
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            super::inspect::print(&out, format.as_deref())?;
         }
         VolumeCommand::Create { name, driver, options, labels } => {
             let v = volume::create(

@@ -10,3 +10,4 @@ mod images;
 mod network;
 mod registry;
 mod support;
+mod volumes;

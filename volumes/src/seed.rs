@@ -21,7 +21,9 @@ pub fn seed(from: &Path, to: &Path) -> Result<bool> {
     if !is_empty(to) {
         return Ok(false);
     }
-    let meta = std::fs::symlink_metadata(from).map_err(io(format!("cannot read {}", from.display())))?;
+    // `from` itself may be a link: the caller resolves the mount point safely inside the
+    // container's root and hands over `/proc/self/fd/N` for the directory it opened.
+    let meta = std::fs::metadata(from).map_err(io(format!("cannot read {}", from.display())))?;
     if !meta.is_dir() {
         return Ok(false);
     }
