@@ -106,7 +106,10 @@ pub enum Command {
         pause: bool,
     },
     /// Show the processes of a container
-    Top { container: String },
+    Top {
+        /// Containers; in a project, its services (default: all)
+        containers: Vec<String>,
+    },
     /// Host-level operations
     #[command(subcommand)]
     System(SystemCommand),
@@ -118,17 +121,17 @@ pub enum Command {
     Exec(ExecArgs),
     /// Freeze every process of containers
     Pause {
-        #[arg(required = true)]
+        /// Containers; in a project, its services (default: all)
         containers: Vec<String>,
     },
     /// Thaw paused containers
     Unpause {
-        #[arg(required = true)]
+        /// Containers; in a project, its services (default: all)
         containers: Vec<String>,
     },
     /// Wait for containers to stop, and print their exit codes
     Wait {
-        #[arg(required = true)]
+        /// Containers; in a project, its services (default: all)
         containers: Vec<String>,
     },
     /// Show the details of containers or images as JSON
@@ -153,9 +156,29 @@ pub enum Command {
     Volume(VolumeCommand),
     /// Show a container's published ports, or where one port is published
     Port {
+        /// A container; in a project, a service
         container: String,
         /// `PORT[/PROTO]`
         port: Option<String>,
+        /// In a project: which replica of the service
+        #[arg(long, default_value_t = 1)]
+        index: u64,
+    },
+    /// Show berth's version
+    Version {
+        /// Only the number
+        #[arg(long)]
+        short: bool,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// In a project: set the number of containers of services (`SERVICE=N`) and converge
+    Scale {
+        #[arg(required = true, value_name = "SERVICE=N")]
+        services: Vec<String>,
+        /// Do not start the services these depend on
+        #[arg(long)]
+        no_deps: bool,
     },
     /// Log in to a registry
     Login(LoginArgs),
@@ -212,8 +235,8 @@ pub enum SystemCommand {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The image: NAME[:TAG] or NAME@DIGEST
-    pub image: String,
+    /// The image: NAME[:TAG] or NAME@DIGEST; in a project, services (default: all)
+    pub image: Vec<String>,
     /// The platform to pull from a multi-platform image (default: this host's)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
@@ -427,6 +450,13 @@ pub struct RunArgs {
     /// Disable the image's healthcheck
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// In a project: do not start the services the one-off container depends on
+    #[arg(long)]
+    pub no_deps: bool,
+    /// In a project: publish the service's ports on the one-off container
+    #[arg(long)]
+    pub service_ports: bool,
+    /// An image; in a project, a service (a one-off container of it)
     pub image: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -470,7 +500,7 @@ pub struct StopArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    #[arg(required = true)]
+    /// Containers; in a project, its services (default: all)
     pub containers: Vec<String>,
     #[arg(short, long, default_value = "KILL")]
     pub signal: String,
@@ -478,18 +508,29 @@ pub struct KillArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    #[arg(required = true)]
+    /// Containers; in a project, its services (default: all stopped ones)
     pub containers: Vec<String>,
-    /// Stop running containers first (with SIGKILL)
+    /// Remove running containers too (with SIGKILL); in a project, do not ask
     #[arg(short, long)]
     pub force: bool,
+    /// In a project: stop the containers first
+    #[arg(short, long)]
+    pub stop: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
+    /// In a project: only these services
+    pub services: Vec<String>,
     /// Show stopped containers too
     #[arg(short, long)]
     pub all: bool,
+    /// In a project: print the services' names only
+    #[arg(long = "services")]
+    pub list_services: bool,
+    /// Only containers in this state: created, running, paused, restarting, exited, dead
+    #[arg(long)]
+    pub status: Vec<String>,
     /// Print only IDs
     #[arg(short, long)]
     pub quiet: bool,

@@ -383,6 +383,68 @@ pub fn create_options(
     })
 }
 
+/// What `run SERVICE` changes in the service's container: a one-off container is named
+/// `<project>-<service>-run-<id>`, never restarted, publishes no ports unless asked.
+#[derive(Debug, Clone, Default)]
+pub struct OneOff {
+    pub command: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    pub remove: bool,
+    pub service_ports: bool,
+    pub interactive: bool,
+}
+
+/// Creates a one-off container of `service` (its networks and volumes made first).
+pub fn create_one_off(
+    store: &Store,
+    project: &Project,
+    name: &str,
+    run: OneOff,
+    report: &dyn Report,
+) -> Result<crate::container::ContainerConfig> {
+    let service = project.services.get(name).ok_or_else(|| service_error(name, "no such service in the project"))?;
+    check(project, &[name.to_string()])?;
+    ensure_resources(store, project, &[name.to_string()], report)?;
+    let image = service
+        .image
+        .clone()
+        .ok_or_else(|| service_error(name, "has neither an image nor a build section berth can use"))?;
+    let (_, record) =
+        store.find_image(&image).map_err(|_| ProjectError::NoImage { service: name.into(), image: image.clone() })?;
+    let mut existing: BTreeMap<String, Vec<Container>> = BTreeMap::new();
+    for c in containers(store, &project.name, false)? {
+        existing.entry(service_of(&c).to_string()).or_default().push(c);
+    }
+    let mut options = create_options(project, name, service, 1, &existing)?;
+    let suffix: String = crate::container::new_id().chars().take(12).collect();
+    options.name = Some(run.name.unwrap_or_else(|| format!("{}-{name}-run-{suffix}", project.name)));
+    options.labels.insert(labels::ONEOFF.into(), "True".into());
+    options.labels.remove(labels::NUMBER);
+    if !run.command.is_empty() {
+        options.args = run.command;
+    }
+    if run.entrypoint.is_some() {
+        options.entrypoint = run.entrypoint;
+        if options.args == service.command.clone().unwrap_or_default() {
+            options.args.clear(); // A new entrypoint drops the service's command, as in Compose.
+        }
+    }
+    options.env.extend(run.env);
+    options.working_dir = run.working_dir.or(options.working_dir);
+    options.user = run.user.or(options.user);
+    options.restart = RestartPolicy::No;
+    options.auto_remove = run.remove;
+    options.open_stdin = run.interactive;
+    if !run.service_ports {
+        options.network.ports.clear();
+    }
+    create::create(store, &image, &record, options).map_err(|e| service_error(name, e))
+}
+
 fn first_by_name<'a>(existing: &'a BTreeMap<String, Vec<Container>>, name: &str) -> Option<&'a Container> {
     existing.values().flatten().find(|c| c.config.name == name)
 }
@@ -779,7 +841,9 @@ fn start_service(
         }
         report.event("Container", &c.config.name, "Starting");
         match crate::container::launch::launch(store, &c.config.id, exe) {
-            Ok(_) => report.event("Container", &c.config.name, "Started"),
+            Ok(_) | Err(crate::container::launch::LaunchError::AlreadyStarted(_)) => {
+                report.event("Container", &c.config.name, "Started")
+            }
             Err(e) => return Outcome::Failed(format!("cannot start container {}: {e}", c.config.name)),
         }
     }
@@ -834,8 +898,11 @@ pub fn stop_containers(
         Some(p) => Graph::new(p).levels()?.into_iter().rev().collect(),
         None => vec![cs.iter().map(|c| service_of(c).to_string()).collect()],
     };
-    let grace = timeout.unwrap_or_else(|| cs.iter().map(|c| c.config.stop_timeout).max().unwrap_or(10));
-    let deadline = Instant::now() + Duration::from_secs(grace);
+    // One grace period for the whole stop, however many levels: each container gets its own
+    // (or `timeout`), cut to what is left of the longest.
+    let own = |c: &Container| timeout.unwrap_or(c.config.stop_timeout);
+    let live = cs.iter().filter(|c| crate::container::remove::is_live(c));
+    let deadline = Instant::now() + Duration::from_secs(live.map(own).max().unwrap_or(0));
     let mut level_sets: Vec<Vec<&Container>> =
         levels.iter().map(|l| cs.iter().filter(|c| l.iter().any(|s| s == service_of(c))).collect()).collect();
     // Containers of services the project no longer has (orphans) go first.
@@ -845,7 +912,8 @@ pub fn stop_containers(
             for c in set.iter().filter(|c| crate::container::remove::is_live(c)) {
                 scope.spawn(move || {
                     report.event("Container", &c.config.name, "Stopping");
-                    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                    let left = deadline.saturating_duration_since(Instant::now()).as_millis().div_ceil(1000);
+                    let left = (left as u64).min(own(c));
                     if let Err(e) = crate::container::remove::stop(store, c, left) {
                         report.warn(&format!("cannot stop {}: {e}", c.config.name));
                     }

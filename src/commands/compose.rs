@@ -1,6 +1,7 @@
-//! The Compose side of the command line: `up`, `down`, `ls`, and `ps`, `logs`, `start`,
-//! `stop`, `restart` when a project is in effect (a `-f` or `-p` flag, or a Compose file in
-//! the current directory). The work is the engine's reconciler (`berth_engine::project`);
+//! The Compose side of the command line: `up`, `down`, `ls`, `scale`, and the container
+//! commands (`ps`, `logs`, `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `top`, `wait`,
+//! `port`, `exec`, `run`, `images`, `pull`) when a project is in effect (a `-f` or `-p` flag,
+//! or a Compose file in the current directory) and they name its services. The work is the engine's reconciler (`berth_engine::project`);
 //! this module loads the project, pulls what is missing, and prints.
 
 use std::collections::BTreeMap;
@@ -11,12 +12,12 @@ use std::time::Duration;
 use anyhow::Context;
 use berth_compose::Project;
 use berth_engine::container::store::Container;
-use berth_engine::container::{Status, remove};
+use berth_engine::container::{Status, launch, remove};
 use berth_engine::project::{self, DownOptions, Report, UpOptions};
 use berth_engine::store::Store;
 
 use super::containers::{Follower, Show, skip_lines};
-use crate::cli::{DownArgs, Format, GlobalArgs, LogsArgs, PsArgs, StopArgs, UpArgs};
+use crate::cli::{DownArgs, Format, GlobalArgs, KillArgs, LogsArgs, PsArgs, RmArgs, StopArgs, UpArgs};
 use crate::{engine, output};
 
 /// Whether the command line names a project: `-f`, `-p`, or a Compose file here.
@@ -260,19 +261,23 @@ fn project_containers(
 
 /// `exec SERVICE CMD`: in the service's container number `--index`.
 pub fn exec(global: &GlobalArgs, mut args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
-    let (_, _, _, cs) = project_containers(global, std::slice::from_ref(&args.container))?;
-    let c = cs
-        .iter()
-        .filter(|c| remove::is_live(c))
-        .find(|c| project::number_of(c) == args.index)
-        .with_context(|| format!("service {:?} is not running", args.container))?;
-    args.container = c.config.id.clone();
+    args.container = replica(global, &args.container, args.index)?.config.id;
     super::containers::exec(args)
 }
 
 pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
-    let (_, _, _, mut cs) = project_containers(global, &[])?;
-    cs.retain(|c| args.all || remove::is_live(c));
+    let (_, _, project, mut cs) = project_containers(global, &args.services)?;
+    if args.list_services {
+        let mut names: Vec<String> = match &project {
+            Some(p) => project::selected(p, &args.services, true)?,
+            None => cs.iter().map(|c| project::service_of(c).to_string()).collect(),
+        };
+        names.dedup();
+        names.iter().for_each(|n| println!("{n}"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    cs.retain(|c| args.all || !args.status.is_empty() || remove::is_live(c));
+    cs.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
     if args.quiet {
         cs.iter().for_each(|c| println!("{}", c.config.id));
         return Ok(ExitCode::SUCCESS);
@@ -361,4 +366,211 @@ pub fn start(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCod
 pub fn restart(global: &GlobalArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     stop(global, StopArgs { containers: args.containers.clone(), time: args.time })?;
     start(global, &args.containers)
+}
+
+/// Whether the names are all services of the project in effect (none: all of them), so that a
+/// container command acts on services; otherwise it acts on containers by name or ID, as
+/// outside a project.
+pub fn names_services(global: &GlobalArgs, names: &[String]) -> bool {
+    names.is_empty() || load(global).is_ok_and(|p| names.iter().all(|n| p.services.contains_key(n)))
+}
+
+/// Runs `f` on each of the services' containers, with a progress line in Compose's shape.
+fn each_container(
+    global: &GlobalArgs,
+    services: &[String],
+    done: &str,
+    f: impl Fn(&Store, &Container) -> anyhow::Result<bool>,
+) -> anyhow::Result<ExitCode> {
+    let (store, _, _, cs) = project_containers(global, services)?;
+    let mut failed = false;
+    for c in &cs {
+        match f(&store, c) {
+            Ok(true) => Lines.event("Container", &c.config.name, done),
+            Ok(false) => {}
+            Err(e) => {
+                output::print_error(&e.context(format!("container {}", c.config.name)));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+pub fn kill(global: &GlobalArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
+    let signal = berth_engine::container::shim::signal_by_name(&args.signal)
+        .with_context(|| format!("invalid signal {:?}", args.signal))?;
+    each_container(global, &args.containers, "Killed", |store, c| {
+        if !remove::is_live(c) {
+            return Ok(false);
+        }
+        remove::kill(store, c, signal as i32)?;
+        Ok(true)
+    })
+}
+
+/// `rm [SERVICE...]`: the stopped containers of the services (running ones too with `-s`,
+/// stopped first). As in Docker Compose, `-f` only means there is no question to answer.
+pub fn rm(global: &GlobalArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
+    each_container(global, &args.containers, "Removed", |store, c| {
+        if remove::is_live(c) {
+            if !args.stop {
+                return Ok(false);
+            }
+            remove::stop(store, c, c.config.stop_timeout)?;
+            remove::wait_for_shim_exit(c, Duration::from_secs(5));
+        }
+        let c = store.load_container(&c.config.id)?;
+        remove::remove(store, &c, true)?;
+        Ok(true)
+    })
+}
+
+pub fn pause(global: &GlobalArgs, services: &[String], pause: bool) -> anyhow::Result<ExitCode> {
+    each_container(global, services, if pause { "Paused" } else { "Unpaused" }, |store, c| {
+        let wanted = if pause { Status::Running } else { Status::Paused };
+        if c.state.status != wanted || !remove::is_live(c) {
+            return Ok(false);
+        }
+        remove::pause(store, c, pause)?;
+        Ok(true)
+    })
+}
+
+pub fn top(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCode> {
+    let (_, _, _, cs) = project_containers(global, services)?;
+    let names: Vec<String> = cs.iter().filter(|c| remove::is_live(c)).map(|c| c.config.id.clone()).collect();
+    if names.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::containers::top(&names)
+}
+
+pub fn wait(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCode> {
+    let (_, _, _, cs) = project_containers(global, services)?;
+    let ids: Vec<String> = cs.iter().map(|c| c.config.id.clone()).collect();
+    if ids.is_empty() {
+        anyhow::bail!(
+            "no containers for {}",
+            if services.is_empty() { "this project".into() } else { services.join(", ") }
+        );
+    }
+    super::containers::wait(&ids)
+}
+
+/// The running container number `index` of `service`.
+fn replica(global: &GlobalArgs, service: &str, index: u64) -> anyhow::Result<Container> {
+    let (_, _, _, cs) = project_containers(global, &[service.to_string()])?;
+    cs.into_iter()
+        .filter(remove::is_live)
+        .find(|c| project::number_of(c) == index)
+        .with_context(|| format!("service {service:?} is not running"))
+}
+
+pub fn port(global: &GlobalArgs, service: &str, port: Option<&str>, index: u64) -> anyhow::Result<ExitCode> {
+    let c = replica(global, service, index)?;
+    super::network::print_ports(&c.config.network.ports, port, service)
+}
+
+/// `images`: the images the project's containers were made from.
+pub fn images(global: &GlobalArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let (store, _, _, cs) = project_containers(global, &[])?;
+    let mut table = output::Table::new(&["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]);
+    for c in &cs {
+        let id = c.config.image_id.to_string();
+        let short = c.config.image_id.short().to_string();
+        if quiet {
+            println!("{short}");
+            continue;
+        }
+        let (repo, tag) = match berth_engine::reference::ImageRef::parse(&c.config.image) {
+            Ok(r) => (super::images::repository(&r), r.tag.clone().unwrap_or_else(|| "<none>".into())),
+            Err(_) => (c.config.image.clone(), "<none>".into()),
+        };
+        let size = store
+            .find_image(&id)
+            .ok()
+            .and_then(|(_, r)| store.config_of(&r).ok())
+            .map(|cfg| cfg.rootfs.diff_ids.iter().map(|d| store.snapshot_size(d)).sum::<u64>())
+            .unwrap_or(0);
+        table.row(vec![c.config.name.clone(), repo, tag, short, output::human_size(size)]);
+    }
+    if !quiet {
+        print!("{table}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pull [SERVICE...]`: the services' images, whether here or not.
+pub fn pull(global: &GlobalArgs, services: &[String]) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let selected = project::selected(&project, services, true)?;
+    pull_images(&store, &project, &selected, "always")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `scale SERVICE=N...`: converge with those counts and start what is new.
+pub fn scale(global: &GlobalArgs, targets: &[String], no_deps: bool) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let mut scale = BTreeMap::new();
+    for s in targets {
+        let (name, n) = s.split_once('=').with_context(|| format!("invalid scale {s:?}: use SERVICE=N"))?;
+        scale.insert(name.to_string(), n.parse().with_context(|| format!("invalid scale {s:?}: use SERVICE=N"))?);
+    }
+    let opts = UpOptions { services: scale.keys().cloned().collect(), no_deps, scale, ..UpOptions::default() };
+    let services = project::converge(&store, &project, &opts, &Lines)?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    project::start(&store, &project, &services, &exe, &Lines)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run SERVICE [COMMAND...]`: a one-off container of the service, after starting what it
+/// depends on (unless `--no-deps`); attached, its exit code is the command's.
+pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let service = args.image.clone();
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    if !args.no_deps {
+        let deps: Vec<String> = project::selected(&project, std::slice::from_ref(&service), false)?
+            .into_iter()
+            .filter(|s| *s != service)
+            .collect();
+        if !deps.is_empty() {
+            project::check(&project, &deps)?;
+            pull_images(&store, &project, &deps, &args.pull)?;
+            let opts = UpOptions { services: deps.clone(), no_deps: true, ..UpOptions::default() };
+            let order = project::converge(&store, &project, &opts, &Lines)?;
+            project::start(&store, &project, &order, &exe, &Lines)?;
+        }
+    }
+    pull_images(&store, &project, std::slice::from_ref(&service), &args.pull)?;
+    let one_off = project::OneOff {
+        command: args.command.clone(),
+        entrypoint: args.entrypoint.as_ref().map(|e| vec![e.clone()]),
+        env: args.env.clone(),
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+        name: args.name.clone(),
+        remove: args.rm,
+        service_ports: args.service_ports,
+        interactive: args.interactive,
+    };
+    let config = project::create_one_off(&store, &project, &service, one_off, &Lines)?;
+    let mut started = match launch::launch_with_stdin(&store, &config.id, &exe, args.interactive) {
+        Ok(s) => s,
+        Err(launch::LaunchError::Failed { code, message }) => {
+            output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
+            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.detach {
+        println!("{}", config.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = super::containers::follow_until_exit(&store, &config.id, &mut started)?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -167,7 +167,7 @@ fn image_for_run(
 }
 
 /// Prints the container's output as it comes until the shim reports the exit; returns the code.
-fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
+pub(crate) fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
     let mut follower = Follower::open(&store.container_dir(id).join("log.json"), Show::default())?;
     loop {
         follower.pump();
@@ -316,8 +316,17 @@ pub fn start(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
+/// Outside a project, the container commands need at least one container.
+fn need_some(names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        anyhow::bail!("this command needs at least one container (or a project: -f, -p, or a compose.yaml here)");
+    }
+    Ok(())
+}
+
 /// Runs `f` on each named container, printing its name on success and the error otherwise.
 fn each(names: &[String], f: impl Fn(&Store, &Container) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
     let store = engine::store()?;
     let mut failed = false;
     for name in names {
@@ -356,10 +365,22 @@ pub fn restart(args: StopArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `berth top`: the processes in the container's cgroup (v1's pids controller, or v2).
-pub fn top(name: &str) -> anyhow::Result<ExitCode> {
+pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
     let store = engine::store()?;
-    let c = store.find_container(name)?;
-    if !remove::is_live(&c) {
+    for (i, name) in names.iter().enumerate() {
+        let c = store.find_container(name)?;
+        if names.len() > 1 {
+            println!("{}{}", if i > 0 { "\n" } else { "" }, c.config.name);
+        }
+        print!("{}", processes(&c)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The processes of a running container as a table.
+fn processes(c: &Container) -> anyhow::Result<output::Table> {
+    if !remove::is_live(c) {
         anyhow::bail!("container {} is not running", c.config.name);
     }
     let procs = [
@@ -384,8 +405,7 @@ pub fn top(name: &str) -> anyhow::Result<ExitCode> {
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string();
         table.row(vec![uid, pid.to_string(), ppid, cmd]);
     }
-    print!("{table}");
-    Ok(ExitCode::SUCCESS)
+    Ok(table)
 }
 
 /// `berth system boot`: after a reboot (or a crash of every shim), starts the containers whose
@@ -486,6 +506,7 @@ pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
     let store = engine::store()?;
     for name in names {
         let c = store.find_container(name)?;
@@ -527,8 +548,12 @@ pub fn status_text(c: &Container) -> String {
 
 pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
+    if !args.services.is_empty() || args.list_services {
+        anyhow::bail!("services are a project's: give -f or -p, or run this where compose.yaml is");
+    }
     let mut all = store.list_containers()?;
-    all.retain(|c| args.all || remove::is_live(c));
+    all.retain(|c| args.all || !args.status.is_empty() || remove::is_live(c));
+    all.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
     all.reverse();
     if args.quiet {
         for c in &all {

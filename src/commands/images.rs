@@ -11,7 +11,8 @@ use crate::cli::{Format, ImagesArgs, PullArgs, RmiArgs, TagArgs};
 use crate::{engine, output, progress};
 
 pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.image)?;
+    let [image] = args.image.as_slice() else { anyhow::bail!("pull takes one image (or, in a project, services)") };
+    let reference = ImageRef::parse(image)?;
     let platform = match &args.platform {
         Some(p) => Platform::parse(p)
             .with_context(|| format!("invalid platform {p:?}: use os/arch[/variant], like linux/amd64"))?,
@@ -91,7 +92,7 @@ pub fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn repository(name: &ImageRef) -> String {
+pub fn repository(name: &ImageRef) -> String {
     let familiar = ImageRef { tag: None, digest: None, ..name.clone() }.familiar();
     familiar.trim_end_matches(":latest").to_string()
 }

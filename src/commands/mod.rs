@@ -25,7 +25,43 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) if project => compose::stop(&cli.global, args),
         Command::Restart(args) if project => compose::restart(&cli.global, args),
         Command::Start { containers: c } if project => compose::start(&cli.global, &c),
-        Command::Exec(args) if project => compose::exec(&cli.global, args),
+        Command::Exec(args)
+            if project && compose::names_services(&cli.global, std::slice::from_ref(&args.container)) =>
+        {
+            compose::exec(&cli.global, args)
+        }
+        Command::Run(args) if project && compose::names_services(&cli.global, std::slice::from_ref(&args.image)) => {
+            compose::run(&cli.global, args)
+        }
+        Command::Kill(args) if project && compose::names_services(&cli.global, &args.containers) => {
+            compose::kill(&cli.global, args)
+        }
+        Command::Rm(args) if project && compose::names_services(&cli.global, &args.containers) => {
+            compose::rm(&cli.global, args)
+        }
+        Command::Pause { containers: c } if project && compose::names_services(&cli.global, &c) => {
+            compose::pause(&cli.global, &c, true)
+        }
+        Command::Unpause { containers: c } if project && compose::names_services(&cli.global, &c) => {
+            compose::pause(&cli.global, &c, false)
+        }
+        Command::Top { containers: c } if project && compose::names_services(&cli.global, &c) => {
+            compose::top(&cli.global, &c)
+        }
+        Command::Wait { containers: c } if project && compose::names_services(&cli.global, &c) => {
+            compose::wait(&cli.global, &c)
+        }
+        Command::Port { container, port, index }
+            if project && compose::names_services(&cli.global, std::slice::from_ref(&container)) =>
+        {
+            compose::port(&cli.global, &container, port.as_deref(), index)
+        }
+        Command::Images(args) if project => compose::images(&cli.global, args.quiet),
+        Command::Pull(args) if project && compose::names_services(&cli.global, &args.image) => {
+            compose::pull(&cli.global, &args.image)
+        }
+        Command::Scale { services, no_deps } => compose::scale(&cli.global, &services, no_deps),
+        Command::Version { short, format } => version(short, format),
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(args),
@@ -48,7 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)
         }
-        Command::Top { container } => containers::top(&container),
+        Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => containers::boot(),
         Command::System(SystemCommand::Install { unit_dir }) => containers::install(&unit_dir),
         Command::Ps(args) => containers::ps(args),
@@ -62,10 +98,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dns => network::dns(),
         Command::Network(command) => network::run(command),
         Command::Volume(command) => volume::run(command),
-        Command::Port { container, port } => network::port(&container, port.as_deref()),
+        Command::Port { container, port, .. } => network::port(&container, port.as_deref()),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }
+}
+
+/// `version`: berth's version, as `docker compose version` prints its own.
+fn version(short: bool, format: Option<crate::cli::Format>) -> anyhow::Result<ExitCode> {
+    let v = env!("CARGO_PKG_VERSION");
+    match (short, format) {
+        (true, _) => println!("{v}"),
+        (false, Some(crate::cli::Format::Json)) => println!("{}", serde_json::json!({ "version": v })),
+        (false, _) => println!("berth version {v}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` has an empty value.

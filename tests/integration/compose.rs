@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::containers::state_with_busybox;
+use crate::containers::{code, state_with_busybox};
 use crate::images::State;
 use crate::support::{stderr, stdout};
 
@@ -101,4 +101,208 @@ fn a_failed_dependency_stops_its_dependents() {
     let ps = state.ok(&["-f", file.to_str().expect("utf-8"), "ps", "-a"]);
     assert!(ps.lines().any(|l| l.starts_with("failing-app-1") && l.contains("Created")), "app never started: {ps}");
     state.ok(&["-f", file.to_str().expect("utf-8"), "down"]);
+}
+
+/// A project file in a fresh directory, and the `-f` argument for it.
+fn project(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(&file, text).expect("write");
+    let f = file.to_str().expect("utf-8").to_string();
+    (dir, f)
+}
+
+const SERVICES: &str = "name: cmds
+services:
+  db:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"touch /ready; exec sleep 600\"]
+    healthcheck:
+      test: [\"CMD\", \"test\", \"-f\", \"/ready\"]
+      interval: 1s
+      retries: 10
+  app:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    ports: [\"80\"]
+    depends_on:
+      db:
+        condition: service_healthy
+  worker:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    deploy:
+      replicas: 2
+";
+
+#[test]
+fn project_container_commands_act_on_services() {
+    let state = with_latest_tag();
+    let (_dir, f) = project(SERVICES);
+    let f = f.as_str();
+    state.ok(&["-f", f, "up", "-d", "--wait"]);
+    assert_eq!(state.ok(&["-f", f, "ps", "--services"]), "app\ndb\nworker\n");
+    let running = state.ok(&["-f", f, "ps", "--status", "running", "-q"]);
+    assert_eq!(running.lines().count(), 4, "{running}");
+
+    // exec picks the replica; its exit code is the command's.
+    assert_eq!(state.ok(&["-f", f, "exec", "--index", "2", "worker", "hostname"]).trim().len(), 12);
+    let out = state.berth(&["-f", f, "exec", "-T", "app", "sh", "-c", "exit 5"]);
+    assert_eq!(code(&out), 5);
+    let out = state.berth(&["-f", f, "exec", "--index", "3", "worker", "true"]);
+    assert!(stderr(&out).contains("service \"worker\" is not running"), "{}", stderr(&out));
+
+    // port, top, images, version.
+    let port = state.ok(&["-f", f, "port", "app", "80"]);
+    assert!(port.starts_with("0.0.0.0:"), "{port}");
+    assert!(state.ok(&["-f", f, "top", "db"]).contains("sleep 600"));
+    let images = state.ok(&["-f", f, "images"]);
+    assert!(images.contains("cmds-worker-2") && images.contains("busybox"), "{images}");
+    assert!(state.ok(&["version", "--short"]).trim() == env!("CARGO_PKG_VERSION"));
+
+    // pause and unpause, kill, wait, rm.
+    let paused = state.berth(&["-f", f, "pause", "worker"]);
+    assert!(stderr(&paused).contains("cmds-worker-1                  Paused"), "{}", stderr(&paused));
+    assert_eq!(state.ok(&["-f", f, "ps", "--status", "paused", "-q"]).lines().count(), 2);
+    state.ok(&["-f", f, "unpause", "worker"]);
+    let killed = state.berth(&["-f", f, "kill", "-s", "KILL", "app"]);
+    assert!(stderr(&killed).contains("cmds-app-1"), "{}", stderr(&killed));
+    assert_eq!(state.ok(&["-f", f, "wait", "app"]), "137\n");
+    let removed = state.berth(&["-f", f, "rm", "-f"]);
+    assert!(stderr(&removed).contains("cmds-app-1") && stderr(&removed).contains("Removed"), "{}", stderr(&removed));
+    assert!(!stderr(&removed).contains("cmds-db-1"), "running containers stay without -s");
+    assert_eq!(state.ok(&["-f", f, "ps", "-a", "-q"]).lines().count(), 3);
+
+    // scale up and down.
+    state.ok(&["-f", f, "scale", "worker=3"]);
+    assert_eq!(state.ok(&["-f", f, "ps", "-q", "worker"]).lines().count(), 3);
+    state.ok(&["-f", f, "up", "-d", "-t", "0", "--scale", "worker=1", "worker"]);
+    assert_eq!(state.ok(&["-f", f, "ps", "-a", "-q", "worker"]).lines().count(), 1);
+
+    // A name that is not a service is a container, as outside a project.
+    let name = state.ok(&["-f", f, "ps", "-q", "worker"]).trim().to_string();
+    assert_eq!(state.ok(&["exec", &name, "echo", "by id"]), "by id\n");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
+
+#[test]
+fn run_makes_a_one_off_container_after_its_dependencies() {
+    let state = with_latest_tag();
+    let (_dir, f) = project(SERVICES);
+    let f = f.as_str();
+    let out = state.berth(&["-f", f, "run", "--rm", "app", "sh", "-c", "echo one-off; exit 7"]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "one-off\n");
+    assert!(stderr(&out).contains("cmds-db-1"), "the dependency was started: {}", stderr(&out));
+    let ps = state.ok(&["-f", f, "ps", "-a"]);
+    assert!(ps.contains("cmds-db-1") && !ps.contains("run"), "--rm removed the one-off: {ps}");
+    // Without --rm the one-off stays, named after the service, and is no replica.
+    state.ok(&["-f", f, "run", "--no-deps", "-e", "GREETING=hi", "worker", "sh", "-c", "echo $GREETING"]);
+    let all = state.ok(&["ps", "-a", "--format", "json"]);
+    assert!(all.contains("cmds-worker-run-"), "{all}");
+    assert!(!state.ok(&["-f", f, "ps", "-a"]).contains("worker"), "one-off containers are not the service's");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
+
+#[test]
+fn independent_services_start_together_and_orphans_are_named() {
+    let state = with_latest_tag();
+    let (dir, f) = project(
+        "name: par
+services:
+  slow:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"sleep 2; touch /ready; exec sleep 600\"]
+    healthcheck:
+      test: [\"CMD\", \"test\", \"-f\", \"/ready\"]
+      interval: 500ms
+      retries: 20
+  gated:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    depends_on:
+      slow:
+        condition: service_healthy
+  free:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    stop_grace_period: 1s
+",
+    );
+    let progress = up(&state, Path::new(&f), &[]);
+    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
+    assert!(
+        pos("par-free-1                     Started") < pos("par-slow-1                     Healthy"),
+        "{progress}"
+    );
+    assert!(
+        pos("par-slow-1                     Healthy") < pos("par-gated-1                    Started"),
+        "{progress}"
+    );
+
+    // A service taken out of the file is an orphan: named, then removed on request.
+    fs::write(
+        dir.path().join("compose.yaml"),
+        fs::read_to_string(&f).expect("read").replace("  free:\n", "  freed:\n"),
+    )
+    .expect("write");
+    let progress = up(&state, Path::new(&f), &[]);
+    assert!(progress.contains("Found orphan containers (par-free-1)"), "{progress}");
+    let progress = up(&state, Path::new(&f), &["--remove-orphans"]);
+    assert!(progress.contains("par-free-1") && progress.contains("Removed"), "{progress}");
+    assert!(!state.ok(&["ps", "-a"]).contains("par-free-1"));
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+}
+
+#[test]
+fn abort_flags_and_exit_codes() {
+    let state = with_latest_tag();
+    let (_dir, f) = project(
+        "name: abort
+services:
+  job:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"echo working; sleep 1; exit 3\"]
+  server:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    stop_grace_period: 1s
+",
+    );
+    let out = state.berth(&["-f", &f, "up", "--exit-code-from", "job"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stdout(&out).contains("abort-job-1") && stdout(&out).contains("working"), "{}", stdout(&out));
+    assert_eq!(state.ok(&["-f", &f, "ps", "-q"]), "", "the stack was stopped");
+    let out = state.berth(&["-f", &f, "up", "--abort-on-container-failure"]);
+    assert_ne!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(state.ok(&["-f", &f, "ps", "-q"]), "");
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+}
+
+#[test]
+fn a_killed_up_is_finished_by_the_next() {
+    let state = with_latest_tag();
+    let (_dir, f) = project(SERVICES);
+    // Killed while `app` waits for `db` to become healthy.
+    let mut child = std::process::Command::new(crate::support::BERTH)
+        .args(["-f", &f, "up", "-d"])
+        .env("BERTH_ROOT", state.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth runs");
+    crate::containers::wait_for("db to start", || state.ok(&["-f", &f, "ps", "-q", "db"]).lines().count() == 1);
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    state.ok(&["-f", &f, "up", "-d", "--wait"]);
+    let ps = state.ok(&["-f", &f, "ps", "-a", "--format", "json"]);
+    let lines: Vec<serde_json::Value> = ps.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let mut names: Vec<&str> = lines.iter().map(|l| l["Name"].as_str().expect("name")).collect();
+    names.sort();
+    assert_eq!(names, ["cmds-app-1", "cmds-db-1", "cmds-worker-1", "cmds-worker-2"]);
+    assert!(lines.iter().all(|l| l["State"] == "running"), "{ps}");
+    assert_eq!(state.ok(&["network", "ls", "-q"]).lines().count(), 1, "one network, not two");
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+    assert_eq!(state.ok(&["ps", "-aq"]), "");
+    assert_eq!(state.ok(&["network", "ls", "-q"]), "");
 }

@@ -25,6 +25,20 @@ pub enum LaunchError {
     Container(#[from] super::store::ContainerError),
     #[error("the shim of container {id} ended before the container started; see {log}")]
     Silent { id: String, log: String },
+    /// Another shim (of a command that was killed half-way, say) started the container.
+    #[error("container {0} was started by another command")]
+    AlreadyStarted(String),
+}
+
+/// The lock a shim holds for as long as it lives: one shim per container.
+pub fn shim_lock(dir: &Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("shim.lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e.into())
+}
+
+/// Whether a shim lives for the container in `dir`, possibly still starting it.
+fn shim_present(dir: &Path) -> bool {
+    shim_lock(dir).is_err_and(|e| e.raw_os_error() == Some(nix::libc::EWOULDBLOCK))
 }
 
 /// The shim's line to the CLI, which stays open until the container ends for good.
@@ -43,10 +57,19 @@ pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchErro
 /// container (`run -i`).
 pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Result<Started, LaunchError> {
     let dir = store.container_dir(id);
-    let container = store.load_container(id)?;
-    // A shim that just reported its container's exit may still be letting go of the network.
+    let mut container = store.load_container(id)?;
+    // A shim that just reported its container's exit may still be letting go of the network;
+    // one whose starter was killed may still be starting the container.
     if !super::remove::is_live(&container) {
         super::remove::wait_for_shim_exit(&container, std::time::Duration::from_secs(5));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while shim_present(&dir) && std::time::Instant::now() < deadline {
+            container = store.load_container(id)?;
+            if super::remove::is_live(&container) {
+                return Err(LaunchError::AlreadyStarted(container.config.name));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
     crate::network::attach(store, &container.config)?;
     let log = std::fs::OpenOptions::new()

@@ -93,6 +93,13 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         }
     };
     let dir = store.container_dir(id);
+    let _one_shim = match super::launch::shim_lock(&dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            let _ = writeln!(ready, "failed 125 another shim runs container {} ({e})", c.config.name);
+            return 1;
+        }
+    };
     let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
         nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
         let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
