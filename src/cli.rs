@@ -164,6 +164,14 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         index: u64,
     },
+    /// Bring the services up, then apply their develop.watch rules as files change
+    Watch {
+        /// Services to watch (default: every service with rules)
+        services: Vec<String>,
+        /// Do not bring the services up first
+        #[arg(long)]
+        no_up: bool,
+    },
     /// Show berth's version
     Version {
         /// Only the number
@@ -758,6 +766,9 @@ pub enum VolumeCommand {
 pub struct UpArgs {
     /// Services to bring up (and what they depend on); default: all
     pub services: Vec<String>,
+    /// Apply the services' develop.watch rules while attached
+    #[arg(short, long)]
+    pub watch: bool,
     /// Start in the background and return
     #[arg(short, long)]
     pub detach: bool,

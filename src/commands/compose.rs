@@ -85,6 +85,9 @@ fn pull_images(store: &Store, project: &Project, services: &[String], policy: &s
 }
 
 pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
+    if args.watch && (args.detach || args.wait) {
+        anyhow::bail!("--watch shows the services' output: it cannot go with -d or --wait");
+    }
     let project = load(global)?;
     let store = engine::store()?;
     let mut scale = BTreeMap::new();
@@ -119,7 +122,33 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
+    if args.watch {
+        let (project, store, only) = (project.clone(), engine::store()?, args.services.clone());
+        std::thread::spawn(move || {
+            if let Err(e) = super::watch::watch(&store, &project, &only, &exe) {
+                output::print_error(&e);
+            }
+        });
+    }
     attached(&store, &project, &services, &args)
+}
+
+/// `watch [SERVICE...]`: `up -d` (unless `--no-up`), then the develop.watch rules until
+/// interrupted.
+pub fn watch(global: &GlobalArgs, services: &[String], no_up: bool) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    if !no_up {
+        let selected = project::selected(&project, services, false)?;
+        project::check(&project, &selected)?;
+        pull_images(&store, &project, &selected, "missing")?;
+        let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
+        let order = project::converge(&store, &project, &opts, &Lines)?;
+        project::start(&store, &project, &order, &exe, &Lines)?;
+    }
+    super::watch::watch(&store, &project, services, &exe)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);

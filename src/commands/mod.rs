@@ -9,6 +9,7 @@ mod inspect;
 mod login;
 mod network;
 mod volume;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scale { services, no_deps } => compose::scale(&cli.global, &services, no_deps),
         Command::Version { short, format } => version(short, format),
+        Command::Watch { services, no_up } => compose::watch(&cli.global, &services, no_up),
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(args),

@@ -133,6 +133,64 @@ pub fn copy_in(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
     put(&dir, &name, src)
 }
 
+/// The open parent directory of `dest` in the container, and `dest`'s name.
+fn parent_of(rootfd: &OwnedFd, dest: &str) -> io::Result<(OwnedFd, std::ffi::OsString)> {
+    let path = Path::new(dest);
+    let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {dest:?}")))?;
+    let parent = path.parent().map_or("/".to_string(), |p| p.to_string_lossy().into_owned());
+    Ok((open_in_root(rootfd, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name.to_owned()))
+}
+
+/// Puts `src` (on the host) exactly at `dest` in the container, replacing what is there (a
+/// directory's content is merged). The parent of `dest` must exist.
+pub fn put_at(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
+    let (dir, name) = parent_of(&open_root(root)?, dest)?;
+    put(&dir, &name, src)
+}
+
+/// Creates the directory `path` in the container with its missing parents (mode 0755).
+pub fn make_dirs(root: &Path, path: &str) -> io::Result<()> {
+    let rootfd = open_root(root)?;
+    let mut done = String::from("/");
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let dir = open_in_root(&rootfd, &done, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        done = format!("{}/{part}", done.trim_end_matches('/'));
+    }
+    Ok(())
+}
+
+/// Removes `dest` in the container, a directory with everything in it; nothing there is fine.
+pub fn remove_at(root: &Path, dest: &str) -> io::Result<()> {
+    let (dir, name) = parent_of(&open_root(root)?, dest)?;
+    remove_entry(&dir, &name)
+}
+
+/// Removes `name` from the open directory `dir`, recursively, never following a link.
+fn remove_entry(dir: &OwnedFd, name: &std::ffi::OsStr) -> io::Result<()> {
+    let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
+        return Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?);
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let child = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+    for entry in Dir::read_from(&child)? {
+        let entry = entry?;
+        let entry_name = std::ffi::OsStr::from_bytes(entry.file_name().to_bytes());
+        if entry_name != "." && entry_name != ".." {
+            remove_entry(&child, entry_name)?;
+        }
+    }
+    Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+}
+
 /// Writes the host path `src` as `name` in the open directory `dir`, never through a link.
 fn put(dir: &OwnedFd, name: &std::ffi::OsStr, src: &Path) -> io::Result<()> {
     let meta = fs::symlink_metadata(src)?;
@@ -140,8 +198,7 @@ fn put(dir: &OwnedFd, name: &std::ffi::OsStr, src: &Path) -> io::Result<()> {
     let existing = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
     let existing_dir = existing.as_ref().is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
     if existing.is_some() && !(existing_dir && meta.is_dir()) {
-        let flags = if existing_dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
-        rustix::fs::unlinkat(dir, name, flags)?;
+        remove_entry(dir, name)?;
     }
     let mode = Mode::from_raw_mode(meta.mode() & 0o7777);
     if meta.is_dir() {

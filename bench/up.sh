@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `berth up -d` and `down` (issue 7), printed as one table, median of 5 each:
+#   (a) one service;
+#   (b) 20 services in a dependency tree (4 levels) on 2 networks, with a named volume and 2
+#       published ports;
+# and a plain `down` of (b), whose processes ignore SIGTERM as PID 1 (`sleep`), which should
+# take one grace period (10 s) in all, not one per level or per service.
+# Needs root and busybox-static. State goes to a scratch BERTH_ROOT that is removed at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+berth="$root/target/release/berth"
+work=$(mktemp -d /var/tmp/berth-bench-up.XXXXXX)
+export BERTH_ROOT="$work/root"
+cleanup() {
+    for f in "$work"/*.yaml; do "$berth" -f "$f" down -v -t 0 >/dev/null 2>&1 || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$root/examples/busybox-rootfs.sh" "$work/rootfs"
+"$berth" import "$work/rootfs.tar" busybox:latest >/dev/null
+
+cat >"$work/one.yaml" <<'EOF'
+name: bench-one
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+EOF
+
+ports=$(python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+python3 - "$work/tree.yaml" $ports <<'PY'
+import sys
+path, p1, p2 = sys.argv[1], sys.argv[2], sys.argv[3]
+out = ["name: bench-tree", "services:"]
+# A tree: s0 at the root, then 3, 6 and 10 services below, each depending on one above.
+levels = [[0], [1, 2, 3], [4, 5, 6, 7, 8, 9], list(range(10, 20))]
+parent = {}
+for above, below in zip(levels, levels[1:]):
+    for i, s in enumerate(below):
+        parent[s] = above[i % len(above)]
+for s in range(20):
+    out += [f"  s{s}:", "    image: busybox:latest", '    command: ["sleep", "3600"]',
+            "    networks: [front, back]" if s % 2 == 0 else "    networks: [back]"]
+    if s in parent:
+        out += [f"    depends_on: [s{parent[s]}]"]
+    if s == 0:
+        out += ["    volumes: ['data:/data']", f"    ports: ['127.0.0.1:{p1}:80']"]
+    if s == 1:
+        out += [f"    ports: ['127.0.0.1:{p2}:80']"]
+out += ["networks:", "  front: {}", "  back: {}", "volumes:", "  data: {}"]
+open(path, "w").write("\n".join(out) + "\n")
+PY
+
+# Milliseconds taken by one run of a command.
+elapsed() {
+    local start end
+    start=$(date +%s%N)
+    "$@" >/dev/null 2>&1
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000000))
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+measure() { # FILE: medians of up -d and down -t 0 over 5 rounds
+    local ups=() downs=()
+    for _ in 1 2 3 4 5; do
+        ups+=("$(elapsed "$berth" -f "$1" up -d)")
+        [ "$("$berth" -f "$1" ps -q | wc -l)" -ge 1 ] || { echo "up did not start $1" >&2; exit 1; }
+        downs+=("$(elapsed "$berth" -f "$1" down -t 0)")
+    done
+    echo "$(printf '%s\n' "${ups[@]}" | median) $(printf '%s\n' "${downs[@]}" | median)"
+}
+
+read -r one_up one_down < <(measure "$work/one.yaml")
+read -r tree_up tree_down < <(measure "$work/tree.yaml")
+running=$("$berth" -f "$work/tree.yaml" up -d >/dev/null 2>&1 && "$berth" -f "$work/tree.yaml" ps -q | wc -l)
+plain_down=$(elapsed "$berth" -f "$work/tree.yaml" down)
+
+printf '%-58s %10s %10s\n' "median of 5" "up -d" "down -t 0"
+printf '%-58s %7s ms %7s ms\n' "(a) 1 service" "$one_up" "$one_down"
+printf '%-58s %7s ms %7s ms\n' "(b) 20 services, 4 levels, 2 networks, volume, 2 ports" "$tree_up" "$tree_down"
+printf '%-58s %21s\n' "plain down of (b), $running containers ignoring SIGTERM" "$plain_down ms"
