@@ -850,6 +850,79 @@ fn start_service(
     Outcome::Started
 }
 
+/// After a reboot (`berth system boot`): starts the containers whose restart policy says so.
+/// A project's services come back in dependency order, read from their `depends_on` labels (no
+/// Compose file needed): each once what it depends on has started, turned healthy or completed
+/// as the file said, independent ones in parallel. Containers outside projects start at once.
+/// Returns the containers that could not start, with why.
+pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<(String, String)>> {
+    use crate::container::{boot::should_start_at_boot, launch, remove};
+    let chosen: Vec<Container> = store
+        .list_containers()
+        .map_err(other)?
+        .into_iter()
+        .filter(|c| !remove::is_live(c) && should_start_at_boot(c))
+        .collect();
+    // (project, service) -> containers; outside projects, the container's own name.
+    let mut groups: BTreeMap<(String, String), Vec<Container>> = BTreeMap::new();
+    for c in chosen {
+        let key = match c.config.labels.get(labels::PROJECT) {
+            Some(p) => (p.clone(), service_of(&c).to_string()),
+            None => (String::new(), c.config.name.clone()),
+        };
+        groups.entry(key).or_default().push(c);
+    }
+    let board = Board { outcomes: std::sync::Mutex::new(BTreeMap::new()), changed: std::sync::Condvar::new() };
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for ((project, service), cs) in &groups {
+            let (board, failures, groups) = (&board, &failures, &groups);
+            scope.spawn(move || {
+                let key = format!("{project}/{service}");
+                let deps = cs[0].config.labels.get(labels::DEPENDS_ON).cloned().unwrap_or_default();
+                for dep in deps.split(',').filter(|d| !d.is_empty()) {
+                    let mut parts = dep.split(':');
+                    let (name, condition) = (parts.next().unwrap_or(""), parts.next().unwrap_or("service_started"));
+                    // Only what this boot starts is waited for; a dependency left down stays so.
+                    if groups.contains_key(&(project.clone(), name.to_string())) {
+                        if let Outcome::Failed(e) = board.wait(&format!("{project}/{name}")) {
+                            failures.lock().unwrap_or_else(|e| e.into_inner()).push((service.clone(), e.clone()));
+                            board.set(&key, Outcome::Failed(e));
+                            return;
+                        }
+                        report.event("Container", name, "Waiting");
+                        if let Err(e) = wait_condition(store, project, name, condition) {
+                            failures.lock().unwrap_or_else(|e| e.into_inner()).push((service.clone(), e.clone()));
+                            board.set(&key, Outcome::Failed(e));
+                            return;
+                        }
+                    }
+                }
+                let mut outcome = Outcome::Started;
+                for c in cs {
+                    remove::clean_leftovers(store, c);
+                    report.event("Container", &c.config.name, "Starting");
+                    match launch::launch(store, &c.config.id, exe) {
+                        Ok(_) | Err(launch::LaunchError::AlreadyStarted(_)) => {
+                            report.event("Container", &c.config.name, "Started")
+                        }
+                        Err(e) => {
+                            let why = e.to_string();
+                            failures
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((c.config.name.clone(), why.clone()));
+                            outcome = Outcome::Failed(why);
+                        }
+                    }
+                }
+                board.set(&key, outcome);
+            });
+        }
+    });
+    Ok(failures.into_inner().unwrap_or_default())
+}
+
 /// Waits until every container of the services runs (and is healthy where it has a
 /// healthcheck), or has completed successfully; fails on one that exited badly or turned
 /// unhealthy, or at the deadline.

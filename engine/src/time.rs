@@ -1,5 +1,6 @@
-//! Times as berth writes them: RFC 3339 in UTC, to the second for image and container records,
-//! to the nanosecond for log entries (fixed width, so that they also compare as strings).
+//! Times as berth writes them: RFC 3339 in UTC, to the second for image records, to the
+//! nanosecond for container starts and ends, health checks and log entries (fixed width, so
+//! that they also compare as strings).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -46,7 +46,7 @@ fn project_name(global: &GlobalArgs) -> anyhow::Result<(String, Option<Project>)
 }
 
 /// Progress lines in Docker Compose's shape: ` ✔ Container p-web-1  Started`.
-struct Lines;
+pub struct Lines;
 
 impl Report for Lines {
     fn event(&self, kind: &str, name: &str, status: &str) {

@@ -409,25 +409,15 @@ fn processes(c: &Container) -> anyhow::Result<output::Table> {
 }
 
 /// `berth system boot`: after a reboot (or a crash of every shim), starts the containers whose
-/// restart policy says so, oldest first, cleaning up what their last run left.
+/// restart policy says so, projects in dependency order (`project::boot`).
 pub fn boot() -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let mut failed = false;
-    for c in store.list_containers()? {
-        if remove::is_live(&c) || !berth_engine::container::boot::should_start_at_boot(&c) {
-            continue;
-        }
-        remove::clean_leftovers(&store, &c);
-        match launch::launch(&store, &c.config.id, &exe) {
-            Ok(_) => println!("{}", c.config.name),
-            Err(e) => {
-                output::print_error(&anyhow::anyhow!("cannot start container {}: {e}", c.config.name));
-                failed = true;
-            }
-        }
+    let failures = berth_engine::project::boot(&store, &exe, &super::compose::Lines)?;
+    for (name, why) in &failures {
+        output::print_error(&anyhow::anyhow!("cannot start {name}: {why}"));
     }
-    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(output::EXIT_FAILURE) })
 }
 
 /// `berth system install`: the systemd unit that runs `berth system boot` once at boot.

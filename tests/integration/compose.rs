@@ -372,3 +372,66 @@ services:
     });
     state.ok(&["-f", &f, "down", "-t", "0"]);
 }
+
+#[test]
+fn system_boot_brings_a_project_back_in_dependency_order() {
+    let state = with_latest_tag();
+    let (_dir, f) = project(
+        "name: booted
+services:
+  db:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"sleep 1; touch /ready; exec sleep 600\"]
+    restart: always
+    healthcheck:
+      test: [\"CMD\", \"test\", \"-f\", \"/ready\"]
+      interval: 300ms
+      retries: 20
+  app:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+    restart: always
+    depends_on:
+      db:
+        condition: service_healthy
+  once:
+    image: busybox:latest
+    command: [\"sleep\", \"600\"]
+",
+    );
+    state.ok(&["-f", &f, "up", "-d", "--wait"]);
+    // A host crash: every shim and container process killed at once.
+    for name in ["booted-db-1", "booted-app-1", "booted-once-1"] {
+        let s = crate::containers::state_file(&state, name);
+        for key in ["shim_pid", "pid"] {
+            let pid = s[key].as_i64().expect("a pid") as i32;
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    crate::containers::wait_for("the crash to be seen", || state.ok(&["ps", "-a"]).matches("Dead").count() == 3);
+    // No Compose file is needed: the labels say what depends on what.
+    let out = state.berth(&["system", "boot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let progress = stderr(&out);
+    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
+    assert!(
+        pos("booted-db-1                    Started") < pos("booted-app-1                   Starting"),
+        "{progress}"
+    );
+    assert!(!progress.contains("booted-once-1"), "restart: no stays down: {progress}");
+    // app started only once db was healthy again.
+    let db = crate::containers::state_file(&state, "booted-db-1");
+    let app = crate::containers::state_file(&state, "booted-app-1");
+    let db_started = db["started_at"].as_str().expect("started").to_string();
+    let healthy_at = db["health"]["log"]
+        .as_array()
+        .and_then(|log| {
+            log.iter().find(|r| r["exit_code"] == 0 && r["start"].as_str().is_some_and(|t| t >= db_started.as_str()))
+        })
+        .and_then(|r| r["end"].as_str())
+        .expect("a passing check")
+        .to_string();
+    let app_started = app["started_at"].as_str().expect("started").to_string();
+    assert!(healthy_at <= app_started, "db healthy at {healthy_at}, app started at {app_started}");
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+}

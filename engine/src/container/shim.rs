@@ -157,7 +157,7 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
             }
         };
         shim.c.state.exit_code = Some(code);
-        shim.c.state.finished_at = Some(crate::time::now());
+        shim.c.state.finished_at = Some(crate::time::now_nanos());
         shim.c.state.pid = None;
         let restart =
             should_restart(shim.c.config.restart, code, shim.c.state.stopped_by_user, shim.c.state.restart_count)
@@ -303,7 +303,7 @@ impl Shim<'_> {
         }
         self.c.state.status = Status::Running;
         self.c.state.pid = Some(pid.as_raw());
-        self.c.state.started_at = Some(crate::time::now());
+        self.c.state.started_at = Some(crate::time::now_nanos());
         self.c.state.error = None;
         self.c.state.exit_code = None;
         self.run_started = Instant::now();
