@@ -328,14 +328,10 @@ pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
     }
     let mut table = output::Table::new(&["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]);
     for c in &cs {
-        let mut command = c.config.args.join(" ");
-        if command.chars().count() > 20 {
-            command = command.chars().take(19).collect::<String>() + "…";
-        }
         table.row(vec![
             c.config.name.clone(),
             c.config.image.clone(),
-            format!("\"{command}\""),
+            super::containers::short_command(&c.config.args),
             project::service_of(c).to_string(),
             output::since(Some(&c.config.created)),
             super::containers::status_text(c),

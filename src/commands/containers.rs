@@ -512,6 +512,15 @@ pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A command as `ps` shows it: quoted, on one line, cut to 20 characters.
+pub fn short_command(args: &[String]) -> String {
+    let mut command = args.join(" ").replace(['\n', '\r', '\t'], " ");
+    if command.chars().count() > 20 {
+        command = command.chars().take(19).collect::<String>() + "…";
+    }
+    format!("\"{command}\"")
+}
+
 pub fn status_text(c: &Container) -> String {
     let s = &c.state;
     match s.status {
@@ -564,14 +573,10 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     }
     let mut table = output::Table::new(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]);
     for c in &all {
-        let mut command = c.config.args.join(" ");
-        if command.chars().count() > 20 {
-            command = command.chars().take(19).collect::<String>() + "…";
-        }
         table.row(vec![
             c.config.id[..12].to_string(),
             c.config.image.clone(),
-            format!("\"{command}\""),
+            short_command(&c.config.args),
             output::since(Some(&c.config.created)),
             status_text(c),
             c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),

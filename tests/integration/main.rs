@@ -5,6 +5,7 @@ mod compose;
 mod config;
 mod conformance;
 mod containers;
+mod examples;
 mod fake_registry;
 mod images;
 mod network;
