@@ -92,7 +92,21 @@ pub enum Command {
     /// Stop and start containers again
     Restart(StopArgs),
     /// Copy files between a container and the host (`C:PATH HOST` or `HOST C:PATH`)
-    Cp { source: String, destination: String },
+    Cp {
+        /// `CONTAINER:PATH` (in a project, `SERVICE:PATH`) or a host path
+        source: String,
+        destination: String,
+        /// In a project: which replica of the service
+        #[arg(long, default_value_t = 1)]
+        index: u64,
+    },
+    /// In a project: stream the containers' events (create, start, die, health, destroy...)
+    Events {
+        services: Vec<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
     /// Make an image from a container's changes
     Commit {
         container: String,
@@ -317,8 +331,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The image name to push (with its registry)
-    pub image: String,
+    /// The image name to push (with its registry); in a project, services (default: all)
+    pub image: Vec<String>,
     /// Print only the digest
     #[arg(short, long)]
     pub quiet: bool,
@@ -827,6 +841,9 @@ pub struct DownArgs {
     /// Remove named volumes declared in the file and anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
+    /// Remove the services' images too: `all`, or `local` (those without a custom tag)
+    #[arg(long, value_name = "local|all")]
+    pub rmi: Option<String>,
     /// Remove containers of services no longer in the file
     #[arg(long)]
     pub remove_orphans: bool,

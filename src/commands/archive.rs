@@ -107,9 +107,10 @@ fn apply_change(run: &mut RunConfig, change: &str) -> anyhow::Result<()> {
 }
 
 pub fn push(args: PushArgs) -> anyhow::Result<ExitCode> {
+    let [image] = args.image.as_slice() else { anyhow::bail!("push takes one image (or, in a project, services)") };
     let store = engine::store()?;
-    let target = ImageRef::parse(&args.image)?;
-    let (_, record) = store.find_image(&args.image)?;
+    let target = ImageRef::parse(image)?;
+    let (_, record) = store.find_image(image)?;
     let config = engine::config()?;
     let digest = engine::runtime()?
         .block_on(pusher::push(&store, &config, &record, &target, progress::for_terminal(args.quiet)))

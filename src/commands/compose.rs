@@ -179,12 +179,7 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
             .into_iter()
             .filter(|c| services.iter().any(|s| s == project::service_of(c)))
             .collect();
-        tails.pump(
-            store,
-            &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(),
-            true,
-            false,
-        );
+        tails.pump(store, &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(), true);
         let ended: Vec<&Container> =
             cs.iter().filter(|c| matches!(c.state.status, Status::Exited | Status::Dead)).collect();
         let failed = ended.iter().find(|c| c.state.exit_code != Some(0));
@@ -204,11 +199,11 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
             }
             let timeout = if INTERRUPTS.load(Ordering::Relaxed) > 1 { Some(0) } else { args.timeout };
             project::stop_containers(store, Some(project), &cs, timeout, &report)?;
-            tails.pump(store, &cs, true, false);
+            tails.pump(store, &cs, true);
             return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
         }
         if !cs.is_empty() && cs.iter().all(|c| !remove::is_live(c)) {
-            tails.pump(store, &cs, true, false);
+            tails.pump(store, &cs, true);
             return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -222,17 +217,19 @@ struct Tails {
     followers: BTreeMap<String, Follower>,
     /// Lines to skip at the start of each log not opened yet (`--tail`).
     tail: Option<usize>,
+    /// Timestamps and the time window; the prefix is set per container.
+    show: Show,
 }
 
 impl Tails {
     /// Prints what the containers logged since the last call.
-    fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool, timestamps: bool) {
+    fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool) {
         let width = cs.iter().map(|c| c.config.name.len()).max().unwrap_or(0);
         for c in cs {
             let id = &c.config.id;
             if !self.followers.contains_key(id) {
                 let path = store.container_dir(id).join("log.json");
-                let Ok(mut follower) = Follower::open(&path, Show { timestamps, ..Show::default() }) else { continue };
+                let Ok(mut follower) = Follower::open(&path, self.show.clone()) else { continue };
                 if let Some(n) = self.tail {
                     let lines = std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
                     let _ = skip_lines(&mut follower.reader, &mut lines.saturating_sub(n));
@@ -251,7 +248,36 @@ pub fn down(global: &GlobalArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     let (name, project) = project_name(global)?;
     let store = engine::store()?;
     let opts = DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout };
+    let images: Vec<(String, bool)> = match (&args.rmi, &project) {
+        (None, _) | (_, None) => Vec::new(),
+        (Some(which), Some(p)) => {
+            if which != "all" && which != "local" {
+                anyhow::bail!("invalid --rmi {which:?}: use local or all");
+            }
+            // `local`: images the project made itself, named after it (none until builds).
+            p.services
+                .iter()
+                .map(|(name, s)| (s.image.clone().unwrap_or_else(|| format!("{}-{name}", p.name)), s.image.is_none()))
+                .filter(|(_, own)| which == "all" || *own)
+                .collect()
+        }
+    };
     project::down(&store, &name, project.as_ref(), &opts, &Lines)?;
+    let containers = store.list_containers()?;
+    for (image, _) in &images {
+        let Ok((_, record)) = store.find_image(image) else { continue };
+        if let Some(user) = containers.iter().find(|c| c.config.image_id == record.id) {
+            output::warn(&format!("image {image} is kept: container {} uses it", user.config.name));
+            continue;
+        }
+        match store.remove_image(image, false) {
+            Ok(_) => Lines.event("Image", image, "Removed"),
+            Err(e) => output::warn(&format!("cannot remove image {image}: {e}")),
+        }
+    }
+    if !images.is_empty() {
+        store.gc()?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -344,8 +370,14 @@ pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
 
 pub fn logs(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let (store, name, _, cs) = project_containers(global, &args.targets)?;
-    let mut tails = Tails { tail: args.tail, ..Tails::default() };
-    tails.pump(&store, &cs, !args.no_log_prefix, args.timestamps);
+    let show = Show {
+        timestamps: args.timestamps,
+        since: args.since.as_deref().map(super::containers::log_time).transpose()?,
+        until: args.until.as_deref().map(super::containers::log_time).transpose()?,
+        prefix: String::new(),
+    };
+    let mut tails = Tails { tail: args.tail, show, ..Tails::default() };
+    tails.pump(&store, &cs, !args.no_log_prefix);
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
@@ -355,7 +387,7 @@ pub fn logs(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .filter(|c| args.targets.is_empty() || args.targets.iter().any(|s| s == project::service_of(c)))
             .collect::<Vec<_>>();
-        tails.pump(&store, &now, !args.no_log_prefix, args.timestamps);
+        tails.pump(&store, &now, !args.no_log_prefix);
         if now.iter().all(|c| !remove::is_live(c)) {
             break;
         }
@@ -598,4 +630,104 @@ pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<Exi
     }
     let code = super::containers::follow_until_exit(&store, &config.id, &mut started)?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// `cp SERVICE:PATH HOST` and `cp HOST SERVICE:PATH`: the service's container number
+/// `--index`; any other name is a container's.
+pub fn cp(global: &GlobalArgs, source: &str, destination: &str, index: u64) -> anyhow::Result<ExitCode> {
+    let project = load(global).ok();
+    let resolve = |side: &str| -> anyhow::Result<String> {
+        match side.split_once(':') {
+            Some((service, path)) if project.as_ref().is_some_and(|p| p.services.contains_key(service)) => {
+                Ok(format!("{}:{path}", replica(global, service, index)?.config.id))
+            }
+            _ => Ok(side.to_string()),
+        }
+    };
+    super::containers::cp(&resolve(source)?, &resolve(destination)?)
+}
+
+/// `push [SERVICE...]`: the services' images, to the registries their names say.
+pub fn push(global: &GlobalArgs, services: &[String], quiet: bool) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    for name in project::selected(&project, services, true)? {
+        if let Some(image) = &project.services[&name].image {
+            super::archive::push(crate::cli::PushArgs { image: vec![image.clone()], quiet })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `create [SERVICE...]`: `up --no-start`.
+pub fn create(global: &GlobalArgs, services: &[String], no_deps: bool) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    let store = engine::store()?;
+    let selected = project::selected(&project, services, no_deps)?;
+    project::check(&project, &selected)?;
+    pull_images(&store, &project, &selected, "missing")?;
+    let opts = UpOptions { services: services.to_vec(), no_deps, ..UpOptions::default() };
+    project::converge(&store, &project, &opts, &Lines)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `events [SERVICE...]`: the project's containers' state changes as they happen, one line
+/// each (`--json`: one object each), until interrupted. Changes are seen by reading the
+/// containers' states every 100 ms.
+pub fn events(global: &GlobalArgs, services: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::HealthStatus;
+    let (name, _) = project_name(global)?;
+    let store = engine::store()?;
+    type Seen = (Status, Option<HealthStatus>, Container);
+    let read = || -> anyhow::Result<BTreeMap<String, Seen>> {
+        Ok(project::containers(&store, &name, true)?
+            .into_iter()
+            .filter(|c| services.is_empty() || services.iter().any(|s| s == project::service_of(c)))
+            .map(|c| (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c)))
+            .collect())
+    };
+    let emit = |c: &Container, action: &str| {
+        let time = berth_engine::time::now_nanos();
+        let attributes = serde_json::json!({ "image": c.config.image, "name": c.config.name });
+        if json {
+            let event = serde_json::json!({
+                "time": time, "type": "container", "action": action, "id": c.config.id,
+                "service": project::service_of(c), "attributes": attributes,
+            });
+            println!("{event}");
+        } else {
+            println!("{time} container {action} {} (image={}, name={})", c.config.id, c.config.image, c.config.name);
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    };
+    let mut seen = read()?;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = read()?;
+        for (id, (status, health, c)) in &now {
+            let before = seen.get(id);
+            if before.is_none() {
+                emit(c, "create");
+            }
+            let was = before.map(|b| b.0);
+            if was != Some(*status) {
+                match status {
+                    Status::Running if was == Some(Status::Paused) => emit(c, "unpause"),
+                    Status::Running => emit(c, "start"),
+                    Status::Paused => emit(c, "pause"),
+                    Status::Restarting => emit(c, "restart"),
+                    Status::Exited | Status::Dead if before.is_some() => emit(c, "die"),
+                    _ => {}
+                }
+            }
+            if let Some(h) = health.filter(|h| before.and_then(|b| b.1) != Some(*h)) {
+                emit(c, &format!("health_status: {h}"));
+            }
+        }
+        for (id, (_, _, c)) in &seen {
+            if !now.contains_key(id) {
+                emit(c, "destroy");
+            }
+        }
+        seen = now;
+    }
 }

@@ -244,7 +244,7 @@ pub(crate) struct Show {
 
 /// `--since`/`--until` values: an RFC 3339 time, Unix seconds, or a duration back from now
 /// (`10m`, `1h30m`).
-fn log_time(value: &str) -> anyhow::Result<String> {
+pub(crate) fn log_time(value: &str) -> anyhow::Result<String> {
     let secs = if let Ok(n) = value.parse::<i64>() {
         n
     } else if let Ok(d) = berth_compose::model::types::Duration::parse(value) {

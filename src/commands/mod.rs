@@ -58,6 +58,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             compose::port(&cli.global, &container, port.as_deref(), index)
         }
         Command::Images(args) if project => compose::images(&cli.global, args.quiet),
+        Command::Push(args) if project && compose::names_services(&cli.global, &args.image) => {
+            compose::push(&cli.global, &args.image, args.quiet)
+        }
+        Command::Create(args) if project && compose::names_services(&cli.global, std::slice::from_ref(&args.image)) => {
+            let mut services = vec![args.image.clone()];
+            services.extend(args.command.iter().cloned());
+            compose::create(&cli.global, &services, args.no_deps)
+        }
         Command::Pull(args) if project && compose::names_services(&cli.global, &args.image) => {
             compose::pull(&cli.global, &args.image)
         }
@@ -82,7 +90,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kill(args) => containers::kill(args),
         Command::Rm(args) => containers::rm(args),
         Command::Restart(args) => containers::restart(args),
-        Command::Cp { source, destination } => containers::cp(&source, &destination),
+        Command::Cp { source, destination, index } if project => compose::cp(&cli.global, &source, &destination, index),
+        Command::Cp { source, destination, .. } => containers::cp(&source, &destination),
+        Command::Events { services, json } => compose::events(&cli.global, &services, json),
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)
         }

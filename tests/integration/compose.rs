@@ -435,3 +435,68 @@ services:
     assert!(healthy_at <= app_started, "db healthy at {healthy_at}, app started at {app_started}");
     state.ok(&["-f", &f, "down", "-t", "0"]);
 }
+
+#[test]
+fn events_cp_create_logs_since_and_down_rmi() {
+    let state = with_latest_tag();
+    let (dir, f) = project(
+        "name: ev
+services:
+  box:
+    image: busybox:latest
+    command: [\"sh\", \"-c\", \"echo first; sleep 600\"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: [\"CMD\", \"true\"]
+      interval: 500ms
+",
+    );
+    // create: containers, no start.
+    let created = state.berth(&["-f", &f, "create", "box"]);
+    assert!(stderr(&created).contains("ev-box-1") && stderr(&created).contains("Created"), "{}", stderr(&created));
+    assert_eq!(state.ok(&["-f", &f, "ps", "-q"]), "", "nothing runs");
+
+    // events: start, health, die, destroy, as JSON lines.
+    let mut events = std::process::Command::new(crate::support::BERTH)
+        .args(["-f", &f, "events", "--json"])
+        .env("BERTH_ROOT", state.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    state.ok(&["-f", &f, "up", "-d", "--wait"]);
+
+    // cp both ways through the service's name.
+    let host = dir.path().join("note.txt");
+    fs::write(&host, "from the host\n").expect("write");
+    state.ok(&["-f", &f, "cp", host.to_str().expect("utf-8"), "box:/tmp/note.txt"]);
+    assert_eq!(state.ok(&["-f", &f, "exec", "box", "cat", "/tmp/note.txt"]), "from the host\n");
+    let back = dir.path().join("back.txt");
+    state.ok(&["-f", &f, "cp", "box:/tmp/note.txt", back.to_str().expect("utf-8")]);
+    assert_eq!(fs::read_to_string(&back).expect("copied out"), "from the host\n");
+
+    // logs --since: a time after the first line hides it.
+    crate::containers::wait_for("the first line", || state.ok(&["-f", &f, "logs", "box"]).contains("first"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(state.ok(&["-f", &f, "logs", "--since", "1s", "box"]), "");
+    assert!(state.ok(&["-f", &f, "logs", "--since", "1h", "box"]).contains("first"));
+
+    // down --rmi all takes the image once no container uses it.
+    let down = state.berth(&["-f", &f, "down", "--rmi", "all"]);
+    assert!(stderr(&down).contains("Image busybox:latest") && stderr(&down).contains("Removed"), "{}", stderr(&down));
+    assert!(!state.ok(&["images"]).contains("latest"), "{}", state.ok(&["images"]));
+
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = events.kill();
+    let out = events.wait_with_output().expect("events output");
+    let actions: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["action"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    for wanted in ["start", "health_status: healthy", "die", "destroy"] {
+        assert!(actions.iter().any(|a| a == wanted), "{wanted} in {actions:?}");
+    }
+}
