@@ -3,6 +3,7 @@
 
 pub use berth_network as net;
 
+pub mod build;
 pub mod container;
 pub mod digest;
 pub mod fsutil;
