@@ -186,6 +186,8 @@ pub enum Command {
         #[arg(long)]
         no_up: bool,
     },
+    /// Build images: in a project, its services' (`build:`); otherwise a context directory
+    Build(BuildArgs),
     /// Show berth's version
     Version {
         /// Only the number
@@ -208,8 +210,37 @@ pub enum Command {
     Logout(LogoutArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The context directory; in a project, services (default: all with a build section)
+    pub targets: Vec<String>,
+    /// The image's name (repeatable)
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile)
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+    /// A build argument (`KEY=VALUE`, or `KEY` to pass this one's)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// The stage to build (default: the last)
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Run every step, ignoring the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// A label for the image (`KEY=VALUE`)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Print only the image ID
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Show the details of images as JSON
     Inspect {
         #[arg(required = true)]
@@ -783,6 +814,12 @@ pub struct UpArgs {
     /// Apply the services' develop.watch rules while attached
     #[arg(short, long)]
     pub watch: bool,
+    /// Build every service with a build section first
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Build nothing, even images that are missing
+    #[arg(long)]
+    pub no_build: bool,
     /// Start in the background and return
     #[arg(short, long)]
     pub detach: bool,

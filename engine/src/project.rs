@@ -91,6 +91,12 @@ pub fn container_name(project: &Project, name: &str, service: &Service, number: 
 }
 
 /// The resolved names of the project's networks, by their key in the file.
+/// The image a service runs: its `image`, or for one built from a `build` section without an
+/// image name, `<project>-<service>` as Docker Compose names it.
+pub fn image_of(project: &Project, name: &str, service: &Service) -> Option<String> {
+    service.image.clone().or_else(|| service.build.as_ref().map(|_| format!("{}-{name}", project.name)))
+}
+
 fn network_name(project: &Project, key: &str) -> String {
     project.networks.get(key).and_then(|n| n.name.clone()).unwrap_or_else(|| format!("{}_{key}", project.name))
 }
@@ -234,8 +240,8 @@ pub fn create_options(
         project.compose_files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(","),
     );
     labels.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
-    if let Some(image) = &service.image {
-        labels.insert(labels::IMAGE.into(), image.clone());
+    if let Some(image) = image_of(project, name, service) {
+        labels.insert(labels::IMAGE.into(), image);
     }
     let deps: Vec<String> =
         service.depends_on.iter().map(|(d, dep)| format!("{d}:{}:{}", dep.condition, dep.restart)).collect();
@@ -409,10 +415,8 @@ pub fn create_one_off(
     let service = project.services.get(name).ok_or_else(|| service_error(name, "no such service in the project"))?;
     check(project, &[name.to_string()])?;
     ensure_resources(store, project, &[name.to_string()], report)?;
-    let image = service
-        .image
-        .clone()
-        .ok_or_else(|| service_error(name, "has neither an image nor a build section berth can use"))?;
+    let image = image_of(project, name, service)
+        .ok_or_else(|| service_error(name, "has neither an image nor a build section"))?;
     let (_, record) =
         store.find_image(&image).map_err(|_| ProjectError::NoImage { service: name.into(), image: image.clone() })?;
     let mut existing: BTreeMap<String, Vec<Container>> = BTreeMap::new();
@@ -597,10 +601,8 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
     }
     for name in &order {
         let service = &project.services[name];
-        let image = service
-            .image
-            .clone()
-            .ok_or_else(|| service_error(name, "has neither an image nor a build section berth can use"))?;
+        let image = image_of(project, name, service)
+            .ok_or_else(|| service_error(name, "has neither an image nor a build section"))?;
         let (_, record) = store
             .find_image(&image)
             .map_err(|_| ProjectError::NoImage { service: name.clone(), image: image.clone() })?;

@@ -63,6 +63,10 @@ impl Report for Lines {
 fn pull_images(store: &Store, project: &Project, services: &[String], policy: &str) -> anyhow::Result<()> {
     for name in services {
         let service = &project.services[name];
+        // A service built here is built, not pulled (`up` builds it first when missing).
+        if service.build.is_some() {
+            continue;
+        }
         let Some(image) = &service.image else { continue };
         let policy = service.pull_policy.as_deref().filter(|_| policy == "missing").unwrap_or(policy);
         let missing = store.find_image(image).is_err();
@@ -109,6 +113,7 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     let selected = project::selected(&project, &opts.services, opts.no_deps)?;
     project::check(&project, &selected)?;
     pull_images(&store, &project, &selected, &args.pull)?;
+    super::build::before_up(&project, &selected, args.build, args.no_build)?;
     let services = project::converge(&store, &project, &opts, &report)?;
     if args.no_start {
         return Ok(ExitCode::SUCCESS);
@@ -730,4 +735,10 @@ pub fn events(global: &GlobalArgs, services: &[String], json: bool) -> anyhow::R
         }
         seen = now;
     }
+}
+
+/// `build [SERVICE...]` in a project.
+pub fn build(global: &GlobalArgs, args: &crate::cli::BuildArgs) -> anyhow::Result<ExitCode> {
+    let project = load(global)?;
+    super::build::project_build(&project, args)
 }

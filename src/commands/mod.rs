@@ -1,6 +1,7 @@
 //! One module per subcommand (or family of subcommands).
 
 mod archive;
+mod build;
 mod compose;
 mod config;
 mod containers;
@@ -71,6 +72,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scale { services, no_deps } => compose::scale(&cli.global, &services, no_deps),
         Command::Version { short, format } => version(short, format),
+        Command::Build(args) if project => compose::build(&cli.global, &args),
+        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => build::image_build(args),
         Command::Watch { services, no_up } => compose::watch(&cli.global, &services, no_up),
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => images::pull(args),

@@ -221,14 +221,17 @@ fn build_stages(logical: Vec<Logical>) -> Result<Dockerfile, ParseError> {
 
 fn instruction(l: &Logical) -> Result<Instruction, ParseError> {
     let (line, args) = (l.line, l.args.as_str());
-    let need = |what: &str| if args.is_empty() { Err(err(line, format!("{} needs {what}", l.keyword))) } else { Ok(()) };
+    let need =
+        |what: &str| if args.is_empty() { Err(err(line, format!("{} needs {what}", l.keyword))) } else { Ok(()) };
     Ok(match l.keyword.as_str() {
         "RUN" => {
             need("a command")?;
             let (_, rest) = flags(args);
             match l.heredocs.first() {
                 // `RUN <<EOF` runs the heredoc's body as the script.
-                Some((_, body)) if rest.trim_start().starts_with("<<") => Instruction::Run(Command::Shell(body.clone())),
+                Some((_, body)) if rest.trim_start().starts_with("<<") => {
+                    Instruction::Run(Command::Shell(body.clone()))
+                }
                 _ => Instruction::Run(command(rest)),
             }
         }
@@ -447,13 +450,33 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
                 out.push_str(&match op {
                     "" => value.cloned().unwrap_or_default(),
                     _ if op.starts_with(":-") => {
-                        if set(true) { value.cloned().unwrap_or_default() } else { expand(&op[2..], vars)? }
+                        if set(true) {
+                            value.cloned().unwrap_or_default()
+                        } else {
+                            expand(&op[2..], vars)?
+                        }
                     }
                     _ if op.starts_with('-') => {
-                        if set(false) { value.cloned().unwrap_or_default() } else { expand(&op[1..], vars)? }
+                        if set(false) {
+                            value.cloned().unwrap_or_default()
+                        } else {
+                            expand(&op[1..], vars)?
+                        }
                     }
-                    _ if op.starts_with(":+") => if set(true) { expand(&op[2..], vars)? } else { String::new() },
-                    _ if op.starts_with('+') => if set(false) { expand(&op[1..], vars)? } else { String::new() },
+                    _ if op.starts_with(":+") => {
+                        if set(true) {
+                            expand(&op[2..], vars)?
+                        } else {
+                            String::new()
+                        }
+                    }
+                    _ if op.starts_with('+') => {
+                        if set(false) {
+                            expand(&op[1..], vars)?
+                        } else {
+                            String::new()
+                        }
+                    }
                     _ => return Err(format!("unsupported substitution ${{{inner}}}")),
                 });
             }
@@ -507,8 +530,9 @@ mod tests {
 
     #[test]
     fn heredocs() {
-        let f = parse("FROM scratch\nRUN <<EOF\necho one\necho two\nEOF\nCOPY <<-CONF /etc/app.conf\n\tkey=value\nCONF\n")
-            .expect("parses");
+        let f =
+            parse("FROM scratch\nRUN <<EOF\necho one\necho two\nEOF\nCOPY <<-CONF /etc/app.conf\n\tkey=value\nCONF\n")
+                .expect("parses");
         assert_eq!(f.stages[0].steps[0].instruction, Instruction::Run(Command::Shell("echo one\necho two\n".into())));
         match &f.stages[0].steps[1].instruction {
             Instruction::Copy { sources, dest, inline, .. } => {
@@ -525,7 +549,11 @@ mod tests {
     fn env_label_arg_forms() {
         assert_eq!(
             one("ENV A=1 B=\"two words\" C=x\\ y"),
-            Instruction::Env(vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x y".into())])
+            Instruction::Env(vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "x y".into())
+            ])
         );
         assert_eq!(one("ENV LEGACY some value"), Instruction::Env(vec![("LEGACY".into(), "some value".into())]));
         assert_eq!(one("LABEL org.x=\"a b\""), Instruction::Label(vec![("org.x".into(), "a b".into())]));
@@ -560,7 +588,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("FROM scratch\n\nFROBNICATE x\n").expect_err("unknown"), err(3, "unknown instruction FROBNICATE"));
+        assert_eq!(
+            parse("FROM scratch\n\nFROBNICATE x\n").expect_err("unknown"),
+            err(3, "unknown instruction FROBNICATE")
+        );
         assert_eq!(parse("RUN true\n").expect_err("no FROM").line, 1);
         assert!(parse("# just a comment\n").is_err());
         assert_eq!(parse("FROM scratch\nCOPY onlyone\n").expect_err("copy").line, 2);

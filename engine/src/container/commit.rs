@@ -96,6 +96,37 @@ fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
     tar.into_inner()
 }
 
+/// The layer of a container's upper directory (its changes), stored: (blob, diff ID).
+pub fn layer_of(store: &Store, c: &Container) -> io::Result<(Digest, Digest)> {
+    let upper = store.container_dir(&c.config.id).join("upper");
+    store_layer(store, |out| write_layer(&upper, out))
+}
+
+/// A layer `write` produces as a plain tar, stored gzip-compressed in the content store with
+/// its diff ID computed alongside: (blob, diff ID).
+pub fn store_layer(
+    store: &Store,
+    write: impl FnOnce(LayerWriter) -> io::Result<LayerWriter>,
+) -> io::Result<(Digest, Digest)> {
+    let tmp = crate::fsutil::temp_name(&store.root.join("commit"));
+    let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let result = (|| {
+        let compressed = HashingWriter::new(io::BufWriter::new(file));
+        let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::fast());
+        let plain = write(HashingWriter::new(gz))?;
+        let (gz, diff_id, _) = plain.finish();
+        let (buf, _, _) = gz.finish()?.finish();
+        buf.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let blob = store.content.ingest(&mut fs::File::open(&tmp)?)?;
+        Ok::<_, io::Error>((blob, diff_id))
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// The writer a layer is written into by [`store_layer`].
+pub type LayerWriter = HashingWriter<flate2::write::GzEncoder<HashingWriter<io::BufWriter<fs::File>>>>;
+
 /// Commits container `c` as an image named `name`; `message` goes into the history.
 pub fn commit(
     store: &Store,
@@ -118,23 +149,8 @@ pub fn commit(
         }
     };
 
-    // The layer: written gzip-compressed into the content store, its diff ID computed alongside.
     let upper = store.container_dir(&c.config.id).join("upper");
-    let tmp = crate::fsutil::temp_name(&store.root.join("commit"));
-    let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(read_err)?;
-    let result = (|| {
-        let compressed = HashingWriter::new(io::BufWriter::new(file));
-        let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::fast());
-        let plain = HashingWriter::new(gz);
-        let plain = write_layer(&upper, plain)?;
-        let (gz, diff_id, _) = plain.finish();
-        let (buf, _, _) = gz.finish()?.finish();
-        buf.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        let blob = store.content.ingest(&mut fs::File::open(&tmp)?)?;
-        Ok::<_, io::Error>((blob, diff_id))
-    })();
-    let _ = fs::remove_file(&tmp);
-    let (blob, diff_id) = result.map_err(read_err)?;
+    let (blob, diff_id) = store_layer(store, |out| write_layer(&upper, out)).map_err(read_err)?;
 
     config.rootfs.diff_ids.push(diff_id);
     config.created = Some(crate::time::now());

@@ -246,6 +246,11 @@ impl Shim<'_> {
         }
         if first {
             let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+            // As Docker does, a working directory missing from the image is made.
+            if config.working_dir.starts_with('/') {
+                super::copy::make_dirs(&rootfs, &config.working_dir)
+                    .map_err(|e| setup("make the working directory", &e))?;
+            }
             check_command(&rootfs, &config.args, &config.env)?;
             if config.host.init && !spec::init_binary().is_file() {
                 return Err(StartError::Setup(format!(
