@@ -5,6 +5,7 @@
 # Needs root and busybox-static. State goes to a scratch BERTH_ROOT that is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 berth="$root/target/release/berth"
 work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
@@ -30,14 +31,6 @@ LABEL org.example.bench=build
 COPY last.txt /app/last.txt
 DOCKERFILE
 
-elapsed() {
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s%N)
-    echo $(((end - start) / 1000000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 first=$(elapsed "$berth" build -t bench/app:1 "$work/ctx")
 same=()

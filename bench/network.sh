@@ -9,6 +9,7 @@
 # that is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 berth="$root/target/release/berth"
 work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
@@ -24,15 +25,6 @@ trap cleanup EXIT
 "$root/examples/busybox-rootfs.sh" "$work/rootfs"
 "$berth" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
 
-# Milliseconds taken by one run of a command, to 0.01 ms.
-elapsed() {
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null
-    end=$(date +%s%N)
-    echo "scale=2; ($end - $start) / 1000000" | bc
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 creates=()
 for i in $(seq 50); do

@@ -8,6 +8,7 @@
 # Needs root and busybox-static. State goes to a scratch BERTH_ROOT that is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 berth="$root/target/release/berth"
 work=$(mktemp -d /var/tmp/berth-bench-up.XXXXXX)
@@ -56,15 +57,6 @@ out += ["networks:", "  front: {}", "  back: {}", "volumes:", "  data: {}"]
 open(path, "w").write("\n".join(out) + "\n")
 PY
 
-# Milliseconds taken by one run of a command.
-elapsed() {
-    local start end
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s%N)
-    echo $(((end - start) / 1000000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 measure() { # FILE: medians of up -d and down -t 0 over 5 rounds
     local ups=() downs=()
@@ -81,7 +73,7 @@ read -r tree_up tree_down < <(measure "$work/tree.yaml")
 running=$("$berth" -f "$work/tree.yaml" up -d >/dev/null 2>&1 && "$berth" -f "$work/tree.yaml" ps -q | wc -l)
 plain_down=$(elapsed "$berth" -f "$work/tree.yaml" down)
 
-printf '%-58s %10s %10s\n' "median of 5" "up -d" "down -t 0"
-printf '%-58s %7s ms %7s ms\n' "(a) 1 service" "$one_up" "$one_down"
-printf '%-58s %7s ms %7s ms\n' "(b) 20 services, 4 levels, 2 networks, volume, 2 ports" "$tree_up" "$tree_down"
-printf '%-58s %21s\n' "plain down of (b), $running containers ignoring SIGTERM" "$plain_down ms"
+printf '%-58s %12s %12s\n' "median of 5" "up -d" "down -t 0"
+printf '%-58s %9s ms %9s ms\n' "(a) 1 service" "$one_up" "$one_down"
+printf '%-58s %9s ms %9s ms\n' "(b) 20 services, 4 levels, 2 networks, volume, 2 ports" "$tree_up" "$tree_down"
+printf '%-58s %25s\n' "plain down of (b), $running containers ignoring SIGTERM" "$plain_down ms"

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use berth_compose::Project;
 use berth_compose::model::WatchRule;
+use berth_engine::build::context::glob;
 use berth_engine::container::store::Container;
 use berth_engine::container::{copy, exec, launch, remove};
 use berth_engine::project;
@@ -90,17 +91,6 @@ fn wanted(rule: &WatchRule, root: &Path, path: &Path) -> bool {
             || rel.components().any(|c| glob(pattern.as_bytes(), c.as_os_str().as_encoded_bytes()))
     };
     (rule.include.is_empty() || rule.include.iter().any(matches)) && !rule.ignore.iter().any(matches)
-}
-
-/// `*` (any run of characters) and `?` (one), the rest literally.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..])),
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
-    }
 }
 
 fn apply(
