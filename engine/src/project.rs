@@ -401,6 +401,8 @@ pub struct OneOff {
     pub name: Option<String>,
     pub remove: bool,
     pub service_ports: bool,
+    /// Ports published on the one-off container (`-p`), with or without the service's.
+    pub publish: Vec<PortBinding>,
     pub interactive: bool,
 }
 
@@ -446,6 +448,7 @@ pub fn create_one_off(
     if !run.service_ports {
         options.network.ports.clear();
     }
+    options.network.ports.extend(run.publish);
     create::create(store, &image, &record, options).map_err(|e| service_error(name, e))
 }
 

@@ -48,10 +48,10 @@ impl Progress for Steps {
     }
 }
 
-/// Base images: here already, or pulled.
-fn resolver(store: &Store) -> impl Fn(&str) -> Result<ImageRecord, String> + '_ {
+/// Base images: here already (unless `pull`), or pulled.
+fn resolver(store: &Store, pull: bool) -> impl Fn(&str) -> Result<ImageRecord, String> + '_ {
     move |name: &str| {
-        if let Ok((_, record)) = store.find_image(name) {
+        if let (false, Ok((_, record))) = (pull, store.find_image(name)) {
             return Ok(record);
         }
         super::images::pull_one(store, name).map_err(|e| format!("{e:#}"))?;
@@ -87,6 +87,7 @@ pub fn image_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         target: args.target.clone(),
         no_cache: args.no_cache,
         labels: super::key_values(&args.labels),
+        ..BuildOptions::default()
     };
     let record = run(&opts, args.quiet)?;
     println!("{}", record.id);
@@ -96,7 +97,7 @@ pub fn image_build(args: BuildArgs) -> anyhow::Result<ExitCode> {
 fn run(opts: &BuildOptions, quiet: bool) -> anyhow::Result<ImageRecord> {
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let resolve = resolver(&store);
+    let resolve = resolver(&store, opts.pull);
     Ok(build::build(&store, opts, &exe, &resolve, &Steps { quiet })?)
 }
 
@@ -131,6 +132,17 @@ pub fn build_service(project: &Project, name: &str, no_cache: bool, quiet: bool)
         target: section.target.clone(),
         no_cache: no_cache || section.no_cache,
         labels: section.labels.clone(),
+        contexts: section
+            .additional_contexts
+            .iter()
+            .map(|(k, v)| {
+                let p = PathBuf::from(v);
+                (k.clone(), if p.is_absolute() { p } else { project.working_dir.join(p) })
+            })
+            .collect(),
+        network: section.network.clone(),
+        extra_hosts: section.extra_hosts.clone(),
+        pull: section.pull,
     };
     if !quiet {
         eprintln!("Building {name}");

@@ -618,6 +618,14 @@ pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<Exi
         name: args.name.clone(),
         remove: args.rm,
         service_ports: args.service_ports,
+        publish: args
+            .publish
+            .iter()
+            .map(|p| berth_engine::net::ports::parse_publish(p))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
         interactive: args.interactive,
     };
     let config = project::create_one_off(&store, &project, &service, one_off, &Lines)?;

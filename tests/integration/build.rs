@@ -212,3 +212,29 @@ fn up_builds_the_example_and_skopeo_reads_the_image() {
     assert_eq!(inspected["config"]["User"], "1000");
     assert_eq!(inspected["config"]["Labels"]["org.opencontainers.image.title"], "berth build example");
 }
+
+#[test]
+fn compose_build_sections_additional_contexts_and_no_network() {
+    let state = state_with_busybox();
+    let shared = context(&[("shared.txt", "from another context\n")]);
+    let dockerfile = format!(
+        "FROM {IMAGE}
+COPY --from=extras shared.txt /shared.txt
+RUN ip -o link | grep -vc ' lo:' > /links || true
+CMD [\"cat\", \"/shared.txt\", \"/links\"]
+"
+    );
+    let dir = context(&[("Dockerfile.custom", &dockerfile)]);
+    let compose = format!(
+        "name: bs\nservices:\n  app:\n    build:\n      context: .\n      dockerfile: Dockerfile.custom\n      network: none\n      additional_contexts:\n        extras: {}\n      tags: [\"bs/app:extra\"]\n",
+        shared.path().display()
+    );
+    fs::write(dir.path().join("compose.yaml"), compose).expect("write");
+    let f = dir.path().join("compose.yaml");
+    let f = f.to_str().expect("utf-8");
+    let out = state.berth(&["-f", f, "build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The image is named after the project and service, and has the extra tag.
+    assert_eq!(state.ok(&["run", "--rm", "bs-app"]), "from another context\n0\n", "no network but lo during RUN");
+    assert_eq!(state.ok(&["images", "-q", "bs/app:extra"]), state.ok(&["images", "-q", "bs-app"]));
+}

@@ -201,6 +201,11 @@ fn run_makes_a_one_off_container_after_its_dependencies() {
     let all = state.ok(&["ps", "-a", "--format", "json"]);
     assert!(all.contains("cmds-worker-run-"), "{all}");
     assert!(!state.ok(&["-f", f, "ps", "-a"]).contains("worker"), "one-off containers are not the service's");
+    // -p publishes on the one-off container; the service's own ports only with --service-ports.
+    let port = std::net::TcpListener::bind("0.0.0.0:0").expect("bind").local_addr().expect("addr").port();
+    let name = state.ok(&["-f", f, "run", "-d", "--no-deps", "-p", &format!("{port}:81"), "app", "sleep", "60"]);
+    let published = state.ok(&["port", name.trim()]);
+    assert_eq!(published, format!("81/tcp -> 0.0.0.0:{port}\n"), "the service's port 80 is not published");
     state.ok(&["-f", f, "down", "-t", "0"]);
 }
 

@@ -119,6 +119,26 @@ fn data_survives_down_up_and_recreation() {
 }
 
 #[test]
+fn volumes_from_shares_another_services_mounts() {
+    let state = state_with_busybox();
+    state.ok(&["tag", IMAGE, "busybox:latest"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        "name: vf\nservices:\n  owner:\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"echo shared > /data/f; exec sleep 600\"]\n    volumes: [\"data:/data\"]\n  reader:\n    image: busybox:latest\n    command: [\"sleep\", \"600\"]\n    volumes_from: [\"owner:ro\"]\n    depends_on: [owner]\nvolumes:\n  data: {}\n",
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    wait_for("the owner's write", || state.berth(&["-f", f, "exec", "reader", "cat", "/data/f"]).status.success());
+    assert_eq!(state.ok(&["-f", f, "exec", "reader", "cat", "/data/f"]), "shared\n");
+    let out = state.berth(&["-f", f, "exec", "reader", "touch", "/data/g"]);
+    assert_ne!(code(&out), 0, ":ro makes the borrowed mount read-only");
+    state.ok(&["-f", f, "down", "-v", "-t", "0"]);
+}
+
+#[test]
 fn empty_volumes_are_seeded_from_the_image_unless_nocopy() {
     let state = state_with_busybox();
     state.ok(&["run", "--name", "base", IMAGE, "sh", "-c", "mkdir -p /srv/site && echo page > /srv/site/index.html && chmod 640 /srv/site/index.html && chown 1:2 /srv/site/index.html && ln -s index.html /srv/site/home"]);

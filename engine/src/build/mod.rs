@@ -37,6 +37,14 @@ pub struct BuildOptions {
     pub target: Option<String>,
     pub no_cache: bool,
     pub labels: BTreeMap<String, String>,
+    /// Named contexts `COPY --from=NAME` reads (Compose's `additional_contexts`).
+    pub contexts: BTreeMap<String, PathBuf>,
+    /// RUN's network: `host` (the default) or `none`.
+    pub network: Option<String>,
+    /// `NAME:ADDRESS` lines RUN's containers get in /etc/hosts.
+    pub extra_hosts: Vec<String>,
+    /// Pull base images even when they are here.
+    pub pull: bool,
 }
 
 /// What a build tells the user as it goes.
@@ -322,7 +330,8 @@ impl Builder<'_> {
                     let wd = c.working_dir.clone().unwrap_or_else(|| "/".into());
                     format!("{}/{dest}", wd.trim_end_matches('/'))
                 };
-                let entries = self.copy_entries(&root, from.is_some(), sources, &dest, &x, line)?;
+                let from_image = from.as_ref().is_some_and(|f| !self.opts.contexts.contains_key(f));
+                let entries = self.copy_entries(&root, from_image, sources, &dest, &x, line)?;
                 let mut hash = context::hash(&entries).map_err(|e| self.err(line, e.to_string()))?;
                 for (_, body) in inline {
                     hash.push_str(&format!("{:x}", Sha256::digest(body.as_bytes())));
@@ -360,7 +369,8 @@ impl Builder<'_> {
                     let wd = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
                     format!("{}/{dest}", wd.trim_end_matches('/'))
                 };
-                let entries = self.copy_entries(&root, from.is_some(), sources, &dest, &x, line)?;
+                let from_image = from.as_ref().is_some_and(|f| !self.opts.contexts.contains_key(f));
+                let entries = self.copy_entries(&root, from_image, sources, &dest, &x, line)?;
                 let inline: Vec<(String, Vec<u8>)> = inline
                     .iter()
                     .map(|(name, body)| {
@@ -431,7 +441,11 @@ impl Builder<'_> {
             env: args.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             entrypoint: Some(argv),
             labels: [("berth.build".to_string(), self.opts.dockerfile_name.clone())].into(),
-            network: NetworkSettings { mode: NetworkMode::Host, ..NetworkSettings::default() },
+            network: NetworkSettings {
+                mode: if self.opts.network.as_deref() == Some("none") { NetworkMode::None } else { NetworkMode::Host },
+                extra_hosts: self.opts.extra_hosts.clone(),
+                ..NetworkSettings::default()
+            },
             ..create::CreateOptions::default()
         };
         let config =
@@ -508,6 +522,9 @@ impl Builder<'_> {
         line: usize,
     ) -> Result<(PathBuf, Option<ReadOnlyRoot>), BuildError> {
         let Some(from) = from else { return Ok((self.opts.context.clone(), None)) };
+        if let Some(dir) = self.opts.contexts.get(from) {
+            return Ok((dir.clone(), None));
+        }
         let state = match self.stage_named(from, stage) {
             Some(j) => done[j].clone().ok_or_else(|| self.err(line, format!("stage {from} was not built")))?,
             None => {
