@@ -259,6 +259,7 @@ impl Builder<'_> {
         let x = |text: &str| dockerfile::expand(text, &vars).map_err(|e| self.err(line, e));
         let c = &mut state.config.config;
         let mut layer_input: Option<String> = None;
+        let mut copy: Option<CopyPlan> = None;
         match &step.instruction {
             Instruction::Env(pairs) => {
                 let mut env = c.env.clone().unwrap_or_default();
@@ -321,22 +322,14 @@ impl Builder<'_> {
             Instruction::OnBuild(text) => c.on_build.get_or_insert_with(Vec::new).push(text.clone()),
             Instruction::Maintainer(_) => {}
             Instruction::Run(_) => layer_input = Some(String::new()),
-            Instruction::Copy { sources, dest, from, inline, .. } => {
-                let (root, _mount) = self.source_root(from.as_deref(), done, stage, line)?;
-                let dest = x(dest)?;
-                let dest = if dest.starts_with('/') {
-                    dest
-                } else {
-                    let wd = c.working_dir.clone().unwrap_or_else(|| "/".into());
-                    format!("{}/{dest}", wd.trim_end_matches('/'))
-                };
-                let from_image = from.as_ref().is_some_and(|f| !self.opts.contexts.contains_key(f));
-                let entries = self.copy_entries(&root, from_image, sources, &dest, &x, line)?;
-                let mut hash = context::hash(&entries).map_err(|e| self.err(line, e.to_string()))?;
-                for (_, body) in inline {
-                    hash.push_str(&format!("{:x}", Sha256::digest(body.as_bytes())));
+            Instruction::Copy { .. } => {
+                let plan = self.plan_copy(&step.instruction, c.working_dir.as_deref(), &x, done, stage, line)?;
+                let mut hash = context::hash(&plan.entries).map_err(|e| self.err(line, e.to_string()))?;
+                for (_, body) in &plan.inline {
+                    hash.push_str(&format!("{:x}", Sha256::digest(body)));
                 }
                 layer_input = Some(hash);
+                copy = Some(plan);
             }
         }
         let Some(input) = layer_input else {
@@ -360,24 +353,8 @@ impl Builder<'_> {
         }
         let (blob, diff_id) = match &step.instruction {
             Instruction::Run(cmd) => self.run(step, state, cmd, args)?,
-            Instruction::Copy { sources, dest, from, chown, chmod, add, inline } => {
-                let (root, _mount) = self.source_root(from.as_deref(), done, stage, line)?;
-                let dest = x(dest)?;
-                let dest = if dest.starts_with('/') {
-                    dest
-                } else {
-                    let wd = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
-                    format!("{}/{dest}", wd.trim_end_matches('/'))
-                };
-                let from_image = from.as_ref().is_some_and(|f| !self.opts.contexts.contains_key(f));
-                let entries = self.copy_entries(&root, from_image, sources, &dest, &x, line)?;
-                let inline: Vec<(String, Vec<u8>)> = inline
-                    .iter()
-                    .map(|(name, body)| {
-                        let to = if dest.ends_with('/') { format!("{dest}{name}") } else { dest.clone() };
-                        (to, body.clone().into_bytes())
-                    })
-                    .collect();
+            Instruction::Copy { chown, chmod, add, .. } => {
+                let plan = copy.take().expect("a COPY was planned");
                 let mut attrs = Attributes::default();
                 if let Some(spec) = chown {
                     let passwd = self.image_file(state, "etc/passwd");
@@ -391,7 +368,7 @@ impl Builder<'_> {
                     );
                 }
                 crate::container::commit::store_layer(self.store, |out| {
-                    context::write_layer(&entries, &inline, attrs, *add, out)
+                    context::write_layer(&plan.entries, &plan.inline, attrs, *add, out)
                 })
                 .map_err(|e| self.err(line, e.to_string()))?
             }
@@ -480,6 +457,40 @@ impl Builder<'_> {
             let _ = remove::remove(store, &c, true);
         }
         outcome
+    }
+
+    /// What a COPY or ADD reads and where it goes, with its source mounted while the plan
+    /// lives: planned once, hashed for the cache key, written only on a miss.
+    fn plan_copy(
+        &self,
+        copy: &Instruction,
+        working_dir: Option<&str>,
+        x: &dyn Fn(&str) -> Result<String, BuildError>,
+        done: &[Option<State>],
+        stage: usize,
+        line: usize,
+    ) -> Result<CopyPlan, BuildError> {
+        let Instruction::Copy { sources, dest, from, inline, .. } = copy else {
+            unreachable!("only COPY and ADD are planned")
+        };
+        let from = from.as_deref();
+        let (root, mount) = self.source_root(from, done, stage, line)?;
+        let dest = x(dest)?;
+        let dest = if dest.starts_with('/') {
+            dest
+        } else {
+            format!("{}/{dest}", working_dir.unwrap_or("/").trim_end_matches('/'))
+        };
+        let from_image = from.is_some_and(|f| !self.opts.contexts.contains_key(f));
+        let entries = self.copy_entries(&root, from_image, sources, &dest, x, line)?;
+        let inline = inline
+            .iter()
+            .map(|(name, body)| {
+                let to = if dest.ends_with('/') { format!("{dest}{name}") } else { dest.clone() };
+                (to, body.clone().into_bytes())
+            })
+            .collect();
+        Ok(CopyPlan { entries, inline, _mount: mount })
     }
 
     /// What a COPY or ADD puts in its layer. From the context, `.dockerignore` applies; from
@@ -581,6 +592,14 @@ impl Builder<'_> {
             let _ = crate::fsutil::write_atomic(&path, &text);
         }
     }
+}
+
+/// A COPY's files, planned (see `Builder::plan_copy`).
+struct CopyPlan {
+    entries: Vec<context::Entry>,
+    inline: Vec<(String, Vec<u8>)>,
+    /// Keeps an image's or stage's root mounted until the layer is written.
+    _mount: Option<ReadOnlyRoot>,
 }
 
 /// The next cache key: the previous one, the instruction, the ARGs in scope and what it read.
