@@ -248,8 +248,10 @@ pub(crate) fn log_time(value: &str) -> anyhow::Result<String> {
     let secs = if let Ok(n) = value.parse::<i64>() {
         n
     } else if let Ok(d) = berth_compose::model::types::Duration::parse(value) {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        now - d.0.as_secs() as i64
+        // To the nanosecond: `--since 1s` means the last second, not the last one or two.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let then = now.saturating_sub(d.0);
+        return Ok(berth_engine::time::with_nanos(then.as_secs() as i64, then.subsec_nanos()));
     } else if value.len() >= 19 && value.as_bytes()[10] == b'T' {
         return Ok(normalise_time(value));
     } else {
