@@ -156,6 +156,8 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
                 code
             }
         };
+        // The back-off counts from the exit: recording it happens within the wait.
+        let exited_at = Instant::now();
         shim.c.state.exit_code = Some(code);
         shim.c.state.finished_at = Some(crate::time::now_nanos());
         shim.c.state.pid = None;
@@ -166,12 +168,17 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         // must already say so.
         shim.c.state.status = if restart { Status::Restarting } else { Status::Exited };
         shim.save();
+        // A run's runtime state and cgroups go when it ends for good. Between restarts the
+        // cgroups stay, empty, for the next run: making them again is most of a restart's
+        // work on cgroup v1 (about 14 ms of 23 here); the next start replaces the state.
         if !restart {
+            shim.cleanup_run();
             break;
         }
         shim.answer_waiters(code);
         in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
-        if !shim.pause(backoff(in_a_row.saturating_sub(1))) {
+        if !shim.pause(backoff(in_a_row.saturating_sub(1)).saturating_sub(exited_at.elapsed())) {
+            shim.cleanup_run();
             break;
         }
         shim.c.state.restart_count += 1;
@@ -319,8 +326,9 @@ impl Shim<'_> {
                 Some(Instant::now() + Duration::from_millis(super::health::next_interval_ms(h, &health, 0)));
             self.c.state.health = Some(health);
         }
-        self.save();
+        // The process runs from here on; the record follows (its fsyncs take milliseconds).
         tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
+        self.save();
         Ok(Run {
             pid,
             pidfd,
@@ -406,7 +414,6 @@ impl Shim<'_> {
                     let _ = stream.1.flush(&mut self.log);
                 }
                 self.kill_at = None;
-                self.cleanup_run();
                 tracing::info!(container = %self.c.config.name, code, "exited");
                 return code;
             }
