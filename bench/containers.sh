@@ -15,6 +15,8 @@ export BERTH_ROOT="$work/root"
 cleanup() {
     ids=$("$berth" ps -aq 2>/dev/null || true)
     [ -n "$ids" ] && "$berth" rm -f $ids >/dev/null 2>&1 || true
+    # The default network's bridge and firewall table go with the state directory.
+    "$berth" network prune -f >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
