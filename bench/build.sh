@@ -6,14 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-berth="$root/target/release/berth"
-work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
-export BERTH_ROOT="$work/root"
-trap 'rm -rf "$work"' EXIT
-
-"$root/examples/busybox-rootfs.sh" "$work/rootfs"
-"$berth" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
+setup bench/busybox:1
 
 mkdir -p "$work/ctx/src"
 for i in $(seq 50); do head -c 4096 /dev/urandom | base64 >"$work/ctx/src/file$i.txt"; done

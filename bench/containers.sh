@@ -8,26 +8,13 @@
 # BERTH_ROOT that is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-berth="$root/target/release/berth"
-work=$(mktemp -d /var/tmp/berth-bench-run.XXXXXX)
-export BERTH_ROOT="$work/root"
-cleanup() {
-    ids=$("$berth" ps -aq 2>/dev/null || true)
-    [ -n "$ids" ] && "$berth" rm -f $ids >/dev/null 2>&1 || true
-    # The default network's bridge and firewall table go with the state directory.
-    "$berth" network prune -f >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$root/bench/lib.sh"
+setup bench/busybox:1
 
-"$root/examples/busybox-rootfs.sh" "$work/rootfs"
-"$berth" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
-
-median() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['results'][0]['median']*1000, 1))" "$1"; }
+hyperfine_median() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['results'][0]['median']*1000, 1))" "$1"; }
 
 hyperfine -N --warmup 3 --runs 20 --export-json "$work/run.json" "$berth run --rm bench/busybox:1 true" >/dev/null
-run_ms=$(median "$work/run.json")
+run_ms=$(hyperfine_median "$work/run.json")
 
 runc_ms=n/a
 if command -v runc >/dev/null; then
@@ -39,7 +26,7 @@ c = json.load(open(sys.argv[1])); c["process"]["terminal"] = False; c["process"]
 json.dump(c, open(sys.argv[1], "w"))
 PY
     hyperfine -N --warmup 3 --runs 20 --export-json "$work/runc.json" "runc --root $work/runc-state run -b $work/bundle bench-floor" >/dev/null
-    runc_ms=$(median "$work/runc.json")
+    runc_ms=$(hyperfine_median "$work/runc.json")
 fi
 
 # Restart work: a container that exits at once under `restart: always`; the shim logs each exit

@@ -10,21 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-berth="$root/target/release/berth"
-work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
-export BERTH_ROOT="$work/root"
-cleanup() {
-    ids=$("$berth" ps -aq 2>/dev/null || true)
-    [ -n "$ids" ] && "$berth" rm -f $ids >/dev/null 2>&1 || true
-    "$berth" network prune -f >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$root/examples/busybox-rootfs.sh" "$work/rootfs"
-"$berth" import "$work/rootfs.tar" bench/busybox:1 >/dev/null
-
+setup bench/busybox:1
 
 creates=()
 for i in $(seq 50); do

@@ -9,18 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-berth="$root/target/release/berth"
-work=$(mktemp -d /var/tmp/berth-bench-up.XXXXXX)
-export BERTH_ROOT="$work/root"
-cleanup() {
-    for f in "$work"/*.yaml; do "$berth" -f "$f" down -v -t 0 >/dev/null 2>&1 || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$root/examples/busybox-rootfs.sh" "$work/rootfs"
-"$berth" import "$work/rootfs.tar" busybox:latest >/dev/null
+setup busybox:latest
 
 cat >"$work/one.yaml" <<'EOF'
 name: bench-one
