@@ -736,8 +736,12 @@ pub fn events(global: &GlobalArgs, services: &[String], json: bool) -> anyhow::R
                 emit(c, &format!("health_status: {h}"));
             }
         }
-        for (id, (_, _, c)) in &seen {
+        for (id, (status, _, c)) in &seen {
             if !now.contains_key(id) {
+                // Stopped and removed between two looks: it died first.
+                if matches!(status, Status::Running | Status::Paused | Status::Restarting) {
+                    emit(c, "die");
+                }
                 emit(c, "destroy");
             }
         }
