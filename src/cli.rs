@@ -149,13 +149,7 @@ pub enum Command {
         containers: Vec<String>,
     },
     /// Show the details of containers or images as JSON
-    Inspect {
-        #[arg(required = true)]
-        objects: Vec<String>,
-        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
-        #[arg(short, long)]
-        format: Option<String>,
-    },
+    Inspect(InspectArgs),
     /// The per-container supervisor (started by berth itself)
     #[command(hide = true)]
     Shim { id: String },
@@ -210,6 +204,16 @@ pub enum Command {
     Logout(LogoutArgs),
 }
 
+/// The objects of an `inspect` and how to print them.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The context directory; in a project, services (default: all with a build section)
@@ -242,13 +246,7 @@ pub enum ImageCommand {
     /// Build an image from a Dockerfile
     Build(BuildArgs),
     /// Show the details of images as JSON
-    Inspect {
-        #[arg(required = true)]
-        images: Vec<String>,
-        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
-        #[arg(short, long)]
-        format: Option<String>,
-    },
+    Inspect(InspectArgs),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
@@ -696,13 +694,7 @@ pub enum NetworkCommand {
         format: Option<Format>,
     },
     /// Show networks in detail, as JSON
-    Inspect {
-        #[arg(required = true)]
-        networks: Vec<String>,
-        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
-        #[arg(short, long)]
-        format: Option<String>,
-    },
+    Inspect(InspectArgs),
     /// Create a network
     Create(NetworkCreateArgs),
     /// Remove networks
@@ -773,13 +765,7 @@ pub enum VolumeCommand {
         format: Option<Format>,
     },
     /// Show volumes in detail, as JSON
-    Inspect {
-        #[arg(required = true)]
-        volumes: Vec<String>,
-        /// Print each through a Go-style template instead, such as `{{.State.Pid}}`
-        #[arg(short, long)]
-        format: Option<String>,
-    },
+    Inspect(InspectArgs),
     /// Create a volume
     Create {
         name: String,

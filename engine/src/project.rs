@@ -844,24 +844,34 @@ fn start_service(
             report.event("Container", &c.config.name, "Running");
             continue;
         }
-        report.event("Container", &c.config.name, "Starting");
-        match crate::container::launch::launch(store, &c.config.id, exe) {
-            Ok(_) | Err(crate::container::launch::LaunchError::AlreadyStarted(_)) => {
-                report.event("Container", &c.config.name, "Started")
-            }
-            Err(e) => return Outcome::Failed(format!("cannot start container {}: {e}", c.config.name)),
+        if let Err(e) = launch_reported(store, &c, exe, report) {
+            return Outcome::Failed(e);
         }
     }
     Outcome::Started
+}
+
+/// Starts one stopped container, with its progress lines; one that another command's shim
+/// has just started counts as started.
+fn launch_reported(store: &Store, c: &Container, exe: &Path, report: &dyn Report) -> Result<(), String> {
+    use crate::container::launch::{self, LaunchError};
+    report.event("Container", &c.config.name, "Starting");
+    match launch::launch(store, &c.config.id, exe) {
+        Ok(_) | Err(LaunchError::AlreadyStarted(_)) => {
+            report.event("Container", &c.config.name, "Started");
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot start container {}: {e}", c.config.name)),
+    }
 }
 
 /// After a reboot (`berth system boot`): starts the containers whose restart policy says so.
 /// A project's services come back in dependency order, read from their `depends_on` labels (no
 /// Compose file needed): each once what it depends on has started, turned healthy or completed
 /// as the file said, independent ones in parallel. Containers outside projects start at once.
-/// Returns the containers that could not start, with why.
-pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<(String, String)>> {
-    use crate::container::{boot::should_start_at_boot, launch, remove};
+/// Returns why each container or service that could not start did not.
+pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<String>> {
+    use crate::container::{boot::should_start_at_boot, remove};
     let chosen: Vec<Container> = store
         .list_containers()
         .map_err(other)?
@@ -884,41 +894,32 @@ pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<(Strin
             let (board, failures, groups) = (&board, &failures, &groups);
             scope.spawn(move || {
                 let key = format!("{project}/{service}");
+                let fail = |why: String| {
+                    failures.lock().unwrap_or_else(|e| e.into_inner()).push(why.clone());
+                    board.set(&key, Outcome::Failed(why));
+                };
                 let deps = cs[0].config.labels.get(labels::DEPENDS_ON).cloned().unwrap_or_default();
                 for dep in deps.split(',').filter(|d| !d.is_empty()) {
                     let mut parts = dep.split(':');
                     let (name, condition) = (parts.next().unwrap_or(""), parts.next().unwrap_or("service_started"));
                     // Only what this boot starts is waited for; a dependency left down stays so.
-                    if groups.contains_key(&(project.clone(), name.to_string())) {
-                        if let Outcome::Failed(e) = board.wait(&format!("{project}/{name}")) {
-                            failures.lock().unwrap_or_else(|e| e.into_inner()).push((service.clone(), e.clone()));
-                            board.set(&key, Outcome::Failed(e));
-                            return;
-                        }
-                        report.event("Container", name, "Waiting");
-                        if let Err(e) = wait_condition(store, project, name, condition) {
-                            failures.lock().unwrap_or_else(|e| e.into_inner()).push((service.clone(), e.clone()));
-                            board.set(&key, Outcome::Failed(e));
-                            return;
-                        }
+                    if !groups.contains_key(&(project.clone(), name.to_string())) {
+                        continue;
+                    }
+                    if let Outcome::Failed(e) = board.wait(&format!("{project}/{name}")) {
+                        return fail(format!("service {service}: {e}"));
+                    }
+                    report.event("Container", name, "Waiting");
+                    if let Err(e) = wait_condition(store, project, name, condition) {
+                        return fail(format!("service {service}: {e}"));
                     }
                 }
                 let mut outcome = Outcome::Started;
                 for c in cs {
                     remove::clean_leftovers(store, c);
-                    report.event("Container", &c.config.name, "Starting");
-                    match launch::launch(store, &c.config.id, exe) {
-                        Ok(_) | Err(launch::LaunchError::AlreadyStarted(_)) => {
-                            report.event("Container", &c.config.name, "Started")
-                        }
-                        Err(e) => {
-                            let why = e.to_string();
-                            failures
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push((c.config.name.clone(), why.clone()));
-                            outcome = Outcome::Failed(why);
-                        }
+                    if let Err(why) = launch_reported(store, c, exe, report) {
+                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(why.clone());
+                        outcome = Outcome::Failed(why);
                     }
                 }
                 board.set(&key, outcome);

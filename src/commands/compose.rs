@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use berth_compose::Project;
 use berth_engine::container::store::Container;
-use berth_engine::container::{Status, launch, remove};
+use berth_engine::container::{Status, remove};
 use berth_engine::project::{self, DownOptions, Report, UpOptions};
 use berth_engine::store::Store;
 
@@ -629,20 +629,8 @@ pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<Exi
         interactive: args.interactive,
     };
     let config = project::create_one_off(&store, &project, &service, one_off, &Lines)?;
-    let mut started = match launch::launch_with_stdin(&store, &config.id, &exe, args.interactive) {
-        Ok(s) => s,
-        Err(launch::LaunchError::Failed { code, message }) => {
-            output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
-            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if args.detach {
-        println!("{}", config.name);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let code = super::containers::follow_until_exit(&store, &config.id, &mut started)?;
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    let shown = args.detach.then_some(config.name.as_str());
+    super::containers::start_new(&store, &config, &exe, args.interactive, shown)
 }
 
 /// `cp SERVICE:PATH HOST` and `cp HOST SERVICE:PATH`: the service's container number

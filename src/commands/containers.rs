@@ -102,7 +102,20 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let mut started = match launch::launch_with_stdin(&store, &config.id, &exe, args.interactive) {
+    let shown = args.detach.then_some(config.id.as_str());
+    start_new(&store, &config, &exe, args.interactive, shown)
+}
+
+/// Starts a container just created. In the foreground, shows its output until it ends and
+/// returns its exit code; detached, prints `detached` (its ID or name) and returns at once.
+pub(crate) fn start_new(
+    store: &Store,
+    config: &berth_engine::container::ContainerConfig,
+    exe: &std::path::Path,
+    interactive: bool,
+    detached: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut started = match launch::launch_with_stdin(store, &config.id, exe, interactive) {
         Ok(s) => s,
         Err(LaunchError::Failed { code, message }) => {
             output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
@@ -110,11 +123,11 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    if args.detach {
-        println!("{}", config.id);
+    if let Some(shown) = detached {
+        println!("{shown}");
         return Ok(ExitCode::SUCCESS);
     }
-    let code = follow_until_exit(&store, &config.id, &mut started)?;
+    let code = follow_until_exit(store, &config.id, &mut started)?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
@@ -167,7 +180,7 @@ fn image_for_run(
 }
 
 /// Prints the container's output as it comes until the shim reports the exit; returns the code.
-pub(crate) fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
+fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
     let mut follower = Follower::open(&store.container_dir(id).join("log.json"), Show::default())?;
     loop {
         follower.pump();
@@ -416,8 +429,8 @@ pub fn boot() -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let failures = berth_engine::project::boot(&store, &exe, &super::compose::Lines)?;
-    for (name, why) in &failures {
-        output::print_error(&anyhow::anyhow!("cannot start {name}: {why}"));
+    for why in &failures {
+        output::print_error(&anyhow::anyhow!("{why}"));
     }
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(output::EXIT_FAILURE) })
 }

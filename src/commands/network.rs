@@ -16,12 +16,13 @@ pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     match command {
         NetworkCommand::Ls { quiet, format } => ls(&store, quiet, format),
-        NetworkCommand::Inspect { networks, format } => {
-            let found: Vec<serde_json::Value> = networks
+        NetworkCommand::Inspect(a) => {
+            let found: Vec<serde_json::Value> = a
+                .names
                 .iter()
                 .map(|n| network::find(&store, n).map(|r| inspect(&store, &r)))
                 .collect::<Result<_, _>>()?;
-            super::inspect::print(&found, format.as_deref())?;
+            super::inspect::print(&found, a.format.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         NetworkCommand::Create(args) => {

@@ -31,9 +31,9 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
                 print!("{table}");
             }
         }
-        VolumeCommand::Inspect { volumes, format } => {
+        VolumeCommand::Inspect(a) => {
             let mut out = Vec::new();
-            for name in &volumes {
+            for name in &a.names {
                 let v = vs.get(name)?.with_context(|| format!("volume {name} not found"))?;
                 out.push(serde_json::json!({
                     "Name": v.name, "Driver": v.driver, "Mountpoint": vs.data(&v.name), "CreatedAt": v.created,
@@ -41,7 +41,7 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
                     "UsedBy": volume::users(&store, name)?,
                 }));
             }
-            super::inspect::print(&out, format.as_deref())?;
+            super::inspect::print(&out, a.format.as_deref())?;
         }
         VolumeCommand::Create { name, driver, options, labels } => {
             let v = volume::create(

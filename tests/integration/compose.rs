@@ -24,6 +24,15 @@ fn up(state: &State, file: &Path, extra: &[&str]) -> String {
     stderr(&out)
 }
 
+/// Asserts that the progress line `container status` of `first` comes before that of `then`.
+pub fn assert_before(progress: &str, first: (&str, &str), then: (&str, &str)) {
+    let pos = |(container, status): (&str, &str)| {
+        let line = format!("{container:<30} {status}");
+        progress.find(&line).unwrap_or_else(|| panic!("{line} in:\n{progress}"))
+    };
+    assert!(pos(first) < pos(then), "{first:?} before {then:?} in:\n{progress}");
+}
+
 fn ids(state: &State, file: &Path) -> Vec<String> {
     let mut v: Vec<String> =
         state.ok(&["-f", file.to_str().expect("utf-8"), "ps", "-aq"]).lines().map(str::to_string).collect();
@@ -36,15 +45,8 @@ fn quickstart_comes_up_in_order_and_goes_away() {
     let state = with_latest_tag();
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/compose.yaml");
     let progress = up(&state, &file, &[]);
-    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
-    assert!(
-        pos("quickstart-seed-1              Exited") < pos("quickstart-web-1               Starting"),
-        "{progress}"
-    );
-    assert!(
-        pos("quickstart-web-1               Healthy") < pos("quickstart-worker-1            Starting"),
-        "{progress}"
-    );
+    assert_before(&progress, ("quickstart-seed-1", "Exited"), ("quickstart-web-1", "Starting"));
+    assert_before(&progress, ("quickstart-web-1", "Healthy"), ("quickstart-worker-1", "Starting"));
     let ps = state.ok(&["-f", file.to_str().expect("utf-8"), "ps", "-a"]);
     assert!(ps.contains("(healthy)") && ps.contains("127.0.0.1:8080->8080/tcp"), "{ps}");
     // The worker reaches the web server by name.
@@ -235,15 +237,8 @@ services:
 ",
     );
     let progress = up(&state, Path::new(&f), &[]);
-    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
-    assert!(
-        pos("par-free-1                     Started") < pos("par-slow-1                     Healthy"),
-        "{progress}"
-    );
-    assert!(
-        pos("par-slow-1                     Healthy") < pos("par-gated-1                    Started"),
-        "{progress}"
-    );
+    assert_before(&progress, ("par-free-1", "Started"), ("par-slow-1", "Healthy"));
+    assert_before(&progress, ("par-slow-1", "Healthy"), ("par-gated-1", "Started"));
 
     // A service taken out of the file is an orphan: named, then removed on request.
     fs::write(
@@ -418,11 +413,7 @@ services:
     let out = state.berth(&["system", "boot"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let progress = stderr(&out);
-    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
-    assert!(
-        pos("booted-db-1                    Started") < pos("booted-app-1                   Starting"),
-        "{progress}"
-    );
+    assert_before(&progress, ("booted-db-1", "Started"), ("booted-app-1", "Starting"));
     assert!(!progress.contains("booted-once-1"), "restart: no stays down: {progress}");
     // app started only once db was healthy again.
     let db = crate::containers::state_file(&state, "booted-db-1");

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
+use crate::compose::assert_before;
 use crate::images::State;
 use crate::support::{BERTH, stderr, stdout};
 
@@ -49,19 +50,9 @@ fn the_dev_stack_comes_up_in_order_and_keeps_its_data() {
     let up = state.berth(&["-f", f, "--env-file", e, "up", "-d", "--wait", "--wait-timeout", "120"]);
     assert!(up.status.success(), "{}", stderr(&up));
     let progress = stderr(&up);
-    let pos = |needle: &str| progress.find(needle).unwrap_or_else(|| panic!("{needle} in:\n{progress}"));
-    assert!(
-        pos("devstack-db-1                  Healthy") < pos("devstack-app-1                 Starting"),
-        "{progress}"
-    );
-    assert!(
-        pos("devstack-cache-1               Healthy") < pos("devstack-app-1                 Starting"),
-        "{progress}"
-    );
-    assert!(
-        pos("devstack-app-1                 Healthy") < pos("devstack-web-1                 Starting"),
-        "{progress}"
-    );
+    assert_before(&progress, ("devstack-db-1", "Healthy"), ("devstack-app-1", "Starting"));
+    assert_before(&progress, ("devstack-cache-1", "Healthy"), ("devstack-app-1", "Starting"));
+    assert_before(&progress, ("devstack-app-1", "Healthy"), ("devstack-web-1", "Starting"));
 
     assert_eq!(get(port), "visits stored in postgres: 1; counted by redis: 1\n");
     assert_eq!(get(port), "visits stored in postgres: 2; counted by redis: 2\n");

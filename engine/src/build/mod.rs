@@ -659,13 +659,14 @@ fn healthcheck(h: &Health, shell: Option<&[String]>) -> serde_json::Value {
     v
 }
 
-/// The `log` fields of a container's JSON-lines log, without their line ends.
+/// What a container logged (every rotated file, oldest first), without the line ends.
 fn log_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["log"].as_str().map(|s| s.trim_end_matches('\n').to_string()))
+    let files = crate::container::logs::files(path);
+    files
+        .iter()
+        .filter_map(|f| std::fs::File::open(f).ok())
+        .flat_map(|f| crate::container::logs::read(std::io::BufReader::new(f)))
+        .map(|e| e.log.trim_end_matches('\n').to_string())
         .collect()
 }
 
@@ -673,7 +674,10 @@ fn log_lines(path: &Path) -> Vec<String> {
 /// overlay mounted in the state directory, unmounted when dropped.
 struct ReadOnlyRoot {
     path: PathBuf,
+    /// An overlay berth mounted (and unmounts).
     mounted: bool,
+    /// A directory berth made for the copy (and removes).
+    made: bool,
 }
 
 impl ReadOnlyRoot {
@@ -682,22 +686,25 @@ impl ReadOnlyRoot {
             [] => {
                 let path = crate::fsutil::temp_name(&store.root.join("build-empty"));
                 std::fs::create_dir_all(&path)?;
-                Ok(ReadOnlyRoot { path, mounted: false })
+                Ok(ReadOnlyRoot { path, mounted: false, made: true })
             }
-            [one] => Ok(ReadOnlyRoot { path: one.clone(), mounted: false }),
+            [one] => Ok(ReadOnlyRoot { path: one.clone(), mounted: false, made: false }),
             _ => {
                 let path = crate::fsutil::temp_name(&store.root.join("build-root"));
                 std::fs::create_dir_all(&path)?;
+                // Made before the mount, so that a failed mount still removes the directory.
+                let mut root = ReadOnlyRoot { path, mounted: false, made: true };
                 let lower = lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
                 nix::mount::mount(
                     Some("overlay"),
-                    &path,
+                    &root.path,
                     Some("overlay"),
                     nix::mount::MsFlags::MS_RDONLY,
                     Some(format!("lowerdir={lower}").as_str()),
                 )
                 .map_err(std::io::Error::from)?;
-                Ok(ReadOnlyRoot { path, mounted: true })
+                root.mounted = true;
+                Ok(root)
             }
         }
     }
@@ -707,8 +714,8 @@ impl Drop for ReadOnlyRoot {
     fn drop(&mut self) {
         if self.mounted {
             let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_dir(&self.path);
-        } else if self.path.file_name().is_some_and(|n| n.to_string_lossy().contains("build-empty")) {
+        }
+        if self.made {
             let _ = std::fs::remove_dir(&self.path);
         }
     }
