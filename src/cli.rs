@@ -133,6 +133,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Join this terminal's input and output to a running container's (Ctrl-P Ctrl-Q detaches)
+    Attach(AttachArgs),
     /// Freeze every process of containers
     Pause {
         /// Containers; in a project, its services (default: all)
@@ -152,7 +154,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// The per-container supervisor (started by berth itself)
     #[command(hide = true)]
-    Shim { id: String },
+    Shim {
+        id: String,
+        /// Take standard input as a client attached from the start (`in`, `out`, `in,out`)
+        #[arg(long)]
+        attach: Option<String>,
+    },
     /// The DNS server of berth's networks (started by berth itself)
     #[command(hide = true)]
     Dns,
@@ -410,9 +417,12 @@ pub struct RunArgs {
     /// Link to another container: `NAME[:ALIAS]`
     #[arg(long = "link", value_name = "NAME[:ALIAS]")]
     pub links: Vec<String>,
-    /// Give the container this command's standard input
+    /// Keep the container's standard input open (in the foreground, this command's)
     #[arg(short, long)]
     pub interactive: bool,
+    /// Give the container a terminal
+    #[arg(short, long)]
+    pub tty: bool,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
@@ -531,13 +541,28 @@ pub struct ExecArgs {
     /// In a project: which replica of the service
     #[arg(long, default_value_t = 1)]
     pub index: u64,
-    /// No pseudo-terminal (accepted for Docker Compose's habit; berth's exec has none yet)
+    /// Give the process a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// No terminal (Docker Compose's spelling; without -t there is none)
     #[arg(short = 'T', long = "no-tty")]
     pub no_tty: bool,
     /// A container; in a project, a service
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not send this command's standard input
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// In a project: which replica of the service
+    #[arg(long, default_value_t = 1)]
+    pub index: u64,
+    /// A container; in a project, a service
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

@@ -366,7 +366,9 @@ pub fn create_options(
         labels,
         restart: restart_policy(service),
         auto_remove: false,
-        open_stdin: false,
+        open_stdin: service.stdin_open,
+        stdin_once: false,
+        tty: service.tty,
         stop_signal: service.stop_signal.clone(),
         stop_timeout: service.stop_grace_period.as_ref().map(|d| d.0.as_secs()),
         host: HostConfig {
@@ -404,6 +406,9 @@ pub struct OneOff {
     /// Ports published on the one-off container (`-p`), with or without the service's.
     pub publish: Vec<PortBinding>,
     pub interactive: bool,
+    /// Close the standard input when the attached command's ends (a foreground run).
+    pub stdin_once: bool,
+    pub tty: bool,
 }
 
 /// Creates a one-off container of `service` (its networks and volumes made first).
@@ -445,6 +450,8 @@ pub fn create_one_off(
     options.restart = RestartPolicy::No;
     options.auto_remove = run.remove;
     options.open_stdin = run.interactive;
+    options.stdin_once = run.stdin_once;
+    options.tty = run.tty;
     if !run.service_ports {
         options.network.ports.clear();
     }

@@ -321,8 +321,13 @@ fn project_containers(
 
 /// `exec SERVICE CMD`: in the service's container number `--index`.
 pub fn exec(global: &GlobalArgs, mut args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
-    args.container = replica(global, &args.container, args.index)?.config.id;
+    args.container = replica_id(global, &args.container, args.index)?;
     super::containers::exec(args)
+}
+
+/// The ID of replica `index` of `service`.
+pub fn replica_id(global: &GlobalArgs, service: &str, index: u64) -> anyhow::Result<String> {
+    Ok(replica(global, service, index)?.config.id)
 }
 
 pub fn ps(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
@@ -627,10 +632,12 @@ pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<Exi
             .flatten()
             .collect(),
         interactive: args.interactive,
+        stdin_once: args.interactive && !args.detach,
+        tty: args.tty,
     };
     let config = project::create_one_off(&store, &project, &service, one_off, &Lines)?;
     let shown = args.detach.then_some(config.name.as_str());
-    super::containers::start_new(&store, &config, &exe, args.interactive, shown)
+    super::containers::start_new(&store, &config, &exe, shown)
 }
 
 /// `cp SERVICE:PATH HOST` and `cp HOST SERVICE:PATH`: the service's container number

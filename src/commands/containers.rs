@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use berth_engine::container::attach::Streams;
 use berth_engine::container::control::{self, Request};
 use berth_engine::container::create::{self, CreateOptions};
 use berth_engine::container::launch::{self, LaunchError};
@@ -58,6 +59,8 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         restart,
         auto_remove: args.rm,
         open_stdin: args.interactive,
+        stdin_once: args.interactive && !args.detach,
+        tty: args.tty,
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         log: Default::default(),
@@ -103,19 +106,23 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let shown = args.detach.then_some(config.id.as_str());
-    start_new(&store, &config, &exe, args.interactive, shown)
+    start_new(&store, &config, &exe, shown)
 }
 
 /// Starts a container just created. In the foreground, shows its output until it ends and
-/// returns its exit code; detached, prints `detached` (its ID or name) and returns at once.
+/// returns its exit code (with `-i`, sending it this command's input; with `-t`, through its
+/// terminal); detached, prints `detached` (its ID or name) and returns at once.
 pub(crate) fn start_new(
     store: &Store,
     config: &berth_engine::container::ContainerConfig,
     exe: &std::path::Path,
-    interactive: bool,
     detached: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let mut started = match launch::launch_with_stdin(store, &config.id, exe, interactive) {
+    // In the foreground the streams are joined before the container starts, so that nothing
+    // it writes or reads first is missed. Without a terminal, output comes from the log.
+    let attach = (detached.is_none() && (config.open_stdin || config.tty))
+        .then_some(Streams { input: config.open_stdin, output: config.tty });
+    let mut started = match launch::launch_attached(store, &config.id, exe, attach) {
         Ok(s) => s,
         Err(LaunchError::Failed { code, message }) => {
             output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
@@ -127,7 +134,24 @@ pub(crate) fn start_new(
         println!("{shown}");
         return Ok(ExitCode::SUCCESS);
     }
-    let code = follow_until_exit(store, &config.id, &mut started)?;
+    let code = match started.attached.take() {
+        Some(conn) if config.tty => {
+            let how = super::attach::Relay { input: config.open_stdin, terminal: true };
+            let dir = store.container_dir(&config.id);
+            if super::attach::relay(conn.into(), how, super::attach::resize_container(&dir))?
+                == super::attach::Ended::Detached
+            {
+                return Ok(ExitCode::SUCCESS);
+            }
+            launch::wait_exit(&mut started).unwrap_or(EXIT_ENGINE as i32)
+        }
+        Some(conn) => {
+            // Input only: a thread sends it while the log shows the output.
+            std::thread::spawn(move || super::attach::send_input_only(conn.into()));
+            follow_until_exit(store, &config.id, &mut started)?
+        }
+        None => follow_until_exit(store, &config.id, &mut started)?,
+    };
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
@@ -676,6 +700,9 @@ pub fn exec(args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
         working_dir: args.workdir.clone(),
         user: args.user.clone(),
     };
+    if args.tty && !args.no_tty && !args.detach {
+        return exec_terminal(&store, &c, &opts, args.interactive);
+    }
     if args.detach {
         let null =
             || std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map(std::os::fd::OwnedFd::from);
@@ -692,6 +719,43 @@ pub fn exec(args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             output::print_error(&anyhow::anyhow!("cannot exec in {}: {e}", c.config.name));
             Ok(ExitCode::from(e.exit_code().clamp(0, 255) as u8))
+        }
+    }
+}
+
+/// `exec -t`: the process gets a terminal of its own, joined to this command's.
+fn exec_terminal(
+    store: &Store,
+    c: &Container,
+    opts: &berth_engine::container::exec::ExecOptions,
+    input: bool,
+) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::exec;
+    nix::sys::prctl::set_child_subreaper(true).context("cannot become the subreaper")?;
+    let (pid, master) = match exec::spawn_terminal(store, c, opts) {
+        Ok(x) => x,
+        Err(e) => {
+            output::print_error(&anyhow::anyhow!("cannot exec in {}: {e}", c.config.name));
+            return Ok(ExitCode::from(e.exit_code().clamp(0, 255) as u8));
+        }
+    };
+    let terminal = master.try_clone().context("cannot set up the terminal")?;
+    let how = super::attach::Relay { input, terminal: true };
+    let resize = |rows, cols| {
+        let _ = berth_engine::container::attach::resize(&terminal, rows, cols);
+    };
+    let ended = super::attach::relay(master, how, resize)?;
+    if ended == super::attach::Ended::Detached {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(-1), None) {
+            Ok(status) if status.pid() == Some(pid) => {
+                let code = berth_engine::container::exit_code(status).unwrap_or(255);
+                return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+            }
+            Ok(_) => continue,
+            Err(e) => anyhow::bail!("cannot wait for the process in {}: {e}", c.config.name),
         }
     }
 }
@@ -731,6 +795,8 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
                 "Hostname": c.config.hostname, "User": c.config.user.clone().unwrap_or_default(), "Env": c.config.env,
                 "Cmd": c.config.args, "Image": c.config.image, "WorkingDir": c.config.working_dir,
                 "Labels": c.config.labels, "StopSignal": c.config.stop_signal, "StopTimeout": c.config.stop_timeout,
+                "Tty": c.config.tty, "OpenStdin": c.config.open_stdin, "StdinOnce": c.config.stdin_once,
+                "AttachStdin": c.config.open_stdin && c.config.stdin_once,
                 "Healthcheck": c.config.healthcheck.as_ref().map(|h| serde_json::json!({
                     "Test": h.test, "Interval": h.interval_ms * 1_000_000, "Timeout": h.timeout_ms * 1_000_000,
                     "StartPeriod": h.start_period_ms * 1_000_000, "StartInterval": h.start_interval_ms * 1_000_000, "Retries": h.retries,
@@ -756,12 +822,24 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
 
 /// `berth shim ID`: standard output is the pipe to the command that started it; it becomes
 /// the shim's channel to that command, and standard output itself goes to /dev/null.
-pub fn shim(id: &str) -> anyhow::Result<ExitCode> {
+pub fn shim(id: &str, attach: Option<&str>) -> anyhow::Result<ExitCode> {
+    use std::os::fd::AsRawFd;
     let ready =
         std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned().context("cannot keep the start pipe")?);
-    let null = std::fs::OpenOptions::new().write(true).open("/dev/null").context("cannot open /dev/null")?;
-    nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1).context("cannot redirect standard output")?;
+    // With --attach, standard input is a connection of an attached client.
+    let attached = match attach {
+        Some(words) => {
+            let streams = berth_engine::container::attach::Streams::parse(words)
+                .with_context(|| format!("invalid --attach {words:?}: use in, out or in,out"))?;
+            let fd = std::io::stdin().as_fd().try_clone_to_owned().context("cannot take the attached connection")?;
+            Some((std::os::unix::net::UnixStream::from(fd), streams))
+        }
+        None => None,
+    };
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").context("cannot open /dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0).context("cannot redirect standard input")?;
+    nix::unistd::dup2(null.as_raw_fd(), 1).context("cannot redirect standard output")?;
     let store = engine::store()?;
-    let code = shim::run(&store, id, ready);
+    let code = shim::run(&store, id, ready, attached);
     Ok(ExitCode::from(code as u8))
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand (or family of subcommands).
 
 mod archive;
+mod attach;
 mod build;
 mod compose;
 mod config;
@@ -31,6 +32,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if project && compose::names_services(&cli.global, std::slice::from_ref(&args.container)) =>
         {
             compose::exec(&cli.global, args)
+        }
+        Command::Attach(mut args)
+            if project && compose::names_services(&cli.global, std::slice::from_ref(&args.container)) =>
+        {
+            args.container = compose::replica_id(&cli.global, &args.container, args.index)?;
+            attach::attach(args)
         }
         Command::Run(args) if project && compose::names_services(&cli.global, std::slice::from_ref(&args.image)) => {
             compose::run(&cli.global, args)
@@ -105,11 +112,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ps(args) => containers::ps(args),
         Command::Logs(args) => containers::logs(args),
         Command::Exec(args) => containers::exec(args),
+        Command::Attach(args) => attach::attach(args),
         Command::Pause { containers: c } => containers::pause(&c, true),
         Command::Unpause { containers: c } => containers::pause(&c, false),
         Command::Wait { containers: c } => containers::wait(&c),
         Command::Inspect(a) => containers::inspect(&a.names, a.format.as_deref()),
-        Command::Shim { id } => containers::shim(&id),
+        Command::Shim { id, attach } => containers::shim(&id, attach.as_deref()),
         Command::Dns => network::dns(),
         Command::Network(command) => network::run(command),
         Command::Volume(command) => volume::run(command),

@@ -12,4 +12,5 @@ mod images;
 mod network;
 mod registry;
 mod support;
+mod terminal;
 mod volumes;

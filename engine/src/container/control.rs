@@ -7,6 +7,9 @@
 //! wait           -> exited CODE    (when the container next exits)
 //! pause          -> ok             (freezes every process of the container)
 //! resume         -> ok
+//! attach STREAMS -> ok, then the connection carries the container's streams (`in`, `out`,
+//!                   `in,out`; see attach.rs)
+//! resize ROWS COLS -> ok           (the container's terminal)
 //! ```
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -22,6 +25,8 @@ pub enum Request {
     Wait,
     Pause,
     Resume,
+    Attach(super::attach::Streams),
+    Resize(u16, u16),
 }
 
 impl Request {
@@ -34,6 +39,11 @@ impl Request {
             ("resume", None) => Some(Request::Resume),
             ("kill", Some(n)) => n.parse().ok().map(Request::Kill),
             ("stop", Some(n)) => n.parse().ok().map(Request::Stop),
+            ("attach", words) => super::attach::Streams::parse(words.unwrap_or("")).map(Request::Attach),
+            ("resize", Some(rows)) => {
+                let cols = words.next()?;
+                Some(Request::Resize(rows.parse().ok()?, cols.parse().ok()?))
+            }
             _ => None,
         }
     }
@@ -46,6 +56,8 @@ impl Request {
             Request::Resume => "resume".into(),
             Request::Kill(n) => format!("kill {n}"),
             Request::Stop(n) => format!("stop {n}"),
+            Request::Attach(streams) => format!("attach {}", streams.words()),
+            Request::Resize(rows, cols) => format!("resize {rows} {cols}"),
         }
     }
 }
@@ -83,4 +95,31 @@ pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Res
 /// Parses `exited CODE`.
 pub fn exit_code(reply: &str) -> Option<i32> {
     reply.strip_prefix("exited ").and_then(|c| c.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::attach::Streams;
+
+    #[test]
+    fn requests_read_back_as_written() {
+        let all = [
+            Request::State,
+            Request::Kill(9),
+            Request::Stop(10),
+            Request::Wait,
+            Request::Pause,
+            Request::Resume,
+            Request::Attach(Streams { input: true, output: true }),
+            Request::Attach(Streams { input: false, output: true }),
+            Request::Resize(24, 80),
+        ];
+        for r in all {
+            assert_eq!(Request::parse(&r.line()), Some(r.clone()), "{}", r.line());
+        }
+        assert_eq!(Request::parse("attach"), Some(Request::Attach(Streams::default())));
+        assert_eq!(Request::parse("resize 24"), None);
+        assert_eq!(Request::parse("attach err"), None);
+    }
 }

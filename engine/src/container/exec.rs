@@ -45,6 +45,88 @@ impl ExecError {
 /// Starts `opts.args` in container `c` with the given standard streams; returns its PID. The
 /// caller waits for it (and must be its subreaper, as the runtime's intermediate process exits).
 pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 3]) -> Result<Pid, ExecError> {
+    let prepared = prepare(store, c, opts, false)?;
+    let [stdin, stdout, stderr] = stdio;
+    let runtime = |e: libcontainer::error::LibcontainerError| ExecError::Runtime {
+        name: c.config.name.clone(),
+        message: e.to_string(),
+    };
+    prepared
+        .builder
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_tenant()
+        .with_container_args(opts.args.clone())
+        .with_env(prepared.env)
+        .with_cwd(Some(prepared.cwd))
+        .with_user(Some(prepared.user.uid))
+        .with_group(Some(prepared.user.gid))
+        .with_additional_gids(prepared.user.additional_gids)
+        .with_detach(true)
+        .build()
+        .map_err(runtime)
+}
+
+/// As [`spawn`], with a new terminal as the process's standard streams (`exec -t`); returns
+/// its PID and the terminal's master end.
+pub fn spawn_terminal(store: &Store, c: &Container, opts: &ExecOptions) -> Result<(Pid, OwnedFd), ExecError> {
+    let prepared = prepare(store, c, opts, true)?;
+    let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
+    let dir = store.container_dir(&c.config.id);
+    // A terminal is asked for in a whole process description: the container's own, with this
+    // process's command, environment, directory and user.
+    let spec = libcontainer::oci_spec::runtime::Spec::load(dir.join("bundle").join("config.json"))
+        .map_err(|e| runtime(format!("cannot read the container's runtime spec: {e}")))?;
+    let mut process = spec.process().clone().unwrap_or_default();
+    let mut user = process.user().clone();
+    user.set_uid(prepared.user.uid)
+        .set_gid(prepared.user.gid)
+        .set_additional_gids(Some(prepared.user.additional_gids.clone()));
+    process
+        .set_terminal(Some(true))
+        .set_args(Some(opts.args.clone()))
+        .set_env(Some(prepared.env.iter().map(|(k, v)| format!("{k}={v}")).collect()))
+        .set_cwd(prepared.cwd.into())
+        .set_user(user);
+    let unique = format!("exec-{}-{}", std::process::id(), super::new_id().get(..8).unwrap_or("0"));
+    let process_file = dir.join(format!("{unique}.json"));
+    let _remove = RemoveOnDrop(process_file.clone());
+    crate::fsutil::write_atomic(&process_file, &serde_json::to_vec(&process).map_err(|e| runtime(e.to_string()))?)
+        .map_err(|e| runtime(format!("cannot write the process description: {e}")))?;
+    let console = super::attach::ConsoleSocket::bind(&dir, &format!("{unique}.sock"))
+        .map_err(|e| runtime(format!("cannot listen for the terminal: {e}")))?;
+    let pid = prepared
+        .builder
+        .with_console_socket(Some(&console.path))
+        .as_tenant()
+        .with_process(Some(&process_file))
+        .with_detach(true)
+        .build()
+        .map_err(|e| runtime(e.to_string()))?;
+    let master = console
+        .receive(std::time::Duration::from_secs(5))
+        .map_err(|e| runtime(format!("cannot take the terminal: {e}")))?;
+    Ok((pid, master))
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// What every exec needs, checked before the runtime is asked for anything.
+struct Prepared {
+    builder: ContainerBuilder,
+    user: user::User,
+    env: HashMap<String, String>,
+    cwd: String,
+}
+
+fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Result<Prepared, ExecError> {
     if !remove::is_live(c) {
         return Err(ExecError::NotRunning(c.config.name.clone()));
     }
@@ -53,7 +135,7 @@ pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 
     let rootfs = dir.join("bundle").join("rootfs");
     let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
         .map_err(|e| runtime(e.to_string()))?;
-    let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user);
+    let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user, tty);
     let env: HashMap<String, String> = env_list
         .iter()
         .map(|e| e.split_once('=').map_or((e.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
@@ -62,25 +144,12 @@ pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 
         shim::StartError::Command { code, message } => ExecError::Command { code, message },
         other => runtime(other.to_string()),
     })?;
-    let [stdin, stdout, stderr] = stdio;
     let cwd = opts.working_dir.clone().unwrap_or_else(|| c.config.working_dir.clone());
-    ContainerBuilder::new(c.config.id.clone(), SyscallType::default())
+    let builder = ContainerBuilder::new(c.config.id.clone(), SyscallType::default())
         .with_executor(super::executor::BerthExecutor)
         .with_root_path(dir.join("runtime"))
-        .map_err(|e| runtime(e.to_string()))?
-        .with_stdin(stdin)
-        .with_stdout(stdout)
-        .with_stderr(stderr)
-        .as_tenant()
-        .with_container_args(opts.args.clone())
-        .with_env(env)
-        .with_cwd(Some(cwd))
-        .with_user(Some(user.uid))
-        .with_group(Some(user.gid))
-        .with_additional_gids(user.additional_gids)
-        .with_detach(true)
-        .build()
-        .map_err(|e| runtime(e.to_string()))
+        .map_err(|e| runtime(e.to_string()))?;
+    Ok(Prepared { builder, user, env, cwd })
 }
 
 /// Runs `opts.args` in `c` with this process's standard streams, and returns its exit code.

@@ -45,17 +45,24 @@ fn shim_present(dir: &Path) -> bool {
 pub struct Started {
     pub pid: i32,
     pub pipe: BufReader<std::process::ChildStdout>,
+    /// The connection to the container's streams, when the launch asked for one.
+    pub attached: Option<std::os::unix::net::UnixStream>,
 }
 
 /// Starts the shim of container `id` with the binary `exe`, and waits until the container
 /// runs (or failed to start).
 pub fn launch(store: &Store, id: &str, exe: &Path) -> Result<Started, LaunchError> {
-    launch_with_stdin(store, id, exe, false)
+    launch_attached(store, id, exe, None)
 }
 
-/// As [`launch`]; with `stdin`, the shim gets this process's standard input to hand to the
-/// container (`run -i`).
-pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Result<Started, LaunchError> {
+/// As [`launch`]; with `attach`, the caller is attached to the container's streams from
+/// before it starts (a foreground `run -i` or `-t`), through [`Started::attached`].
+pub fn launch_attached(
+    store: &Store,
+    id: &str,
+    exe: &Path,
+    attach: Option<super::attach::Streams>,
+) -> Result<Started, LaunchError> {
     let dir = store.container_dir(id);
     let mut container = store.load_container(id)?;
     // A shim that just reported its container's exit may still be letting go of the network;
@@ -78,8 +85,18 @@ pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Re
         .open(dir.join("shim.log"))
         .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let mut cmd = Command::new(exe);
-    let input = if stdin { Stdio::inherit() } else { Stdio::null() };
-    cmd.arg("shim").arg(id).env("BERTH_ROOT", &store.root).stdin(input).stdout(Stdio::piped()).stderr(log);
+    cmd.arg("shim").arg(id);
+    // An attached connection is the shim's standard input when it starts.
+    let (attached, input) = match attach {
+        Some(streams) => {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
+            cmd.arg("--attach").arg(streams.words());
+            (Some(ours), Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        }
+        None => (None, Stdio::null()),
+    };
+    cmd.env("BERTH_ROOT", &store.root).stdin(input).stdout(Stdio::piped()).stderr(log);
     // One shim runs per container for as long as it lives, so its memory counts: tell the
     // allocator to commit memory only when used and to return it at once (1.1 MB private
     // instead of 7 MB, measured with bench/containers.sh).
@@ -100,7 +117,7 @@ pub fn launch_with_stdin(store: &Store, id: &str, exe: &Path, stdin: bool) -> Re
     let _ = pipe.read_line(&mut line);
     let line = line.trim_end();
     if let Some(pid) = line.strip_prefix("started ") {
-        return Ok(Started { pid: pid.parse().unwrap_or(0), pipe });
+        return Ok(Started { pid: pid.parse().unwrap_or(0), pipe, attached });
     }
     if let Some(rest) = line.strip_prefix("failed ") {
         let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));

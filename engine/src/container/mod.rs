@@ -15,6 +15,7 @@
 //! hosts hostname resolv.conf   bind-mounted into /etc
 //! ```
 
+pub mod attach;
 pub mod boot;
 pub mod commit;
 pub mod control;
@@ -63,10 +64,16 @@ pub struct ContainerConfig {
     /// Remove the container when it exits (`--rm`).
     #[serde(default)]
     pub auto_remove: bool,
-    /// Give the container's first run the standard input of the command that started it
-    /// (`run -i`); later runs read nothing.
+    /// Keep the container's standard input open for attached clients (`-i`, `stdin_open`).
     #[serde(default)]
     pub open_stdin: bool,
+    /// Close the standard input when the first attached client's input ends (a foreground
+    /// `run -i`), so that the container sees the end of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_once: bool,
+    /// Give the container a terminal for its standard streams (`-t`, `tty`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
     /// The signal `stop` sends first.
     #[serde(default = "default_stop_signal")]
     pub stop_signal: String,

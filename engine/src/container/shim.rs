@@ -22,6 +22,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::attach::{self, Clients, Streams};
 use super::control::Request;
 use super::logs::LineWriter;
 use super::store::Container;
@@ -69,7 +70,10 @@ struct Shim<'a> {
     health_run: Option<HealthRun>,
     run_started: Instant,
     rootfs_mounted: bool,
-    stdin_given: bool,
+    /// Attached clients and the container's standard input.
+    clients: Clients,
+    /// The master end of the container's terminal (`tty`), for resizing.
+    terminal: Option<File>,
 }
 
 /// A healthcheck process being waited for.
@@ -83,8 +87,9 @@ struct HealthRun {
 }
 
 /// Runs the shim for container `id`. `ready` hears `started` or `failed: ...` once the first
-/// start is decided; then the shim carries on alone.
-pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
+/// start is decided; then the shim carries on alone. `attached` is a client attached from the
+/// start (a foreground `run -i` or `-t`), so that it misses none of the output.
+pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStream, Streams)>) -> i32 {
     let c = match store.load_container(id) {
         Ok(c) => c,
         Err(e) => {
@@ -128,8 +133,14 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
         health_run: None,
         run_started: Instant::now(),
         rootfs_mounted: false,
-        stdin_given: false,
+        clients: Clients::default(),
+        terminal: None,
     };
+    shim.clients.raw = shim.c.config.tty;
+    shim.clients.stdin_once = shim.c.config.stdin_once;
+    if let Some((stream, streams)) = attached {
+        shim.clients.add(stream, streams);
+    }
     shim.c.state.shim_pid = Some(std::process::id() as i32);
     shim.c.state.stopped_by_user = false;
     let mut first = true;
@@ -195,6 +206,8 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
     shim.save();
     let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
     let code = shim.c.state.exit_code.unwrap_or(0);
+    // Attached clients get the last output, then see their connection close.
+    shim.clients.finish(Duration::from_secs(2));
     shim.answer_waiters(code);
     if shim.c.config.auto_remove {
         let _ = super::remove::discard(store, &shim.c.config);
@@ -210,8 +223,31 @@ pub fn run(store: &Store, id: &str, mut ready: File) -> i32 {
 struct Run {
     pid: Pid,
     pidfd: OwnedFd,
-    stdout: Option<(File, LineWriter)>,
-    stderr: Option<(File, LineWriter)>,
+    stdout: Option<Output>,
+    stderr: Option<Output>,
+}
+
+/// How the container's standard streams are wired before it starts.
+enum Wiring {
+    /// A terminal, whose master end the runtime sends on this socket.
+    Terminal(attach::ConsoleSocket),
+    /// Pipes for standard output and standard error (the reading ends).
+    Pipes(OwnedFd, OwnedFd),
+}
+
+/// A stream of the container's output: what it is read from, the log's line splitter, and its
+/// number in Docker's stream format.
+struct Output {
+    from: File,
+    lines: LineWriter,
+    stream: u8,
+}
+
+impl Output {
+    fn new(from: OwnedFd, stream: u8) -> Output {
+        let name = if stream == attach::STDERR { "stderr" } else { "stdout" };
+        Output { from: File::from(from), lines: LineWriter::new(name), stream }
+    }
 }
 
 impl Shim<'_> {
@@ -274,35 +310,58 @@ impl Shim<'_> {
             spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
         }
 
-        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
-        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e))?;
-        // The first run of a `run -i` container reads the shim's standard input (the command's);
-        // the shim then lets go of it, so later runs read nothing.
-        let null = if config.open_stdin && self.c.state.restart_count == 0 && !self.stdin_given {
-            self.stdin_given = true;
-            let input = io::stdin().as_fd().try_clone_to_owned().map_err(|e| setup("take standard input", &e))?;
-            if let Ok(devnull) = File::open("/dev/null") {
-                let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
-            }
-            File::from(input)
-        } else {
-            File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?
-        };
         let runtime = self.dir.join("runtime");
         let _ = std::fs::remove_dir_all(runtime.join(&config.id));
         std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
-        let mut container = ContainerBuilder::new(config.id.clone(), SyscallType::default())
+        let builder = ContainerBuilder::new(config.id.clone(), SyscallType::default())
             .with_executor(super::executor::BerthExecutor)
             .with_root_path(&runtime)
-            .map_err(|e| setup("prepare the runtime", &e))?
-            .with_stdin(OwnedFd::from(null))
-            .with_stdout(out_w)
-            .with_stderr(err_w)
+            .map_err(|e| setup("prepare the runtime", &e))?;
+        // The container's standard streams: a terminal whose master end libcontainer sends on
+        // a console socket, or pipes (and, with open_stdin, an input pipe for attached clients).
+        let (builder, wiring) = if config.tty {
+            let console = attach::ConsoleSocket::bind(&self.dir, "console.sock")
+                .map_err(|e| setup("listen for the terminal", &e))?;
+            let builder = builder.with_console_socket(Some(&console.path));
+            (builder, Wiring::Terminal(console))
+        } else {
+            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e));
+            let ((out_r, out_w), (err_r, err_w)) = (pipe()?, pipe()?);
+            let input = if config.open_stdin {
+                let (r, w) = pipe()?;
+                set_nonblocking(&w).map_err(|e| setup("set up the input pipe", &e))?;
+                self.clients.set_sink(Some(File::from(w)));
+                r
+            } else {
+                self.clients.set_sink(None);
+                OwnedFd::from(File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?)
+            };
+            let builder = builder.with_stdin(input).with_stdout(out_w).with_stderr(err_w);
+            (builder, Wiring::Pipes(out_r, err_r))
+        };
+        let mut container = builder
             .as_init(self.dir.join("bundle"))
             .with_systemd(false)
             .with_detach(true)
             .build()
             .map_err(|e| setup("create the container", &e))?;
+        let (stdout, stderr) = match wiring {
+            Wiring::Terminal(console) => {
+                let master =
+                    console.receive(Duration::from_secs(5)).map_err(|e| setup("take the container's terminal", &e))?;
+                set_nonblocking(&master).map_err(|e| setup("set up the terminal", &e))?;
+                let input = master.try_clone().map_err(|e| setup("set up the terminal", &e))?;
+                self.terminal = Some(File::from(master.try_clone().map_err(|e| setup("set up the terminal", &e))?));
+                self.clients.set_sink(config.open_stdin.then(|| File::from(input)));
+                (Some(Output::new(master, attach::STDOUT)), None)
+            }
+            Wiring::Pipes(out_r, err_r) => {
+                for fd in [&out_r, &err_r] {
+                    set_nonblocking(fd).map_err(|e| setup("set up the output pipes", &e))?;
+                }
+                (Some(Output::new(out_r, attach::STDOUT)), Some(Output::new(err_r, attach::STDERR)))
+            }
+        };
         container.start().map_err(|e| setup("start the container", &e))?;
         let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
         let pidfd = rustix::process::pidfd_open(
@@ -310,9 +369,6 @@ impl Shim<'_> {
             rustix::process::PidfdFlags::empty(),
         )
         .map_err(|e| setup("watch the container process", &e))?;
-        for fd in [&out_r, &err_r] {
-            set_nonblocking(fd).map_err(|e| setup("set up the output pipes", &e))?;
-        }
         self.c.state.status = Status::Running;
         self.c.state.pid = Some(pid.as_raw());
         self.c.state.started_at = Some(crate::time::now_nanos());
@@ -329,12 +385,7 @@ impl Shim<'_> {
         // The process runs from here on; the record follows (its fsyncs take milliseconds).
         tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
         self.save();
-        Ok(Run {
-            pid,
-            pidfd,
-            stdout: Some((File::from(out_r), LineWriter::new("stdout"))),
-            stderr: Some((File::from(err_r), LineWriter::new("stderr"))),
-        })
+        Ok(Run { pid, pidfd, stdout, stderr })
     }
 
     /// Serves the container until its process exits; returns its exit code.
@@ -350,28 +401,44 @@ impl Shim<'_> {
             // While a healthcheck runs, look at it often: it is reaped in this loop.
             let next = if self.health_run.is_some() { next.min(Duration::from_millis(20)) } else { next };
             let timeout = PollTimeout::try_from(next).unwrap_or(PollTimeout::MAX);
-            let (exited, out_ready, err_ready, conn_ready) = {
+            let (exited, out_ready, err_ready, conn_ready, clients_ready) = {
                 let mut fds = vec![
                     PollFd::new(run.pidfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
                 ];
-                let out_i = run.stdout.as_ref().map(|(f, _)| {
-                    fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-                    fds.len() - 1
-                });
-                let err_i = run.stderr.as_ref().map(|(f, _)| {
-                    fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-                    fds.len() - 1
-                });
+                let mut index = [None, None];
+                for (i, o) in [&run.stdout, &run.stderr].into_iter().enumerate() {
+                    if let Some(o) = o {
+                        fds.push(PollFd::new(o.from.as_fd(), PollFlags::POLLIN));
+                        index[i] = Some(fds.len() - 1);
+                    }
+                }
+                let [out_i, err_i] = index;
+                let watched: Vec<Option<usize>> = self
+                    .clients
+                    .watches()
+                    .into_iter()
+                    .map(|w| {
+                        w.map(|(fd, events)| {
+                            fds.push(PollFd::new(fd, events));
+                            fds.len() - 1
+                        })
+                    })
+                    .collect();
                 let _ = nix::poll::poll(&mut fds, timeout);
-                let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-                (ready(0), out_i.is_some_and(ready), err_i.is_some_and(ready), ready(1))
+                let revents = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+                let ready = |i: usize| !revents(i).is_empty();
+                let clients: Vec<PollFlags> = watched.iter().map(|w| w.map_or(PollFlags::empty(), revents)).collect();
+                (ready(0), out_i.is_some_and(ready), err_i.is_some_and(ready), ready(1), clients)
             };
             if out_ready {
                 self.pump(&mut run.stdout);
             }
             if err_ready {
                 self.pump(&mut run.stderr);
+            }
+            if clients_ready.iter().any(|r| !r.is_empty()) {
+                self.clients.ready(&clients_ready);
             }
             if conn_ready {
                 self.accept(Some(run.pid));
@@ -410,9 +477,10 @@ impl Shim<'_> {
                         std::thread::sleep(Duration::from_millis(5));
                     }
                 }
-                for stream in [&mut run.stdout, &mut run.stderr].into_iter().flatten() {
-                    let _ = stream.1.flush(&mut self.log);
+                for o in [&mut run.stdout, &mut run.stderr].into_iter().flatten() {
+                    let _ = o.lines.flush(&mut self.log);
                 }
+                self.terminal = None;
                 self.kill_at = None;
                 tracing::info!(container = %self.c.config.name, code, "exited");
                 return code;
@@ -486,25 +554,29 @@ impl Shim<'_> {
         self.save();
     }
 
-    /// Moves what a pipe has into the log; drops the pipe at end of file.
-    fn pump(&mut self, stream: &mut Option<(File, LineWriter)>) {
-        let Some((file, writer)) = stream else { return };
+    /// Moves what a pipe (or the terminal) has into the log and to attached clients; drops
+    /// the pipe at end of file.
+    fn pump(&mut self, stream: &mut Option<Output>) {
+        let Some(o) = stream else { return };
         let mut buf = [0u8; 64 * 1024];
         loop {
-            match file.read(&mut buf) {
+            match o.from.read(&mut buf) {
                 Ok(0) => {
-                    let _ = writer.flush(&mut self.log);
+                    let _ = o.lines.flush(&mut self.log);
                     *stream = None;
                     return;
                 }
                 Ok(n) => {
-                    if let Err(e) = writer.push(&buf[..n], &mut self.log) {
+                    if let Err(e) = o.lines.push(&buf[..n], &mut self.log) {
                         tracing::error!("cannot write the log: {e}");
                     }
+                    self.clients.broadcast(o.stream, &buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A terminal whose last user closed it reads as EIO: its end.
                 Err(_) => {
+                    let _ = o.lines.flush(&mut self.log);
                     *stream = None;
                     return;
                 }
@@ -538,6 +610,16 @@ impl Shim<'_> {
                         (_, Err(_)) => format!("error: no signal {sig}"),
                     }
                 }
+                Some(Request::Attach(streams)) => {
+                    if stream.write_all(b"ok\n").is_ok() {
+                        self.clients.add(stream, streams);
+                    }
+                    continue;
+                }
+                Some(Request::Resize(rows, cols)) => match &self.terminal {
+                    Some(t) => attach::resize(t, rows, cols).map_or_else(|e| format!("error: {e}"), |_| "ok".into()),
+                    None => "error: the container has no terminal".into(),
+                },
                 Some(Request::Pause) => self.freeze(true),
                 Some(Request::Resume) => self.freeze(false),
                 Some(Request::Stop(secs)) => {

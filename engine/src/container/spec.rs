@@ -57,7 +57,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// The environment of a process in the container: `env` (`KEY=VALUE`, later entries win), with
 /// `PATH`, `HOSTNAME` and `HOME` filled in as Docker fills them when unset.
-pub fn process_env<'a>(env: impl IntoIterator<Item = &'a String>, hostname: &str, user: &User) -> Vec<String> {
+pub fn process_env<'a>(
+    env: impl IntoIterator<Item = &'a String>,
+    hostname: &str,
+    user: &User,
+    tty: bool,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for e in env {
         let key = e.split('=').next().unwrap_or(e);
@@ -74,6 +79,10 @@ pub fn process_env<'a>(env: impl IntoIterator<Item = &'a String>, hostname: &str
     if !has(&out, "HOME") {
         out.push(format!("HOME={}", user.home));
     }
+    // As Docker: a process given a terminal is told what kind.
+    if tty && !has(&out, "TERM") {
+        out.push("TERM=xterm".into());
+    }
     out
 }
 
@@ -88,7 +97,7 @@ pub fn build(
     netns: Option<&Path>,
     volumes: &[berth_volumes::mount::RuntimeMount],
 ) -> Result<Spec, serde_json::Error> {
-    let env = process_env(&config.env, &config.hostname, user);
+    let env = process_env(&config.env, &config.hostname, user, config.tty);
     let (caps, missing) = within(capabilities(&config.host), host_bounding_set());
     if !missing.is_empty() {
         tracing::warn!("this host does not have {}; container {} runs without", missing.join(", "), config.name);
@@ -102,7 +111,7 @@ pub fn build(
     let value = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": config.tty,
             "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
             "args": if config.host.init {
                 [INIT_IN_CONTAINER.to_string(), "--".to_string()].into_iter().chain(config.args.iter().cloned()).collect::<Vec<_>>()
@@ -452,9 +461,11 @@ mod tests {
     #[test]
     fn process_environment_defaults() {
         let user = User { home: "/home/app".into(), ..User::default() };
-        let env = process_env(&v(&["A=1", "PATH=/bin", "A=2"]), "box", &user);
+        let env = process_env(&v(&["A=1", "PATH=/bin", "A=2"]), "box", &user, false);
         assert_eq!(env, v(&["PATH=/bin", "A=2", "HOSTNAME=box", "HOME=/home/app"]));
-        assert_eq!(process_env(&[], "h", &user)[0], format!("PATH={DEFAULT_PATH}"));
+        assert_eq!(process_env(&[], "h", &user, false)[0], format!("PATH={DEFAULT_PATH}"));
+        assert!(process_env(&[], "h", &user, true).contains(&"TERM=xterm".to_string()));
+        assert!(!process_env(&v(&["TERM=vt100"]), "h", &user, true).contains(&"TERM=xterm".to_string()));
     }
 
     #[test]
