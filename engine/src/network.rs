@@ -467,8 +467,16 @@ pub fn attach(store: &Store, config: &ContainerConfig) -> Result<()> {
     outcome
 }
 
-/// Takes the container off its networks: veth pairs, namespace, published ports.
+/// Takes the container off its networks: namespace, published ports, veth pairs.
 pub fn detach(store: &Store, config: &ContainerConfig) -> Result<()> {
+    release(store, config)?;
+    remove_links(config);
+    Ok(())
+}
+
+/// The part of [`detach`] that others wait for: the namespace goes, and with it its published
+/// ports. The kernel deletes the veth pairs with the namespace, in its own time.
+pub fn release(store: &Store, config: &ContainerConfig) -> Result<()> {
     if config.network.mode != NetworkMode::Bridge {
         return Ok(());
     }
@@ -476,16 +484,28 @@ pub fn detach(store: &Store, config: &ContainerConfig) -> Result<()> {
     // The firewall forwards ports only to containers whose namespace is up: one that was not
     // attached (detached already by its shim, say) has no rules to take away.
     let attached = netns::exists(&path);
-    if let Ok(host) = Netlink::host() {
-        for e in &config.network.endpoints {
-            let _ = host.delete(&e.host_ifname);
-        }
-    }
     netns::remove(&path)?;
     if attached && !config.network.ports.is_empty() {
         sync_firewall(store)?;
     }
     Ok(())
+}
+
+/// Deletes the host ends of the container's veth pairs that the kernel has not deleted yet
+/// with the namespace (or that another process keeps alive). A deletion takes the kernel
+/// 10-20 ms here, so the shim does this after it has reported the exit, and an attach deletes
+/// a leftover of the same name first.
+pub fn remove_links(config: &ContainerConfig) {
+    if config.network.mode != NetworkMode::Bridge {
+        return;
+    }
+    if let Ok(host) = Netlink::host() {
+        for e in &config.network.endpoints {
+            if host.index(&e.host_ifname).is_ok_and(|i| i.is_some()) {
+                let _ = host.delete(&e.host_ifname);
+            }
+        }
+    }
 }
 
 /// Rewrites the firewall from the state: every network's bridge, and the published ports of
@@ -566,7 +586,8 @@ pub fn sync_dns(store: &Store) -> Result<()> {
     let records = records(store)?;
     std::fs::create_dir_all(dir(store)).map_err(io_error("cannot create the networks directory"))?;
     let path = dns_file(store, "dns.json");
-    fsutil::write_atomic(&path, &serde_json::to_vec(&records).expect("records serialise"))
+    // Rewritten from the state at every change: nothing to flush to disk.
+    fsutil::write_derived(&path, &serde_json::to_vec(&records).expect("records serialise"))
         .map_err(io_error(format!("cannot write {}", path.display())))?;
     if let Some(pid) = dns_pid(store) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP);

@@ -63,6 +63,9 @@ pub fn launch_attached(
     exe: &Path,
     attach: Option<super::attach::Streams>,
 ) -> Result<Started, LaunchError> {
+    // Overlaps the kernel's wait before the container's first cgroup migration with the
+    // network set-up and the shim's start (see cgroup.rs).
+    super::cgroup::prime_migration();
     let dir = store.container_dir(id);
     let mut container = store.load_container(id)?;
     // A shim that just reported its container's exit may still be letting go of the network;

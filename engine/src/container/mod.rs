@@ -17,6 +17,7 @@
 
 pub mod attach;
 pub mod boot;
+pub mod cgroup;
 pub mod commit;
 pub mod control;
 pub mod copy;

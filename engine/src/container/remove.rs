@@ -85,13 +85,15 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
         wait_for_shim_exit(c, Duration::from_secs(2));
     }
     clean_leftovers(store, c);
-    discard(store, &c.config)
+    discard(store, &c.config)?;
+    crate::network::remove_links(&c.config);
+    Ok(())
 }
 
 /// Removes what is left of a stopped container: its network endpoints, its directory, its DNS
 /// names.
 pub fn discard(store: &Store, config: &super::ContainerConfig) -> Result<(), RemoveError> {
-    crate::network::detach(store, config)?;
+    crate::network::release(store, config)?;
     store.remove_container_dir(&config.id)?;
     crate::network::sync_dns(store)?;
     Ok(())

@@ -197,8 +197,9 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
     shim.unmount_rootfs();
     // A stopped container holds no address, port or interface; the next start sets them up
     // again (with the same addresses, which are in its configuration). Done before anyone
-    // hears of the exit, so that a start right after a stop finds the network clean.
-    if let Err(e) = crate::network::detach(store, &shim.c.config) {
+    // hears of the exit, so that a start right after a stop finds the network clean (the veth
+    // pairs go with the namespace; what the kernel has not deleted yet is seen to below).
+    if let Err(e) = crate::network::release(store, &shim.c.config) {
         tracing::warn!("cannot take the container off its networks: {e}");
     }
     shim.c.state.status = Status::Exited;
@@ -216,6 +217,9 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
     // container is gone. If nobody listens any more the write just fails.
     let _ = writeln!(ready, "exited {code}");
     drop(ready);
+    // Nobody waits for this: deleting a link is slow in the kernel, and a new start of the
+    // container (which waits for this shim to end) deletes a leftover anyway.
+    crate::network::remove_links(&shim.c.config);
     0
 }
 
@@ -667,8 +671,16 @@ impl Shim<'_> {
     /// Waits out a restart back-off while answering the socket; false if a stop came.
     fn pause(&mut self, wait: Duration) -> bool {
         let until = Instant::now() + wait;
+        // The kernel's slow part of the next start's cgroup migration is done within the
+        // back-off, just before its end, while the lock it warms stays warm (see cgroup.rs).
+        let mut prime_at = Some(until.checked_sub(Duration::from_millis(12)).unwrap_or(until));
         while Instant::now() < until {
-            let left = until.saturating_duration_since(Instant::now());
+            if prime_at.is_some_and(|at| Instant::now() >= at) {
+                prime_at = None;
+                super::cgroup::prime_migration_now();
+                continue;
+            }
+            let left = prime_at.unwrap_or(until).saturating_duration_since(Instant::now());
             let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
             let _ = nix::poll::poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
             self.accept(None);
@@ -759,10 +771,11 @@ pub fn signal_by_name(name: &str) -> Option<Signal> {
 }
 
 fn write_etc_files(dir: &Path, config: &super::ContainerConfig) -> io::Result<()> {
-    crate::fsutil::write_atomic(&dir.join("hostname"), format!("{}\n", config.hostname).as_bytes())?;
-    crate::fsutil::write_atomic(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
+    // Made again at every start of the shim: nothing to flush to disk.
+    crate::fsutil::write_derived(&dir.join("hostname"), format!("{}\n", config.hostname).as_bytes())?;
+    crate::fsutil::write_derived(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    crate::fsutil::write_atomic(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
+    crate::fsutil::write_derived(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
 }
 
 /// Docker's exit codes for a command that cannot run, checked before the container is

@@ -1,0 +1,110 @@
+//! Getting the kernel's slow part of a cgroup migration out of the way early.
+//!
+//! Putting a process into a cgroup (writing its PID to `cgroup.procs`, as the runtime does for
+//! every new container) takes a global lock, `cgroup_threadgroup_rwsem`. Unless the host
+//! mounts its cgroups with `favordynmods`, taking it for writing first waits for an RCU grace
+//! period: 6-15 ms on this machine, more than everything else a container start does. Once
+//! taken, the lock stays cheap for a few tens of milliseconds. So a launch starts one harmless
+//! migration at once (this process into the cgroup it is already in), and the container's own
+//! migrations, a few milliseconds later, find the lock warm. Nothing changes hands: moving a
+//! process to its own cgroup is a no-op, and a host that refuses the write loses nothing but
+//! the head start.
+
+use std::path::PathBuf;
+
+/// `cgroup.procs` of this process's cgroup in the first cgroup hierarchy mounted, if any.
+fn own_procs_file() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    own_procs_file_in(&mountinfo, &membership)
+}
+
+/// The pure part of [`own_procs_file`]: from `/proc/self/mountinfo` and `/proc/self/cgroup`.
+fn own_procs_file_in(mountinfo: &str, membership: &str) -> Option<PathBuf> {
+    for line in mountinfo.lines() {
+        let Some((mount, fs)) = line.split_once(" - ") else { continue };
+        let mount: Vec<&str> = mount.split(' ').collect();
+        let fs: Vec<&str> = fs.split(' ').collect();
+        let (Some(root), Some(point), Some(kind)) = (mount.get(3), mount.get(4), fs.first()) else { continue };
+        let options: Vec<&str> = fs.get(2).map_or(Vec::new(), |o| o.split(',').collect());
+        let wanted = match *kind {
+            "cgroup2" => None,
+            "cgroup" => Some(&options),
+            _ => continue,
+        };
+        // The line of /proc/self/cgroup for this hierarchy: `0::PATH` for cgroup2, the
+        // hierarchy's controllers (or `name=...`) for cgroup v1.
+        let path = membership.lines().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let matches = match wanted {
+                None => controllers.is_empty(),
+                Some(options) => !controllers.is_empty() && controllers.split(',').all(|c| options.contains(&c)),
+            };
+            matches.then_some(path)
+        });
+        let Some(path) = path else { continue };
+        let inside = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+        let mut file = PathBuf::from(point);
+        if !inside.is_empty() {
+            file.push(inside);
+        }
+        return Some(file.join("cgroup.procs"));
+    }
+    None
+}
+
+/// Starts the slow part of a cgroup migration on a thread of its own and returns at once.
+/// Not for the shim, which has no threads: it uses [`prime_migration_now`].
+pub fn prime_migration() {
+    let _ = std::thread::Builder::new().name("cgroup-prime".into()).spawn(prime_migration_now);
+}
+
+/// As [`prime_migration`], waiting for it (a few milliseconds when the lock is cold).
+pub fn prime_migration_now() {
+    if let Some(file) = own_procs_file() {
+        let _ = std::fs::write(file, std::process::id().to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct
+33 30 0:29 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory
+";
+
+    #[test]
+    fn the_first_hierarchy_with_this_process_in_it() {
+        let membership = "4:memory:/user.slice\n3:cpu,cpuacct:/user.slice\n0::/user.slice/session-1.scope\n";
+        assert_eq!(
+            own_procs_file_in(HYBRID, membership),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/user.slice/session-1.scope/cgroup.procs"))
+        );
+        // Without the unified line, the first v1 hierarchy whose controllers match.
+        let v1_only = "4:memory:/\n3:cpu,cpuacct:/a\n";
+        assert_eq!(
+            own_procs_file_in(HYBRID, v1_only),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs"))
+        );
+    }
+
+    #[test]
+    fn a_namespaced_root_is_taken_off_the_path() {
+        let mountinfo = "40 30 0:29 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            own_procs_file_in(mountinfo, "0::/docker/abc/inner\n"),
+            Some(PathBuf::from("/sys/fs/cgroup/inner/cgroup.procs"))
+        );
+        assert_eq!(
+            own_procs_file_in(mountinfo, "0::/docker/abc\n"),
+            Some(PathBuf::from("/sys/fs/cgroup/cgroup.procs"))
+        );
+        assert_eq!(own_procs_file_in("22 27 0:21 / /proc rw - proc proc rw\n", "0::/\n"), None);
+    }
+}
