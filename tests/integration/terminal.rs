@@ -216,3 +216,26 @@ fn attach_refuses_a_stopped_container() {
     assert_eq!(out.status.code(), Some(1));
     assert!(crate::support::stderr(&out).contains("idle") && crate::support::stderr(&out).contains("not running"));
 }
+
+#[test]
+fn compose_tty_and_stdin_open_services_can_be_attached() {
+    let state = state_with_busybox();
+    let file = state.dir.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        format!("name: ttyproj\nservices:\n  shell:\n    image: {IMAGE}\n    command: sh\n    tty: true\n    stdin_open: true\n"),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "ttyproj-shell-1"])).expect("json");
+    assert_eq!(inspect[0]["Config"]["Tty"], true);
+    assert_eq!(inspect[0]["Config"]["OpenStdin"], true);
+    let mut t = AtTerminal::start(&state, &["-f", f, "attach", "shell"]);
+    t.send("echo from-compose-$((3*3))\r");
+    t.expect("from-compose-9");
+    t.send("\x10\x11");
+    assert_eq!(t.wait(), 0);
+    assert!(state.ok(&["-f", f, "ps"]).contains("ttyproj-shell-1"), "still running after the detach");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
