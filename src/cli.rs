@@ -423,6 +423,9 @@ pub struct RunArgs {
     /// Give the container a terminal
     #[arg(short, long)]
     pub tty: bool,
+    /// In a project: no terminal, even at one (a one-off container gets one by default there)
+    #[arg(short = 'T', long = "no-tty")]
+    pub no_tty: bool,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,

@@ -322,6 +322,11 @@ fn project_containers(
 /// `exec SERVICE CMD`: in the service's container number `--index`.
 pub fn exec(global: &GlobalArgs, mut args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
     args.container = replica_id(global, &args.container, args.index)?;
+    // As Docker Compose: at a terminal, exec is interactive with a terminal unless -T.
+    if at_terminal() && !args.no_tty && !args.detach {
+        args.tty = true;
+        args.interactive = true;
+    }
     super::containers::exec(args)
 }
 
@@ -595,7 +600,17 @@ pub fn scale(global: &GlobalArgs, targets: &[String], no_deps: bool) -> anyhow::
 
 /// `run SERVICE [COMMAND...]`: a one-off container of the service, after starting what it
 /// depends on (unless `--no-deps`); attached, its exit code is the command's.
-pub fn run(global: &GlobalArgs, args: crate::cli::RunArgs) -> anyhow::Result<ExitCode> {
+/// Whether this command's standard input and output are both a terminal.
+fn at_terminal() -> bool {
+    rustix::termios::isatty(std::io::stdin()) && rustix::termios::isatty(std::io::stdout())
+}
+
+pub fn run(global: &GlobalArgs, mut args: crate::cli::RunArgs) -> anyhow::Result<ExitCode> {
+    // As Docker Compose: at a terminal, a one-off container is interactive with a terminal.
+    if at_terminal() && !args.detach && !args.no_tty {
+        args.tty = true;
+        args.interactive = true;
+    }
     let project = load(global)?;
     let store = engine::store()?;
     let service = args.image.clone();

@@ -85,6 +85,16 @@ impl AtTerminal {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGWINCH).expect("SIGWINCH");
     }
 
+    /// Waits for the end; the exit code and everything the terminal showed.
+    fn wait_for_exit_and_text(self) -> (i32, String) {
+        let seen = Arc::clone(&self.seen);
+        let code = self.wait();
+        // The reader thread may still be taking the last bytes.
+        std::thread::sleep(Duration::from_millis(100));
+        let text = String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
+        (code, text)
+    }
+
     fn wait(mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -237,5 +247,11 @@ fn compose_tty_and_stdin_open_services_can_be_attached() {
     t.send("\x10\x11");
     assert_eq!(t.wait(), 0);
     assert!(state.ok(&["-f", f, "ps"]).contains("ttyproj-shell-1"), "still running after the detach");
+    // As with Docker Compose, exec at a terminal gets one unless -T.
+    let t = AtTerminal::start(&state, &["-f", f, "exec", "shell", "tty"]);
+    assert_eq!(t.wait_for_exit_and_text().0, 0);
+    let t = AtTerminal::start(&state, &["-f", f, "exec", "-T", "shell", "tty"]);
+    let (code, text) = t.wait_for_exit_and_text();
+    assert!(code != 0 && text.contains("not a tty"), "{text}");
     state.ok(&["-f", f, "down", "-t", "0"]);
 }
