@@ -397,13 +397,13 @@ mod tests {
 
     #[test]
     fn input_reaches_the_sink_and_once_closes_it() {
-        let (client, shim_end) = UnixStream::pair().unwrap();
-        let (r, w) = nix::unistd::pipe().unwrap();
+        let (client, shim_end) = UnixStream::pair().expect("socket pair");
+        let (r, w) = nix::unistd::pipe().expect("pipe");
         let mut clients = Clients { stdin_once: true, ..Default::default() };
         clients.add(shim_end, Streams { input: true, output: true });
         clients.set_sink(Some(File::from(w)));
-        (&client).write_all(b"abc").unwrap();
-        client.shutdown(std::net::Shutdown::Write).unwrap();
+        (&client).write_all(b"abc").expect("write");
+        client.shutdown(std::net::Shutdown::Write).expect("shutdown");
         for _ in 0..2 {
             let ready: Vec<PollFlags> =
                 clients.watches().iter().map(|w| w.map_or(PollFlags::empty(), |(_, events)| events)).collect();
@@ -411,13 +411,13 @@ mod tests {
         }
         assert!(clients.sink.is_none(), "stdin_once closes the input when the client's ends");
         let mut got = String::new();
-        File::from(r).read_to_string(&mut got).unwrap();
+        File::from(r).read_to_string(&mut got).expect("read");
         assert_eq!(got, "abc");
         // The client still gets output, framed.
         clients.broadcast(STDOUT, b"x");
         clients.finish(Duration::from_secs(1));
         let mut out = Vec::new();
-        (&client).read_to_end(&mut out).unwrap();
+        (&client).read_to_end(&mut out).expect("read");
         assert_eq!(out, [1, 0, 0, 0, 0, 0, 0, 1, b'x']);
     }
 }
