@@ -598,13 +598,13 @@ pub fn scale(global: &GlobalArgs, targets: &[String], no_deps: bool) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// `run SERVICE [COMMAND...]`: a one-off container of the service, after starting what it
-/// depends on (unless `--no-deps`); attached, its exit code is the command's.
 /// Whether this command's standard input and output are both a terminal.
 fn at_terminal() -> bool {
     rustix::termios::isatty(std::io::stdin()) && rustix::termios::isatty(std::io::stdout())
 }
 
+/// `run SERVICE [COMMAND...]`: a one-off container of the service, after starting what it
+/// depends on (unless `--no-deps`); attached, its exit code is the command's.
 pub fn run(global: &GlobalArgs, mut args: crate::cli::RunArgs) -> anyhow::Result<ExitCode> {
     // As Docker Compose: at a terminal, a one-off container is interactive with a terminal.
     if at_terminal() && !args.detach && !args.no_tty {

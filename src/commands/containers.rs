@@ -748,16 +748,8 @@ fn exec_terminal(
     if ended == super::attach::Ended::Detached {
         return Ok(ExitCode::SUCCESS);
     }
-    loop {
-        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(-1), None) {
-            Ok(status) if status.pid() == Some(pid) => {
-                let code = berth_engine::container::exit_code(status).unwrap_or(255);
-                return Ok(ExitCode::from(code.clamp(0, 255) as u8));
-            }
-            Ok(_) => continue,
-            Err(e) => anyhow::bail!("cannot wait for the process in {}: {e}", c.config.name),
-        }
-    }
+    let code = exec::wait(c, pid)?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
 pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {

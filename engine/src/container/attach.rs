@@ -122,15 +122,20 @@ pub struct Clients {
     /// Input read from a client and not yet taken by the container.
     unsent: Vec<u8>,
     /// Output is raw terminal bytes rather than framed streams.
-    pub raw: bool,
+    raw: bool,
     /// Close the container's input when a client's input ends.
-    pub stdin_once: bool,
+    stdin_once: bool,
 }
 
 /// What the shim should watch for one poll: a descriptor and the events wanted.
 pub type Watch<'a> = (std::os::fd::BorrowedFd<'a>, PollFlags);
 
 impl Clients {
+    /// The clients of a container with a terminal (`raw`) or not, and `stdin_once` or not.
+    pub fn new(raw: bool, stdin_once: bool) -> Clients {
+        Clients { raw, stdin_once, ..Default::default() }
+    }
+
     pub fn add(&mut self, stream: UnixStream, wants: Streams) {
         if stream.set_nonblocking(true).is_ok() {
             self.list.push(Client { stream, wants, pending: Vec::new() });
@@ -301,20 +306,15 @@ impl ConsoleSocket {
 
     /// Takes the terminal's master end from the runtime, waiting at most `timeout`.
     pub fn receive(&self, timeout: Duration) -> io::Result<OwnedFd> {
+        use nix::poll::{PollFd, PollTimeout};
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        self.listener.set_nonblocking(true)?;
-        let deadline = Instant::now() + timeout;
-        let stream = loop {
-            match self.listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        stream
-            .set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))?;
+        let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+        let waited = nix::poll::poll(&mut fds, PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX))?;
+        if waited == 0 {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the runtime did not connect"));
+        }
+        let (stream, _) = self.listener.accept()?;
+        stream.set_read_timeout(Some(timeout))?;
         let mut name = [0u8; 64];
         let mut iov = [IoSliceMut::new(&mut name)];
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -348,10 +348,9 @@ pub fn resize(tty: &impl AsFd, rows: u16, cols: u16) -> io::Result<()> {
 /// Connects to the shim of the container in `dir` as an attached client. The connection
 /// carries the container's output from here on; input goes the other way if asked.
 pub fn connect(dir: &Path, wants: Streams) -> io::Result<UnixStream> {
-    let (_handle, path) = super::control::socket_path(dir, "shim.sock")?;
-    let mut stream = UnixStream::connect(path)?;
-    stream.write_all(format!("attach {}\n", wants.words()).as_bytes())?;
-    // The shim answers `ok` (a line) before any output.
+    let mut stream = super::control::connect(dir, &super::control::Request::Attach(wants))?;
+    // The shim answers `ok` (a line) before any output; read byte by byte, so that none of
+    // the output is taken with it.
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while stream.read(&mut byte)? == 1 && byte[0] != b'\n' {
@@ -399,7 +398,7 @@ mod tests {
     fn input_reaches_the_sink_and_once_closes_it() {
         let (client, shim_end) = UnixStream::pair().expect("socket pair");
         let (r, w) = nix::unistd::pipe().expect("pipe");
-        let mut clients = Clients { stdin_once: true, ..Default::default() };
+        let mut clients = Clients::new(false, true);
         clients.add(shim_end, Streams { input: true, output: true });
         clients.set_sink(Some(File::from(w)));
         (&client).write_all(b"abc").expect("write");

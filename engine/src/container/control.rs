@@ -80,16 +80,23 @@ fn libc_o_path() -> i32 {
 /// Sends `request` to the shim of the container whose directory is `dir`, and returns its
 /// reply. `timeout` bounds the wait for the reply (none for `wait`).
 pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Result<String> {
-    let (_handle, path) = socket_path(dir, "shim.sock")?;
-    let mut stream = UnixStream::connect(path)?;
+    let stream = connect(dir, request)?;
     stream.set_read_timeout(timeout)?;
-    stream.write_all(format!("{}\n", request.line()).as_bytes())?;
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply)?;
     if reply.is_empty() {
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the shim closed the connection without answering"));
     }
     Ok(reply.trim_end().to_string())
+}
+
+/// Connects to the shim of the container whose directory is `dir` and sends `request`; the
+/// reply is the caller's to read.
+pub fn connect(dir: &Path, request: &Request) -> io::Result<UnixStream> {
+    let (_handle, path) = socket_path(dir, "shim.sock")?;
+    let mut stream = UnixStream::connect(path)?;
+    stream.write_all(format!("{}\n", request.line()).as_bytes())?;
+    Ok(stream)
 }
 
 /// Parses `exited CODE`.

@@ -92,7 +92,8 @@ pub fn spawn_terminal(store: &Store, c: &Container, opts: &ExecOptions) -> Resul
     let unique = format!("exec-{}-{}", std::process::id(), super::new_id().get(..8).unwrap_or("0"));
     let process_file = dir.join(format!("{unique}.json"));
     let _remove = RemoveOnDrop(process_file.clone());
-    crate::fsutil::write_atomic(&process_file, &serde_json::to_vec(&process).map_err(|e| runtime(e.to_string()))?)
+    // Read once by the runtime below and then removed: nothing to make durable.
+    std::fs::write(&process_file, serde_json::to_vec(&process).map_err(|e| runtime(e.to_string()))?)
         .map_err(|e| runtime(format!("cannot write the process description: {e}")))?;
     let console = super::attach::ConsoleSocket::bind(&dir, &format!("{unique}.sock"))
         .map_err(|e| runtime(format!("cannot listen for the terminal: {e}")))?;
@@ -163,6 +164,12 @@ pub fn run(store: &Store, c: &Container, opts: &ExecOptions) -> Result<i32, Exec
     })()
     .map_err(|e| ExecError::Runtime { name: c.config.name.clone(), message: e.to_string() })?;
     let pid = spawn(store, c, opts, stdio)?;
+    wait(c, pid)
+}
+
+/// Waits for a process started by [`spawn`] or [`spawn_terminal`] (reaping the others this
+/// subreaper inherits meanwhile), and returns its exit code.
+pub fn wait(c: &Container, pid: Pid) -> Result<i32, ExecError> {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(status) if status.pid() == Some(pid) => return Ok(exit_code(status).unwrap_or(255)),

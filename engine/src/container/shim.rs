@@ -121,6 +121,7 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
             return 1;
         }
     };
+    let clients = Clients::new(c.config.tty, c.config.stdin_once);
     let mut shim = Shim {
         store,
         c,
@@ -133,11 +134,9 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
         health_run: None,
         run_started: Instant::now(),
         rootfs_mounted: false,
-        clients: Clients::default(),
+        clients,
         terminal: None,
     };
-    shim.clients.raw = shim.c.config.tty;
-    shim.clients.stdin_once = shim.c.config.stdin_once;
     if let Some((stream, streams)) = attached {
         shim.clients.add(stream, streams);
     }
@@ -354,9 +353,10 @@ impl Shim<'_> {
                 let master =
                     console.receive(Duration::from_secs(5)).map_err(|e| setup("take the container's terminal", &e))?;
                 set_nonblocking(&master).map_err(|e| setup("set up the terminal", &e))?;
-                let input = master.try_clone().map_err(|e| setup("set up the terminal", &e))?;
-                self.terminal = Some(File::from(master.try_clone().map_err(|e| setup("set up the terminal", &e))?));
-                self.clients.set_sink(config.open_stdin.then(|| File::from(input)));
+                // The one terminal serves as output, as input (with open_stdin) and for resizing.
+                let dup = || master.try_clone().map(File::from).map_err(|e| setup("set up the terminal", &e));
+                self.terminal = Some(dup()?);
+                self.clients.set_sink(if config.open_stdin { Some(dup()?) } else { None });
                 (Some(Output::new(master, attach::STDOUT)), None)
             }
             Wiring::Pipes(out_r, err_r) => {
