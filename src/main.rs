@@ -20,6 +20,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let shim = matches!(cli.command, cli::Command::Shim { .. });
+    if !matches!(cli.command, cli::Command::Shim { .. } | cli::Command::Dns) {
+        sigpipe(nix::sys::signal::SigHandler::SigDfl);
+    }
     init_logging(cli.global.log_level.as_deref(), shim);
     match commands::run(cli) {
         Ok(code) => code,
@@ -27,6 +30,18 @@ fn main() -> ExitCode {
             output::print_error(&err);
             ExitCode::from(output::exit_code(&err))
         }
+    }
+}
+
+/// Sets what SIGPIPE does. A command whose output is cut short (`berth ps | head -1`) ends
+/// quietly as other Unix tools do, rather than failing on every later write (Rust ignores the
+/// signal by default); the long-lived helpers, and the relays that write to a container's
+/// socket (which handle the error), keep ignoring it.
+pub(crate) fn sigpipe(handler: nix::sys::signal::SigHandler) {
+    // SAFETY: changing a signal's disposition to the default or to ignore installs no handler
+    // code and touches no memory.
+    unsafe {
+        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, handler);
     }
 }
 
@@ -48,7 +63,9 @@ fn init_logging(level: Option<&str>, shim: bool) {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default)),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // A log that cannot be written (a full disk) must not end the process: tracing's fallback
+    // reports the failure with eprintln!, which panics when standard error fails too.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).log_internal_errors(false);
     if shim {
         if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
             let file = std::sync::Mutex::new(std::fs::File::from(fd));

@@ -88,7 +88,9 @@ pub fn project_yaml(project: &Project, escape: bool) -> anyhow::Result<String> {
 }
 
 /// JSON as Docker Compose prints it, which also always has `command` and `entrypoint` on a
-/// service and `ipam` on a network, null or empty when unset; scripts reading it rely on that.
+/// service, `placement` and `resources` in a `deploy` section, `exec` in a watch rule and `ipam`
+/// on a network, null or empty when unset (Go's JSON encoder never leaves out a struct); scripts
+/// reading it rely on that.
 pub fn project_json(project: &Project, escape: bool) -> anyhow::Result<String> {
     let mut tree = project_tree(project, escape)?;
     let each = |tree: &mut Value, section: &str, f: &dyn Fn(&mut Map<String, Value>)| {
@@ -100,14 +102,21 @@ pub fn project_json(project: &Project, escape: bool) -> anyhow::Result<String> {
             }
         }
     };
+    let empty = || Value::Object(Map::new());
     each(&mut tree, "services", &|s| {
         s.entry("command").or_insert(Value::Null);
         s.entry("entrypoint").or_insert(Value::Null);
+        if let Some(Value::Object(deploy)) = s.get_mut("deploy") {
+            deploy.entry("placement").or_insert_with(empty);
+            deploy.entry("resources").or_insert_with(empty);
+        }
+        let watch = s.get_mut("develop").and_then(|d| d.get_mut("watch")).and_then(Value::as_array_mut);
+        for rule in watch.into_iter().flatten().filter_map(Value::as_object_mut) {
+            rule.entry("exec").or_insert_with(|| serde_json::json!({"command": null}));
+        }
     });
     each(&mut tree, "networks", &|n| {
-        if n.get("external") != Some(&Value::Bool(true)) {
-            n.entry("ipam").or_insert_with(|| Value::Object(Map::new()));
-        }
+        n.entry("ipam").or_insert_with(empty);
     });
     let mut text = serde_json::to_string_pretty(&tree).context("cannot render the project as JSON")?;
     text.push('\n');

@@ -149,6 +149,40 @@ fn service_attribute(key: &str, value: &mut Node, path: &str, diags: &mut Diagno
                 list_to_map(labels, true);
             }
         }
+        // A provider's options are lists of strings; a single value is a list of one.
+        "provider" => {
+            let options = value.get_mut("options").and_then(Node::as_map_mut);
+            for option in options.into_iter().flat_map(|m| m.values_mut()) {
+                string_to_list(option);
+                if option.scalar().is_some_and(|s| !matches!(s, Scalar::Null)) {
+                    let item = option.clone();
+                    option.value = Value::Seq(vec![item]);
+                }
+                option.as_seq_mut().into_iter().flatten().for_each(stringify);
+            }
+        }
+        // Hook commands written as a string are split as a shell would, like `command`.
+        "post_start" | "pre_stop" => {
+            for (i, hook) in value.as_seq_mut().into_iter().flatten().enumerate() {
+                if let Some(command) = hook.get_mut("command") {
+                    shell_words(command, &join_key(&join_index(path, i), "command"), diags);
+                }
+            }
+        }
+        "develop" => {
+            let watch = value.get_mut("watch").and_then(Node::as_seq_mut);
+            for (i, rule) in watch.into_iter().flatten().enumerate() {
+                let rule_path = join_index(&join_key(path, "watch"), i);
+                for key in ["ignore", "include"] {
+                    if let Some(patterns) = rule.get_mut(key) {
+                        string_to_list(patterns);
+                    }
+                }
+                if let Some(command) = rule.get_mut("exec").and_then(|e| e.get_mut("command")) {
+                    shell_words(command, &join_key(&join_key(&rule_path, "exec"), "command"), diags);
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -330,10 +364,22 @@ fn volume_list(value: &mut Node, path: &str, diags: &mut Diagnostics) {
         let Some(spec) = item.as_text().map(str::to_string) else { continue };
         match parse_volume(&spec, &item.pos) {
             Ok(node) => *item = node,
-            Err(e) => diags.push(&item.pos, join_index(path, i), e),
+            Err(e) => {
+                diags.push(&item.pos, join_index(path, i), e);
+                // One mistake, one error: the entry becomes a well-formed placeholder that no
+                // later phase reports again in other words (the load fails on this error).
+                let mut placeholder = Map::new();
+                placeholder.insert("type".to_string(), Node::string("volume", item.pos.clone()));
+                placeholder.insert("target".to_string(), Node::string("/", item.pos.clone()));
+                *item = Node::map(placeholder, item.pos.clone());
+            }
         }
     }
 }
+
+/// Modes of the short syntax that only tune file sharing on Docker Desktop for macOS; Docker
+/// Compose accepts them and they mean nothing on Linux.
+const CONSISTENCY: [&str; 3] = ["cached", "delegated", "consistent"];
 
 /// Parses `[SOURCE:]TARGET[:MODE]` into the long syntax.
 fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
@@ -343,10 +389,11 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
         [t] => (None, *t, None),
         [src, t] => (Some(*src), *t, None),
         [src, t, m] => (Some(*src), *t, Some(*m)),
-        _ => return Err(format!("invalid volume {spec:?}: expected [SOURCE:]TARGET[:MODE]")),
+        _ => return Err(format!("invalid volume {spec:?}: expected [SOURCE:]TARGET[:MODE] (too many colons)")),
     };
-    if target.is_empty() {
-        return Err(format!("invalid volume {spec:?}: the target is empty"));
+    if parts.iter().any(|p| p.is_empty()) {
+        let what = if source == Some("") { "the source (a variable that is not set?)" } else { "a part" };
+        return Err(format!("invalid volume {spec:?}: {what} is empty between colons"));
     }
     let is_path = |p: &str| p.starts_with('.') || p.starts_with('/') || p.starts_with('~');
     let mut m = Map::new();
@@ -358,7 +405,7 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
     if let Some(src) = source.filter(|s| !s.is_empty()) {
         m.insert("source".to_string(), s(src));
     }
-    m.insert("target".to_string(), s(target));
+    m.insert("target".to_string(), s(&clean_path(target)));
     let mut bind = Map::new();
     let mut volume = Map::new();
     for option in mode.into_iter().flat_map(|m| m.split(',')) {
@@ -367,9 +414,11 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
                 m.insert("read_only".to_string(), Node::plain("true", pos.clone()));
             }
             "rw" => {}
-            "z" | "Z" if kind == "bind" => {
+            // SELinux relabelling: kept for binds and volumes alike, as Docker Compose keeps it.
+            "z" | "Z" => {
                 bind.insert("selinux".to_string(), s(option));
             }
+            c if CONSISTENCY.contains(&c) => {}
             "nocopy" if kind == "volume" => {
                 volume.insert("nocopy".to_string(), Node::plain("true", pos.clone()));
             }
@@ -383,9 +432,35 @@ fn parse_volume(spec: &str, pos: &Pos) -> Result<Node, String> {
         bind.insert("create_host_path".to_string(), Node::plain("true", pos.clone()));
         m.insert("bind".to_string(), Node::map(bind, pos.clone()));
     } else {
+        if !bind.is_empty() {
+            m.insert("bind".to_string(), Node::map(bind, pos.clone()));
+        }
         m.insert("volume".to_string(), Node::map(volume, pos.clone()));
     }
     Ok(Node::map(m, pos.clone()))
+}
+
+/// A path cleaned as Go's `path.Clean` cleans it: no trailing or doubled slash, no `.`, and
+/// `..` taken off lexically. Docker Compose cleans short-syntax mount targets so.
+fn clean_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
 }
 
 /// Test helper: a document parsed and rewritten, which must have no mistakes.
@@ -427,5 +502,52 @@ mod tests {
         assert_eq!(vols[2].get_str("source"), None);
         assert!(s.get("networks").and_then(|n| n.get("front")).is_some());
         assert_eq!(s.get("extra_hosts").and_then(Node::as_seq).and_then(|h| h[0].as_text()), Some("h=1.2.3.4"));
+    }
+
+    #[test]
+    fn volume_modes_real_files_use() {
+        let s = canon("services:\n  s:\n    volumes: ['data:/data:Z', './src:/src/:cached', '/etc/x/:/etc/x/:ro,z']\n");
+        let vols = s.get("volumes").and_then(Node::as_seq).expect("volumes");
+        // SELinux labels are kept for volumes too; `cached` means nothing on Linux.
+        assert_eq!(vols[0].get("bind").and_then(|b| b.get_str("selinux")), Some("Z"));
+        assert_eq!(vols[0].get_str("type"), Some("volume"));
+        assert_eq!(vols[1].get_str("target"), Some("/src"));
+        assert!(vols[1].get("bind").is_some_and(|b| b.get("selinux").is_none()));
+        assert_eq!((vols[2].get_str("source"), vols[2].get_str("target")), (Some("/etc/x/"), Some("/etc/x")));
+    }
+
+    #[test]
+    fn one_bad_volume_one_error() {
+        for (spec, words) in
+            [("data:/x:bogus", "unknown mode \"bogus\""), (":/x", "the source"), ("a:b:c:d", "too many colons")]
+        {
+            let mut d = Diagnostics::default();
+            let mut root =
+                crate::yaml::parse(&format!("services:\n  a:\n    volumes: ['{spec}']\n"), None, &mut d).expect("yaml");
+            canonical(&mut root, &mut d, &mut Vec::new());
+            assert_eq!(d.len(), 1, "{d}");
+            assert!(d.to_string().contains(words), "{d}");
+        }
+    }
+
+    #[test]
+    fn hook_and_watch_strings() {
+        let a = canon(
+            "services:\n  s:\n    post_start: [{command: \"sh -c 'echo hi'\"}]\n    develop:\n      watch: [{path: ., action: sync+exec, include: 'A.*', exec: {command: echo ok}}]\n",
+        );
+        let hook = &a.get("post_start").and_then(Node::as_seq).expect("hooks")[0];
+        let words: Vec<&str> =
+            hook.get("command").and_then(Node::as_seq).expect("list").iter().filter_map(Node::as_text).collect();
+        assert_eq!(words, ["sh", "-c", "echo hi"]);
+        let rule = &a.get("develop").and_then(|d| d.get("watch")).and_then(Node::as_seq).expect("rules")[0];
+        assert_eq!(rule.get("include").and_then(Node::as_seq).map(Vec::len), Some(1));
+        assert_eq!(rule.get("exec").and_then(|e| e.get("command")).and_then(Node::as_seq).map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn paths_are_cleaned_as_go_cleans_them() {
+        for (raw, clean) in [("/a/b/", "/a/b"), ("/a//b/./c/..", "/a/b"), ("/", "/"), ("/..", "/"), ("a/../..", "..")] {
+            assert_eq!(clean_path(raw), clean, "{raw}");
+        }
     }
 }

@@ -102,12 +102,27 @@ pub fn check_schema(project: &Project, model: &Node, diags: &mut Diagnostics) {
             );
         }
         if let Some(container_name) = &s.container_name {
-            if !valid_resource_name(container_name) {
+            // The specification's pattern, [a-zA-Z0-9][a-zA-Z0-9_.-]+, takes two characters at least.
+            if !valid_resource_name(container_name) || container_name.len() < 2 {
                 c.error(
                     &["services", n, "container_name"],
-                    format!("invalid container name {container_name:?}: use letters, digits, '_', '.' and '-'"),
+                    format!(
+                        "invalid container name {container_name:?}: use two or more letters, digits, '_', '.' and '-', starting with a letter or digit"
+                    ),
                 );
             }
+        }
+        let build_platforms = s.build.as_ref().map(|b| b.platforms.as_slice()).unwrap_or_default();
+        if let Some(platform) =
+            s.platform.as_deref().filter(|p| !build_platforms.is_empty() && !build_platforms.iter().any(|b| b == p))
+        {
+            c.error(
+                &["services", n, "platform"],
+                format!(
+                    "platform {platform:?} is not one of build.platforms ({}); build.platforms must include it",
+                    build_platforms.join(", ")
+                ),
+            );
         }
         for (i, v) in s.volumes.iter().enumerate() {
             let idx = i.to_string();
@@ -181,7 +196,7 @@ pub fn check_references(project: &Project, model: &Node, diags: &mut Diagnostics
     let mut c = Checker { model, diags };
     for (name, s) in &project.services {
         let n = name.as_str();
-        if s.image.is_none() && s.build.is_none() {
+        if s.image.is_none() && s.build.is_none() && s.provider.is_none() {
             c.error(&["services", n], format!("service {name:?} has neither an image nor a build context specified"));
         }
         if s.network_mode.is_some() && !s.networks.is_empty() {
@@ -217,16 +232,19 @@ pub fn check_references(project: &Project, model: &Node, diags: &mut Diagnostics
             }
         }
         let build_secrets = s.build.iter().flat_map(|b| &b.secrets);
-        for (kind, refs, defined) in [
-            ("secret", s.secrets.iter().chain(build_secrets).collect::<Vec<_>>(), &project.secrets),
-            ("config", s.configs.iter().collect(), &project.configs),
+        for (kind, at, refs, defined) in [
+            ("secret", vec!["secrets"], s.secrets.iter().collect::<Vec<_>>(), &project.secrets),
+            ("secret", vec!["build", "secrets"], build_secrets.collect(), &project.secrets),
+            ("config", vec!["configs"], s.configs.iter().collect(), &project.configs),
         ] {
-            for r in refs {
+            for (i, r) in refs.into_iter().enumerate() {
                 if !defined.contains_key(&r.source) {
-                    c.error(
-                        &["services", n, &format!("{kind}s")],
-                        format!("service {name:?} refers to undefined {kind} {:?}", r.source),
-                    );
+                    // The error points at the list item that names it.
+                    let idx = i.to_string();
+                    let mut path = vec!["services", n];
+                    path.extend(&at);
+                    path.push(&idx);
+                    c.error(&path, format!("service {name:?} refers to undefined {kind} {:?}", r.source));
                 }
             }
         }
@@ -241,6 +259,17 @@ pub fn check_references(project: &Project, model: &Node, diags: &mut Diagnostics
                     format!("service {name:?} depends on undefined service {dep:?}{why}"),
                 );
             }
+        }
+    }
+    // Container names are unique on a host; two services cannot both take one.
+    let mut named: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    for (name, s) in &project.services {
+        let Some(container_name) = s.container_name.as_deref() else { continue };
+        if let Some(other) = named.insert(container_name, name) {
+            c.error(
+                &["services", name, "container_name"],
+                format!("container name {container_name:?} is already used by service {other:?}"),
+            );
         }
     }
     if let Err(cycle) = Graph::new(project).levels() {

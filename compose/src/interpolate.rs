@@ -179,8 +179,11 @@ fn walk<'a>(
             Ok(s) => {
                 *text = s.text;
                 unset.extend(s.unset);
-                // `image: ${TAG}` with TAG unset reads as an empty string, not as null.
-                if text.is_empty() {
+                // `image: ${TAG}` with TAG unset reads as an empty string, not as null. In an
+                // `x-` extension, which no schema types, what a variable gave stays a string
+                // (`retries: ${R:-10}` is "10"), as in Docker Compose.
+                let in_extension = path.iter().any(|step| matches!(step, Step::Key(k) if k.starts_with("x-")));
+                if text.is_empty() || in_extension {
                     *plain = false;
                 }
             }

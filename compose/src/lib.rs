@@ -9,6 +9,7 @@
 pub mod bind;
 pub mod canonical;
 pub mod consistency;
+pub mod defaults;
 pub mod diag;
 pub mod dotenv;
 pub mod env;

@@ -16,7 +16,7 @@ use crate::interpolate::interpolate_tree;
 use crate::merge::{merge, same};
 use crate::model::Project;
 use crate::node::{Node, Value};
-use crate::{bind, consistency, name, normalize, paths, yaml};
+use crate::{bind, consistency, defaults, name, normalize, paths, yaml};
 
 /// The file names looked for, in order, when no `-f` is given.
 pub const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
@@ -34,7 +34,7 @@ pub struct Options {
     pub project_directory: Option<PathBuf>,
     /// `-p`.
     pub project_name: Option<String>,
-    /// `--profile`, in addition to `COMPOSE_PROFILES`.
+    /// `--profile`; `COMPOSE_PROFILES` when none is given.
     pub profiles: Vec<String>,
     /// `--env-file`; empty means `.env` in the project directory.
     pub env_files: Vec<PathBuf>,
@@ -140,6 +140,7 @@ impl Loader<'_> {
             self.warnings.push("the attribute `version` is obsolete, it will be ignored".into());
         }
         normalize::normalize(&mut model, &project_name, &project_dir);
+        defaults::apply(&mut model);
 
         let mut project: Project = bind::bind(&model, "", &mut self.diags)?;
         project.name = project_name;
@@ -426,8 +427,10 @@ impl Loader<'_> {
     }
 
     fn active_profiles(&self, env: &Environment) -> Vec<String> {
+        // `COMPOSE_PROFILES` is the default of `--profile`, as in Docker Compose: the flag, when
+        // given, replaces it rather than adding to it.
         let mut active: Vec<String> = self.opts.profiles.clone();
-        if let Some(list) = env.get("COMPOSE_PROFILES") {
+        if let Some(list) = env.get("COMPOSE_PROFILES").filter(|_| active.is_empty()) {
             active.extend(list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string));
         }
         active.sort();

@@ -147,7 +147,9 @@ pub fn normalize(model: &mut Node, project: &str, _project_dir: &Path) {
                 }
                 collect_sources(build.get("secrets"), secrets);
             }
-            if !attrs.contains_key("network_mode") && !attrs.contains_key("networks") {
+            // A provider service is run by a plugin, not as a container: it joins no network.
+            let provider = attrs.contains_key("provider");
+            if !provider && !attrs.contains_key("network_mode") && !attrs.contains_key("networks") {
                 let mut default = Map::new();
                 default.insert("default".to_string(), Node::null(Pos::default()));
                 attrs.insert("networks".into(), Node::map(default, Pos::default()));

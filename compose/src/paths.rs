@@ -17,6 +17,15 @@ pub fn resolve(root: &mut Node, base: &Path, home: Option<&str>) {
             resolve_service(service, base, home);
         }
     }
+    // A local volume bound to a host directory names it in `device`, relative to the file.
+    for volume in top.get_mut("volumes").and_then(Node::as_map_mut).into_iter().flat_map(|m| m.values_mut()) {
+        let local = volume.get_str("driver").is_none_or(|d| d == "local");
+        let Some(opts) = volume.get_mut("driver_opts").filter(|_| local) else { continue };
+        let bound = opts.get_str("o").is_some_and(|o| o.split(',').any(|o| o == "bind"));
+        if let Some(device) = opts.get_mut("device").filter(|_| bound) {
+            resolve_node(device, base, home);
+        }
+    }
     for kind in ["secrets", "configs"] {
         for resource in top.get_mut(kind).and_then(Node::as_map_mut).into_iter().flat_map(|m| m.values_mut()) {
             if let Some(file) = resource.get_mut("file") {
@@ -55,7 +64,9 @@ fn resolve_service(service: &mut Node, base: &Path, home: Option<&str>) {
     }
     for volume in seq_mut(service, "volumes") {
         if volume.get_str("type") == Some("bind") {
-            if let Some(source) = volume.get_mut("source") {
+            // An absolute source is kept as written, as Docker Compose keeps it.
+            if let Some(source) = volume.get_mut("source").filter(|s| !s.as_text().is_some_and(|t| t.starts_with('/')))
+            {
                 resolve_node(source, base, home);
             }
         }

@@ -16,8 +16,11 @@ use crate::node::{Node, Tag, Value};
 
 /// Parses one Compose document. An empty file gives an empty mapping, as in Docker Compose.
 pub fn parse(text: &str, file: Option<Arc<PathBuf>>, diags: &mut Diagnostics) -> Option<Node> {
-    let mut builder = Builder { file, anchors: Vec::new(), stack: Vec::new(), docs: Vec::new() };
+    let mut builder = Builder { file, anchors: Vec::new(), stack: Vec::new(), docs: Vec::new(), expanded: 0 };
     for item in Parser::new_from_str(text) {
+        if builder.expanded > MAX_EXPANDED {
+            return None;
+        }
         match item {
             Ok((event, span)) => builder.event(event, span, diags),
             Err(err) => {
@@ -36,14 +39,32 @@ pub fn parse(text: &str, file: Option<Arc<PathBuf>>, diags: &mut Diagnostics) ->
     Some(first.unwrap_or_else(|| Node::map(Map::new(), Pos::new(builder.file.clone(), 1, 1))))
 }
 
+/// How many nodes `node` holds, itself included.
+fn node_count(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(node_count).sum(),
+        Value::Map(map) => map.values().map(node_count).sum(),
+        _ => 0,
+    }
+}
+
 enum Frame {
     Seq { node: Node, anchor: usize },
     Map { node: Node, anchor: usize, key: Option<(String, Pos)>, merges: Vec<Node> },
 }
 
+/// How many nodes aliases may copy into one file. An alias is expanded in place, so aliases of
+/// aliases grow as a power (a 9-level "billion laughs" file of under 1 KB copies 9^9 nodes);
+/// real files stay far below this (the largest of the real-world corpus copies about 3,000).
+/// Docker Compose's YAML library refuses such files as "excessive aliasing" too.
+const MAX_EXPANDED: usize = 200_000;
+
 struct Builder {
     file: Option<Arc<PathBuf>>,
-    anchors: Vec<(usize, Node)>,
+    /// Each anchor's node and how many nodes it holds.
+    anchors: Vec<(usize, Node, usize)>,
+    /// Nodes copied by aliases so far.
+    expanded: usize,
     stack: Vec<Frame>,
     docs: Vec<Node>,
 }
@@ -99,8 +120,18 @@ impl Builder {
                 }
             }
             Event::Alias(id) => {
-                let found = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
-                match found {
+                let found = self.anchors.iter().rev().find(|(a, _, _)| *a == id).map(|(_, n, size)| (n, *size));
+                if let Some((_, size)) = found {
+                    self.expanded += size;
+                    if self.expanded > MAX_EXPANDED {
+                        let message = format!(
+                            "excessive aliasing: the aliases of this file expand to more than {MAX_EXPANDED} values"
+                        );
+                        diags.push(&pos, self.current_path(), message);
+                        return;
+                    }
+                }
+                match found.map(|(n, _)| n.clone()) {
                     Some(mut node) => {
                         if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
                             // An alias used as a key: only scalars make sense there.
@@ -143,7 +174,7 @@ impl Builder {
 
     fn finish(&mut self, node: Node, anchor: usize, diags: &mut Diagnostics) {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.push((anchor, node.clone(), node_count(&node)));
         }
         let duplicate = match self.stack.last() {
             Some(Frame::Map { node: map, key: Some((k, _)), .. }) => map.get(k).is_some() && k != "<<",
@@ -221,6 +252,28 @@ fn compose_tag(tag: Option<&(String, String)>) -> Option<Tag> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A "billion laughs" file: each level nine aliases of the one below.
+    fn alias_bomb(levels: usize) -> String {
+        let mut text = String::from("x-a0: &a0 [lol]\n");
+        for level in 1..=levels {
+            let below = vec![format!("*a{}", level - 1); 9].join(", ");
+            text.push_str(&format!("x-a{level}: &a{level} [{below}]\n"));
+        }
+        text + "services: {}\n"
+    }
+
+    #[test]
+    fn excessive_aliasing_is_refused() {
+        let mut d = Diagnostics::default();
+        let started = std::time::Instant::now();
+        assert!(parse(&alias_bomb(9), None, &mut d).is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(d.to_string().contains("excessive aliasing"), "{d}");
+        // A few levels are fine: 9^4 copies.
+        let n = parse_ok(&alias_bomb(4));
+        assert!(n.as_map().is_some_and(|m| m.get("x-a4").is_some()));
+    }
 
     fn parse_ok(text: &str) -> Node {
         let mut d = Diagnostics::default();

@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod image;
 pub mod labels;
 pub mod network;
+pub mod process;
 pub mod project;
 pub mod reference;
 pub mod registry;

@@ -186,6 +186,10 @@ pub fn create(store: &Store, opts: NetworkOptions) -> Result<NetworkRecord> {
     if existing.iter().any(|n| n.name == opts.name) {
         return Err(NetworkError::Exists(opts.name));
     }
+    // The host's routes are read, the subnet chosen and the bridge made under one lock of the
+    // whole host: two berth processes (of two state directories, say) choosing at the same
+    // moment would otherwise both take the first free subnet.
+    let _host = host_lock()?;
     let address_error =
         |e: ipam::IpamError| NetworkError::Address { network: opts.name.clone(), message: e.to_string() };
     let routes = std::fs::read_to_string("/proc/net/route").map(|t| ipam::routes_from_proc(&t)).unwrap_or_default();
@@ -248,6 +252,34 @@ pub fn create(store: &Store, opts: NetworkOptions) -> Result<NetworkRecord> {
         return Err(e);
     }
     Ok(record)
+}
+
+/// The lock of the host's subnets, shared by every berth process whatever its state directory.
+fn host_lock() -> Result<Lock> {
+    Lock::acquire(Path::new(HOST_LOCK)).map_err(io_error(format!("cannot lock {HOST_LOCK}")))
+}
+
+const HOST_LOCK: &str = "/run/berth/subnets.lock";
+
+/// The bridge of a network made earlier (after a reboot, or a bridge deleted by hand), once it
+/// is known that nothing else on the host routes its subnet now: two bridges with one route
+/// leave one network's containers unreachable.
+fn bring_up_again(record: &NetworkRecord) -> Result<()> {
+    let _host = host_lock()?;
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let clash = ipam::routes_by_device(&routes)
+        .into_iter()
+        .find(|(device, subnet)| *device != record.bridge && subnet.overlaps(&record.subnet));
+    if let Some((device, subnet)) = clash {
+        return Err(NetworkError::Address {
+            network: record.name.clone(),
+            message: format!(
+                "its subnet {} overlaps the host's route to {subnet} on {device}; remove that route, or the network (berth network rm)",
+                record.subnet
+            ),
+        });
+    }
+    bring_up(record)
 }
 
 /// The network's bridge, as it should be (again, after a reboot).
@@ -402,11 +434,7 @@ pub fn check_ports(store: &Store, config: &ContainerConfig) -> Result<()> {
     let others = store.list_containers()?;
     for b in &config.network.ports {
         for other in others.iter().filter(|o| o.config.id != config.id && crate::container::remove::is_live(o)) {
-            let clash = other.config.network.ports.iter().any(|p| {
-                p.host_port == b.host_port
-                    && p.protocol == b.protocol
-                    && (p.host_ip.is_none() || b.host_ip.is_none() || p.host_ip == b.host_ip)
-            });
+            let clash = other.config.network.ports.iter().any(|p| ports::overlaps(p, b));
             if clash {
                 return Err(NetworkError::Net(NetError::Invalid(format!(
                     "cannot publish port {}/{}: container {} already publishes it",
@@ -445,7 +473,7 @@ pub fn attach(store: &Store, config: &ContainerConfig) -> Result<()> {
                 .find(|n| n.id == e.network_id)
                 .ok_or_else(|| NetworkError::NotFound(e.network.clone()))?;
             if host.index(&record.bridge)?.is_none() {
-                bring_up(record)?;
+                bring_up_again(record)?;
             }
             let _ = host.delete(&e.host_ifname); // a leftover of a crash
             let mac = link::parse_mac(&e.mac).unwrap_or_else(|| link::mac_for(e.ip));
@@ -641,7 +669,6 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
 }
 
 fn spawn_dns(store: &Store) -> Result<()> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().map_err(io_error("cannot find the berth binary"))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -654,11 +681,7 @@ fn spawn_dns(store: &Store) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(log);
-    // SAFETY: setsid(2) is async-signal-safe; the server gets a session of its own so that it
-    // outlives this command and its terminal.
-    unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
-    }
+    crate::process::detach(&mut cmd);
     let mut child = cmd.spawn().map_err(io_error("cannot start the DNS server"))?;
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {

@@ -32,6 +32,9 @@ pub enum ProjectError {
     Volume { volume: String, message: String },
     #[error("{0}")]
     Dependency(String),
+    /// Two services ask for the same thing of the host (a published port).
+    #[error("{0}")]
+    Conflict(String),
     #[error("image {image} of service {service} is not here; pull it first (berth pull)")]
     NoImage { service: String, image: String },
     #[error(transparent)]
@@ -57,6 +60,12 @@ pub trait Report: Sync {
     fn warn(&self, message: &str);
 }
 
+/// Held by `up` and `down` while they change a project, so that two at once take turns.
+pub fn lock(store: &Store, project: &str) -> Result<crate::fsutil::Lock> {
+    let path = store.root.join("projects").join(format!("{project}.lock"));
+    crate::fsutil::Lock::acquire(&path).map_err(other)
+}
+
 /// The project's containers (one-off `run` containers included when `oneoff`).
 pub fn containers(store: &Store, project: &str, oneoff: bool) -> Result<Vec<Container>> {
     let mut all: Vec<Container> = store
@@ -68,6 +77,10 @@ pub fn containers(store: &Store, project: &str, oneoff: bool) -> Result<Vec<Cont
         .collect();
     all.sort_by_key(|c| (service_of(c).to_string(), number_of(c)));
     Ok(all)
+}
+
+pub fn project_of(c: &Container) -> &str {
+    c.config.labels.get(labels::PROJECT).map(String::as_str).unwrap_or("")
 }
 
 pub fn service_of(c: &Container) -> &str {
@@ -183,6 +196,9 @@ fn mounts_of(project: &Project, name: &str, service: &Service) -> Result<Vec<Mou
         if let Some(b) = &v.bind {
             m.propagation = b.propagation.clone();
             m.create_host_path = b.create_host_path;
+            if let Some(label) = &b.selinux {
+                berth_volumes::mount::check_selinux_label(label).map_err(err)?;
+            }
         }
         if let Some(o) = &v.volume {
             m.nocopy = o.nocopy;
@@ -200,19 +216,80 @@ fn mounts_of(project: &Project, name: &str, service: &Service) -> Result<Vec<Mou
 /// Checks what can be checked before anything is pulled or created: the selected services'
 /// mounts and published ports, and the definitions of the volumes they use. A mistake in the
 /// file names the service or volume it is in, and leaves nothing half made.
-pub fn check(project: &Project, services: &[String]) -> Result<()> {
+pub fn check(store: &Store, project: &Project, services: &[String]) -> Result<()> {
+    for name in services {
+        if let Some(provider) = &project.services[name].provider {
+            let kind = provider.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+            return Err(service_error(
+                name,
+                format!(
+                    "provider services (type {kind}) run a Docker Compose provider plugin, which berth does not support"
+                ),
+            ));
+        }
+    }
+    let published = check_definitions(project, services)?;
+    check_host_ports(store, project, &published)
+}
+
+/// The part of [`check`] that needs only the project: mounts, ports (two services publishing
+/// one host port are refused, naming both) and volume definitions. Returns what each service
+/// publishes.
+fn check_definitions<'a>(project: &Project, services: &'a [String]) -> Result<Vec<(&'a str, PortBinding)>> {
+    let mut published: Vec<(&str, PortBinding)> = Vec::new();
+    for name in services {
+        for b in port_bindings(name, &project.services[name])? {
+            if let Some((other, _)) = published.iter().find(|(_, p)| ports::overlaps(p, &b)) {
+                return Err(ProjectError::Conflict(format!(
+                    "services {other} and {name} both publish host port {}/{}{}",
+                    b.host_port,
+                    b.protocol,
+                    b.host_ip.map_or(String::new(), |ip| format!(" on {ip}"))
+                )));
+            }
+            published.push((name, b));
+        }
+    }
     for name in services {
         let service = &project.services[name];
         for m in mounts_of(project, name, service)? {
             berth_volumes::mount::check(&m).map_err(|e| service_error(name, e))?;
         }
-        port_bindings(name, service)?;
         for key in service.volumes.iter().filter(|v| v.kind == "volume").filter_map(|v| v.source.as_ref()) {
             let Some(definition) = project.volumes.get(key).filter(|v| !v.external) else { continue };
             let volume = volume_name(project, key).unwrap_or_default();
             let driver = definition.driver.as_deref().unwrap_or("local");
             berth_volumes::store::check_options(&volume, driver, &definition.driver_opts)
                 .map_err(|e| ProjectError::Volume { volume: key.clone(), message: e.to_string() })?;
+        }
+    }
+    Ok(published)
+}
+
+/// Checks, before anything is created, that the fixed host ports services publish are free:
+/// not published by a running container other than the service's own (which `up` keeps or
+/// replaces), and not held by a program on the host.
+fn check_host_ports(store: &Store, project: &Project, published: &[(&str, PortBinding)]) -> Result<()> {
+    let fixed: Vec<&(&str, PortBinding)> = published.iter().filter(|(_, b)| b.host_port != 0).collect();
+    if fixed.is_empty() {
+        return Ok(());
+    }
+    let live: Vec<Container> =
+        store.list_containers().map_err(other)?.into_iter().filter(crate::container::remove::is_live).collect();
+    for (name, b) in fixed {
+        let owner = live.iter().find(|c| c.config.network.ports.iter().any(|p| ports::overlaps(p, b)));
+        match owner {
+            Some(c) if project_of(c) == project.name && service_of(c) == *name => continue,
+            Some(c) => {
+                return Err(service_error(
+                    name,
+                    format!(
+                        "cannot publish port {}/{}: container {} already publishes it",
+                        b.host_port, b.protocol, c.config.name
+                    ),
+                ));
+            }
+            None => ports::check_free(b).map_err(|e| service_error(name, e))?,
         }
     }
     Ok(())
@@ -420,7 +497,7 @@ pub fn create_one_off(
     report: &dyn Report,
 ) -> Result<crate::container::ContainerConfig> {
     let service = project.services.get(name).ok_or_else(|| service_error(name, "no such service in the project"))?;
-    check(project, &[name.to_string()])?;
+    check_definitions(project, &[name.to_string()])?;
     ensure_resources(store, project, &[name.to_string()], report)?;
     let image = image_of(project, name, service)
         .ok_or_else(|| service_error(name, "has neither an image nor a build section"))?;
@@ -620,6 +697,9 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
         let want = replicas(service, name, &opts.scale);
         let have = by_service.remove(name).unwrap_or_default();
         let mut kept = Vec::new();
+        // Anonymous volumes of recreated containers, by replica number and target: the
+        // replacement gets them back, as Docker Compose does (`-V` renews them instead).
+        let mut carried: BTreeMap<u64, BTreeMap<String, String>> = BTreeMap::new();
         for c in &have {
             let n = number_of(c);
             let stale = c.config.labels.get(labels::CONFIG_HASH) != Some(&hash) || c.config.image_id != record.id;
@@ -630,6 +710,8 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
                 remove_container(store, c, opts.timeout.unwrap_or(c.config.stop_timeout), report)?;
                 if opts.renew_anon_volumes {
                     remove_anonymous_volumes(store, c);
+                } else {
+                    carried.insert(n, anonymous_volumes(store, c));
                 }
             } else {
                 kept.push(c.clone());
@@ -641,7 +723,10 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
             }
             let mut all = by_service.clone();
             all.insert(name.clone(), kept.clone());
-            let options = create_options(project, name, service, n, &all)?;
+            let mut options = create_options(project, name, service, n, &all)?;
+            if let Some(volumes) = carried.get(&n) {
+                reuse_anonymous_volumes(&mut options.mounts, volumes);
+            }
             let c = create::create(store, &image, &record, options).map_err(|e| service_error(name, e))?;
             report.event("Container", &c.name, "Created");
             kept.push(store.load_container(&c.id).map_err(other)?);
@@ -652,7 +737,9 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
     Ok(order)
 }
 
-fn remove_anonymous_volumes(store: &Store, c: &Container) {
+/// A container's anonymous volumes: mount target to volume name.
+fn anonymous_volumes(store: &Store, c: &Container) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
     for m in c.config.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         let Some(name) = &m.source else { continue };
         let anonymous = crate::volume::volumes(store)
@@ -661,7 +748,24 @@ fn remove_anonymous_volumes(store: &Store, c: &Container) {
             .flatten()
             .is_some_and(|v| v.labels.contains_key(crate::volume::ANONYMOUS));
         if anonymous {
-            let _ = crate::volume::remove(store, name);
+            out.insert(m.target.trim_end_matches('/').to_string(), name.clone());
+        }
+    }
+    out
+}
+
+fn remove_anonymous_volumes(store: &Store, c: &Container) {
+    for name in anonymous_volumes(store, c).values() {
+        let _ = crate::volume::remove(store, name);
+    }
+}
+
+/// Gives the anonymous volume mounts of a replacement container the volumes its predecessor
+/// had at the same targets.
+fn reuse_anonymous_volumes(mounts: &mut [crate::volume::Mount], volumes: &BTreeMap<String, String>) {
+    for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume && m.source.is_none()) {
+        if let Some(name) = volumes.get(m.target.trim_end_matches('/')) {
+            m.source = Some(name.clone());
         }
     }
 }

@@ -5,7 +5,15 @@
 //! snapshots/<diff-id hex>/   one unpacked layer, shared by every image that has it
 //! images/index.json          image names -> manifest and config digests
 //! images/.lock               held while the index is changed
+//! containers/<id>/           one container (layout in container/mod.rs); `.new-<id>` while
+//!                            being recorded, `.gone-<id>` while being removed
+//! containers/.lock           held while a container is recorded (names stay unique)
+//! networks/ volumes/         network records, named volumes
+//! projects/<name>.lock       held by `up` and `down` of that project
 //! ```
+//!
+//! Outside it, `/run/berth/subnets.lock` is shared by every berth process of the host while
+//! it chooses a subnet and makes its bridge.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -156,6 +156,11 @@ pub fn allocate(
 /// The destinations of the host's IPv4 routes, from `/proc/net/route` text (hexadecimal,
 /// little-endian): subnets a new network must not overlap. The default route is left out.
 pub fn routes_from_proc(text: &str) -> Vec<Subnet> {
+    routes_by_device(text).into_iter().map(|(_, s)| s).collect()
+}
+
+/// As [`routes_from_proc`], with the device each route goes through.
+pub fn routes_by_device(text: &str) -> Vec<(String, Subnet)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -164,7 +169,8 @@ pub fn routes_from_proc(text: &str) -> Vec<Subnet> {
             let mask = u32::from_str_radix(fields.get(7)?, 16).ok()?;
             // The kernel prints the address as the u32 it holds in memory (network byte order),
             // read in host order: its native bytes are the address.
-            (mask != 0).then(|| Subnet::new(Ipv4Addr::from(dest.to_ne_bytes()), mask.count_ones() as u8))
+            let subnet = Subnet::new(Ipv4Addr::from(dest.to_ne_bytes()), mask.count_ones() as u8);
+            (mask != 0).then(|| (fields[0].to_string(), subnet))
         })
         .collect()
 }

@@ -120,6 +120,16 @@ fn address(b: &PortBinding, port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(b.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port)
 }
 
+/// Whether two bindings ask for the same host port: the same protocol and port on addresses
+/// that overlap (no address, or 0.0.0.0, is every address).
+pub fn overlaps(a: &PortBinding, b: &PortBinding) -> bool {
+    let every = |ip: Option<Ipv4Addr>| ip.is_none_or(|ip| ip.is_unspecified());
+    a.host_port == b.host_port
+        && a.host_port != 0
+        && a.protocol == b.protocol
+        && (every(a.host_ip) || every(b.host_ip) || a.host_ip == b.host_ip)
+}
+
 /// Checks that the binding's host port is free on the host by binding it for a moment; a
 /// port some program holds is an error that names it.
 pub fn check_free(b: &PortBinding) -> Result<()> {
@@ -147,6 +157,25 @@ pub fn pick_port(b: &PortBinding) -> Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_host_ports() {
+        let b = |ip: Option<[u8; 4]>, port, protocol| PortBinding {
+            host_ip: ip.map(Ipv4Addr::from),
+            host_port: port,
+            container_port: 80,
+            protocol,
+        };
+        let lo = Some([127, 0, 0, 1]);
+        assert!(overlaps(&b(lo, 8080, Protocol::Tcp), &b(lo, 8080, Protocol::Tcp)));
+        assert!(overlaps(&b(None, 8080, Protocol::Tcp), &b(lo, 8080, Protocol::Tcp)));
+        assert!(overlaps(&b(Some([0, 0, 0, 0]), 8080, Protocol::Tcp), &b(lo, 8080, Protocol::Tcp)));
+        assert!(!overlaps(&b(lo, 8080, Protocol::Tcp), &b(Some([127, 0, 0, 2]), 8080, Protocol::Tcp)));
+        assert!(!overlaps(&b(lo, 8080, Protocol::Tcp), &b(lo, 8080, Protocol::Udp)));
+        assert!(!overlaps(&b(lo, 8080, Protocol::Tcp), &b(lo, 8081, Protocol::Tcp)));
+        // A port the host picks at creation clashes with nothing.
+        assert!(!overlaps(&b(None, 0, Protocol::Tcp), &b(None, 0, Protocol::Tcp)));
+    }
 
     fn one(spec: &str) -> PortBinding {
         let mut all = parse_publish(spec).expect(spec);

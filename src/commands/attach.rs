@@ -43,6 +43,9 @@ pub(crate) struct Relay {
 /// Joins this command's standard streams to `conn` until it closes. `resize` is called with
 /// the local terminal's size at once and whenever the window changes (only with a terminal).
 pub(crate) fn relay(conn: OwnedFd, how: Relay, mut resize: impl FnMut(u16, u16)) -> anyhow::Result<Ended> {
+    // A container that ends closes the connection under the input relay: a write error, not
+    // a signal that would lose the container's exit code.
+    crate::sigpipe(nix::sys::signal::SigHandler::SigIgn);
     let stdin_tty = rustix::termios::isatty(std::io::stdin());
     let _raw = (how.input && how.terminal && stdin_tty).then(RawMode::enter).transpose()?;
     let winch = if how.terminal { window_changes().ok() } else { None };
@@ -109,6 +112,7 @@ pub(crate) fn relay(conn: OwnedFd, how: Relay, mut resize: impl FnMut(u16, u16))
 /// Sends this command's standard input to `to` until it ends, then shuts down the writing
 /// half (a foreground `run -i`: the output comes from the log).
 pub(crate) fn send_input_only(to: OwnedFd) {
+    crate::sigpipe(nix::sys::signal::SigHandler::SigIgn);
     send_input(to, false, &AtomicBool::new(false));
 }
 

@@ -110,8 +110,10 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
     };
     let report = Lines;
+    // Two `up`s of one project at once take turns rather than trip over each other's names.
+    let turn = project::lock(&store, &project.name)?;
     let selected = project::selected(&project, &opts.services, opts.no_deps)?;
-    project::check(&project, &selected)?;
+    project::check(&store, &project, &selected)?;
     pull_images(&store, &project, &selected, &args.pull)?;
     super::build::before_up(&project, &selected, args.build, args.no_build)?;
     let services = project::converge(&store, &project, &opts, &report)?;
@@ -120,6 +122,7 @@ pub fn up(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     project::start(&store, &project, &services, &exe, &report)?;
+    drop(turn);
     if args.wait {
         project::wait_ready(&store, &project.name, &services, args.wait_timeout.map(Duration::from_secs))?;
         return Ok(ExitCode::SUCCESS);
@@ -146,7 +149,7 @@ pub fn watch(global: &GlobalArgs, services: &[String], no_up: bool) -> anyhow::R
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     if !no_up {
         let selected = project::selected(&project, services, false)?;
-        project::check(&project, &selected)?;
+        project::check(&store, &project, &selected)?;
         pull_images(&store, &project, &selected, "missing")?;
         let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
         let order = project::converge(&store, &project, &opts, &Lines)?;
@@ -252,6 +255,7 @@ impl Tails {
 pub fn down(global: &GlobalArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     let (name, project) = project_name(global)?;
     let store = engine::store()?;
+    let _turn = project::lock(&store, &name)?;
     let opts = DownOptions { volumes: args.volumes, remove_orphans: args.remove_orphans, timeout: args.timeout };
     let images: Vec<(String, bool)> = match (&args.rmi, &project) {
         (None, _) | (_, None) => Vec::new(),
@@ -621,7 +625,7 @@ pub fn run(global: &GlobalArgs, mut args: crate::cli::RunArgs) -> anyhow::Result
             .filter(|s| *s != service)
             .collect();
         if !deps.is_empty() {
-            project::check(&project, &deps)?;
+            project::check(&store, &project, &deps)?;
             pull_images(&store, &project, &deps, &args.pull)?;
             let opts = UpOptions { services: deps.clone(), no_deps: true, ..UpOptions::default() };
             let order = project::converge(&store, &project, &opts, &Lines)?;
@@ -686,7 +690,7 @@ pub fn create(global: &GlobalArgs, services: &[String], no_deps: bool) -> anyhow
     let project = load(global)?;
     let store = engine::store()?;
     let selected = project::selected(&project, services, no_deps)?;
-    project::check(&project, &selected)?;
+    project::check(&store, &project, &selected)?;
     pull_images(&store, &project, &selected, "missing")?;
     let opts = UpOptions { services: services.to_vec(), no_deps, ..UpOptions::default() };
     project::converge(&store, &project, &opts, &Lines)?;

@@ -128,7 +128,16 @@ pub(crate) fn start_new(
             output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
             return Ok(ExitCode::from(code.clamp(0, 255) as u8));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // The shim removes a `--rm` container that failed to start; one whose shim never
+            // ran (a port taken, say) is removed here.
+            if config.auto_remove {
+                if let Err(cleanup) = berth_engine::container::remove::discard(store, config) {
+                    tracing::warn!("cannot remove container {}: {cleanup}", config.name);
+                }
+            }
+            return Err(e.into());
+        }
     };
     if let Some(shown) = detached {
         println!("{shown}");
@@ -756,11 +765,12 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
     let store = engine::store()?;
     let mut out = Vec::new();
     for query in objects {
-        let c = match store.find_container(query) {
+        let mut c = match store.find_container(query) {
             Ok(c) => c,
             Err(_) if store.find_image(query).is_ok() => return crate::commands::images::inspect(objects, format),
             Err(e) => return Err(e.into()),
         };
+        c.state = berth_engine::container::remove::current_state(&store, &c);
         out.push(serde_json::json!({
             "Id": c.config.id,
             "Name": format!("/{}", c.config.name),
@@ -776,6 +786,7 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
                 "Error": c.state.error.clone().unwrap_or_default(),
                 "StartedAt": c.state.started_at,
                 "FinishedAt": c.state.finished_at,
+                "LogLinesLost": c.state.log_lines_lost,
                 "Health": c.state.health.as_ref().map(|h| serde_json::json!({
                     "Status": h.status.to_string(),
                     "FailingStreak": h.failing_streak,

@@ -248,7 +248,7 @@ fn diff(want: &Value, got: &Value) -> String {
     out.join("\n")
 }
 
-fn walk(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
+pub(crate) fn walk(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
     match (want, got) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {

@@ -295,3 +295,24 @@ fn bad_volume_input_is_refused_before_anything_is_created() {
         assert!(!state.ok(&["network", "ls"]).contains("bad_default"), "{text}: no network");
     }
 }
+
+#[test]
+fn volume_modes_for_other_hosts_are_accepted_and_the_files_are_there() {
+    let state = state_with_busybox();
+    state.ok(&["tag", IMAGE, "busybox:latest"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    fs::create_dir(dir.path().join("src")).expect("mkdir");
+    fs::write(dir.path().join("src/app.txt"), "from the host\n").expect("write");
+    // `cached` tunes file sharing on Docker Desktop for macOS; `Z` relabels for SELinux, which
+    // this host does not enforce: both mean nothing here, and both are in real files.
+    let text = "name: modes\nservices:\n  app:\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"cat /src/app.txt; echo kept > /data/f; sleep 100\"]\n    volumes: [\"./src:/src:cached\", \"data:/data:Z\", \"./src:/ro:ro,delegated\"]\nvolumes:\n  data: {}\n";
+    fs::write(dir.path().join("compose.yaml"), text).expect("write");
+    let f = dir.path().join("compose.yaml");
+    let f = f.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    wait_for("the bind's file read in the container", || state.ok(&["-f", f, "logs", "app"]).contains("from the host"));
+    let out = state.berth(&["-f", f, "exec", "-T", "app", "cat", "/data/f", "/ro/app.txt"]);
+    assert_eq!(stdout(&out), "kept\nfrom the host\n", "{}", stderr(&out));
+    assert_ne!(code(&state.berth(&["-f", f, "exec", "-T", "app", "touch", "/ro/x"])), 0, "ro still holds");
+    state.ok(&["-f", f, "down", "-t", "0", "-v"]);
+}

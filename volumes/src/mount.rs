@@ -100,7 +100,7 @@ pub fn parse_volume_flag(spec: &str, base: &Path, home: Option<&Path>) -> Result
         match o {
             "ro" | "readonly" => m.read_only = true,
             "rw" => m.read_only = false,
-            "z" | "Z" => {} // SELinux relabelling: nothing to do without SELinux.
+            "z" | "Z" => check_selinux_label(o).map_err(|e| bad(&e))?,
             "nocopy" if m.kind == MountKind::Volume => m.nocopy = true,
             p if PROPAGATIONS.contains(&p) && m.kind == MountKind::Bind => m.propagation = Some(p.to_string()),
             other => return Err(bad(&format!("unknown option {other:?}"))),
@@ -153,6 +153,16 @@ pub fn parse_mount_flag(spec: &str, base: &Path) -> Result<Mount> {
     }
     check(&m)?;
     Ok(m)
+}
+
+/// SELinux relabelling (`:z`, `:Z`): nothing to do on a host without SELinux, as with Docker;
+/// berth does not relabel yet, so on a host that enforces SELinux it is refused rather than
+/// left undone.
+pub fn check_selinux_label(label: &str) -> Result<(), String> {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(format!("SELinux relabelling ({label}) is not supported by berth on a host with SELinux enabled"));
+    }
+    Ok(())
 }
 
 /// Checks a mount before anything is created: an absolute target, a known propagation, a

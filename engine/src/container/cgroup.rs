@@ -1,4 +1,5 @@
-//! Getting the kernel's slow part of a cgroup migration out of the way early.
+//! A container's cgroups from outside the runtime: killing what a dead shim left in them, and
+//! getting the kernel's slow part of a cgroup migration out of the way early.
 //!
 //! Putting a process into a cgroup (writing its PID to `cgroup.procs`, as the runtime does for
 //! every new container) takes a global lock, `cgroup_threadgroup_rwsem`. Unless the host
@@ -10,7 +11,78 @@
 //! process to its own cgroup is a no-op, and a host that refuses the write loses nothing but
 //! the head start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The cgroup path of container `id` in every hierarchy, as the runtime spec names it.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
+/// The mount points of the cgroup hierarchies (v1 and v2) in a `/proc/self/mountinfo`.
+fn hierarchies_in(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let point = mount.split(' ').nth(4)?;
+            matches!(fs.split(' ').next()?, "cgroup" | "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// The directories of container `id`'s cgroup that exist, one per hierarchy.
+pub fn container_cgroups(id: &str) -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let inside = cgroups_path(id);
+    let inside = inside.trim_start_matches('/');
+    hierarchies_in(&mountinfo).into_iter().map(|h| h.join(inside)).filter(|d| d.is_dir()).collect()
+}
+
+/// Kills every process left in container `id`'s cgroups and waits (up to 5 s) until they are
+/// gone; returns how many it found. After its shim was killed, the container's processes keep
+/// running, re-parented to PID 1 and still writing to their volumes: a start must not put a
+/// second set beside them. Frozen processes take no signal, so the cgroup is thawed first.
+pub fn kill_leftovers(id: &str) -> usize {
+    let dirs = container_cgroups(id);
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for dir in &dirs {
+        thaw(dir);
+    }
+    loop {
+        let pids: Vec<i32> = dirs.iter().flat_map(|d| procs(d)).filter(|p| super::store::process_alive(*p)).collect();
+        if pids.is_empty() || Instant::now() >= deadline {
+            if !pids.is_empty() {
+                tracing::warn!("processes {pids:?} of container {id} survived SIGKILL");
+            }
+            return seen.len();
+        }
+        for pid in pids {
+            seen.insert(pid);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn procs(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Thaws a frozen cgroup: `freezer.state` on v1, `cgroup.freeze` on v2.
+fn thaw(dir: &Path) {
+    if dir.join("freezer.state").exists() {
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+    }
+    if dir.join("cgroup.freeze").exists() {
+        let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+    }
+}
 
 /// `cgroup.procs` of this process's cgroup in the first cgroup hierarchy mounted, if any.
 fn own_procs_file() -> Option<PathBuf> {
@@ -92,6 +164,15 @@ mod tests {
             own_procs_file_in(HYBRID, v1_only),
             Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs"))
         );
+    }
+
+    #[test]
+    fn every_hierarchy_v1_and_v2() {
+        assert_eq!(
+            hierarchies_in(HYBRID),
+            ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory"].map(PathBuf::from)
+        );
+        assert_eq!(cgroups_path("abc"), "/berth/abc");
     }
 
     #[test]

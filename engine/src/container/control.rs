@@ -13,6 +13,7 @@
 //! ```
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -95,7 +96,14 @@ pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Res
 pub fn connect(dir: &Path, request: &Request) -> io::Result<UnixStream> {
     let (_handle, path) = socket_path(dir, "shim.sock")?;
     let mut stream = UnixStream::connect(path)?;
-    stream.write_all(format!("{}\n", request.line()).as_bytes())?;
+    // MSG_NOSIGNAL: a shim that ended between the connect and the write is an error here,
+    // not a SIGPIPE for a command that does not ignore it.
+    let line = format!("{}\n", request.line());
+    let sent = nix::sys::socket::send(stream.as_raw_fd(), line.as_bytes(), nix::sys::socket::MsgFlags::MSG_NOSIGNAL)
+        .map_err(io::Error::from)?;
+    if sent < line.len() {
+        stream.write_all(&line.as_bytes()[sent..])?;
+    }
     Ok(stream)
 }
 

@@ -1,11 +1,14 @@
 //! The workload executor: the last step inside the container before `execve`.
 
+use std::ffi::CString;
+use std::io::Write;
+
 use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError, default::DefaultExecutor};
 
-/// libcontainer's default executor, after restoring the signal dispositions the shim (a Rust
-/// program) changed: Rust ignores SIGPIPE, and ignored signals survive `execve`, so without this
-/// `yes | head` would misbehave inside the container.
+/// libcontainer's default executor (its checks, then `execvp`), after restoring the signal
+/// dispositions the shim (a Rust program) changed: Rust ignores SIGPIPE, and ignored signals
+/// survive `execve`, so without this `yes | head` would misbehave inside the container.
 #[derive(Clone)]
 pub struct BerthExecutor;
 
@@ -16,7 +19,25 @@ impl Executor for BerthExecutor {
         unsafe {
             let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
         }
-        DefaultExecutor {}.exec(spec)
+        let args = spec.process().as_ref().and_then(|p| p.args().as_ref()).ok_or(ExecutorError::InvalidArg)?;
+        let argv: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| ExecutorError::InvalidArg)?;
+        let Some(program) = argv.first() else { return Err(ExecutorError::InvalidArg) };
+        // execvp returns only when it failed. The runtime would exit 255 without a word; say
+        // why on the container's standard error and exit as Docker does: 127 for a command not
+        // found, 126 for one that cannot run (E2BIG for an environment too large, say).
+        let errno = match nix::unistd::execvp(program, &argv) {
+            Err(errno) => errno,
+            Ok(never) => match never {},
+        };
+        let _ = writeln!(std::io::stderr(), "berth: cannot run {:?}: {}", args[0], errno.desc());
+        let code = if errno == nix::errno::Errno::ENOENT { 127 } else { 126 };
+        // SAFETY: _exit ends this forked, single-threaded process at once, without running the
+        // exit handlers of the shim it was forked from.
+        unsafe { nix::libc::_exit(code) }
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {

@@ -3,7 +3,6 @@
 //! started (or failed to), and writes the final exit code there when it ends.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -28,17 +27,6 @@ pub enum LaunchError {
     /// Another shim (of a command that was killed half-way, say) started the container.
     #[error("container {0} was started by another command")]
     AlreadyStarted(String),
-}
-
-/// The lock a shim holds for as long as it lives: one shim per container.
-pub fn shim_lock(dir: &Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("shim.lock"))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e.into())
-}
-
-/// Whether a shim lives for the container in `dir`, possibly still starting it.
-fn shim_present(dir: &Path) -> bool {
-    shim_lock(dir).is_err_and(|e| e.raw_os_error() == Some(nix::libc::EWOULDBLOCK))
 }
 
 /// The shim's line to the CLI, which stays open until the container ends for good.
@@ -73,7 +61,7 @@ pub fn launch_attached(
     if !super::remove::is_live(&container) {
         super::remove::wait_for_shim_exit(&container, std::time::Duration::from_secs(5));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while shim_present(&dir) && std::time::Instant::now() < deadline {
+        while super::store::shim_running(&dir) && std::time::Instant::now() < deadline {
             container = store.load_container(id)?;
             if super::remove::is_live(&container) {
                 return Err(LaunchError::AlreadyStarted(container.config.name));
@@ -104,12 +92,7 @@ pub fn launch_attached(
     // allocator to commit memory only when used and to return it at once (1.1 MB private
     // instead of 7 MB, measured with bench/containers.sh).
     cmd.env("MIMALLOC_ARENA_EAGER_COMMIT", "0").env("MIMALLOC_PURGE_DELAY", "0").env("MIMALLOC_ARENA_RESERVE", "1024");
-    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it puts the
-    // shim in a session of its own so that the terminal's signals and the CLI's exit do not
-    // reach it.
-    unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
-    }
+    crate::process::detach(&mut cmd);
     let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     // The shim is its own session leader now; nobody waits for it but init. Not reaping it

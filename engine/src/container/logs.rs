@@ -50,30 +50,87 @@ impl LineWriter {
 }
 
 fn write_entry<W: Write>(out: &mut W, stream: &str, line: &[u8]) -> io::Result<()> {
+    out.write_all(&entry_line(stream, line))
+}
+
+/// One entry as a line of the log.
+fn entry_line(stream: &str, line: &[u8]) -> Vec<u8> {
     let entry = Entry {
         log: String::from_utf8_lossy(line).into_owned(),
         stream: stream.to_string(),
         time: crate::time::now_nanos(),
     };
-    let mut text = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+    let mut text = serde_json::to_vec(&entry).expect("a log entry serialises");
     text.push(b'\n');
-    out.write_all(&text)
+    text
 }
 
 /// The log file of a container, rotated by size: `log.json` is the newest, `log.json.1` the one
 /// before, up to `max_file - 1`. A write is never split across files.
+///
+/// Each write is one entry, stored whole or not at all: an entry that cannot be stored (a
+/// full disk) is cut back off the file and counted as lost instead of failing the writer, so
+/// that the shim goes on supervising the container. The first entry stored after a loss is a
+/// notice saying how many were lost.
 pub struct RotatingLog {
     path: PathBuf,
     file: File,
     size: u64,
     config: super::LogConfig,
+    /// Entries lost since the last one stored, and in all.
+    lost_now: u64,
+    lost: u64,
+    /// Why the last entry could not be stored.
+    lost_why: Option<String>,
 }
 
 impl RotatingLog {
     pub fn open(path: &Path, config: super::LogConfig) -> io::Result<RotatingLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingLog { path: path.to_path_buf(), file, size, config })
+        Ok(RotatingLog { path: path.to_path_buf(), file, size, config, lost_now: 0, lost: 0, lost_why: None })
+    }
+
+    /// How many entries could not be stored since the log was opened.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Whether entries are being lost right now (the last one could not be stored).
+    pub fn losing(&self) -> bool {
+        self.lost_now > 0
+    }
+
+    /// Stores one whole entry, or nothing of it.
+    fn append(&mut self, entry: &[u8]) -> io::Result<()> {
+        if let Some(max) = self.config.max_size {
+            if self.size > 0 && self.size + entry.len() as u64 > max {
+                self.rotate()?;
+            }
+        }
+        let mut written = 0;
+        while written < entry.len() {
+            match self.file.write(&entry[written..]) {
+                Ok(0) => return self.cut_off(written, io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.cut_off(written, e),
+            }
+        }
+        self.size += entry.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the `written` bytes of a partly written entry off the end of the file (they would
+    /// spoil the next entry too), and returns `error`. The file's own length is used, not the
+    /// recorded size: the file may have been truncated by hand to make room.
+    fn cut_off(&mut self, written: usize, error: io::Error) -> io::Result<()> {
+        if written > 0 {
+            if let Ok(len) = self.file.metadata().map(|m| m.len()) {
+                let _ = self.file.set_len(len.saturating_sub(written as u64));
+            }
+        }
+        Err(error)
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -100,15 +157,25 @@ impl RotatingLog {
 }
 
 impl Write for RotatingLog {
+    /// `buf` is one entry (see [`RotatingLog`]): it is stored whole, or counted as lost.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(max) = self.config.max_size {
-            if self.size > 0 && self.size + buf.len() as u64 > max {
-                self.rotate()?;
+        if self.lost_now > 0 {
+            let why = self.lost_why.take().unwrap_or_default();
+            let notice = format!("berth: {} lines of output were lost: {why}\n", self.lost_now);
+            if self.append(&entry_line("stderr", notice.as_bytes())).is_err() {
+                self.lost_why = Some(why);
+                self.lost_now += 1;
+                self.lost += 1;
+                return Ok(buf.len());
             }
+            self.lost_now = 0;
         }
-        let n = self.file.write(buf)?;
-        self.size += n as u64;
-        Ok(n)
+        if let Err(e) = self.append(buf) {
+            self.lost_why = Some(e.to_string());
+            self.lost_now += 1;
+            self.lost += 1;
+        }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -157,6 +224,33 @@ mod tests {
         }
         let last: Vec<Entry> = read(std::io::BufReader::new(File::open(&path).expect("open"))).collect();
         assert_eq!(last.last().map(|e| e.log.as_str()), Some("line 19\n"));
+    }
+
+    #[test]
+    fn entries_that_cannot_be_stored_are_counted_and_reported() {
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        let mut log = RotatingLog {
+            path: PathBuf::from("/dev/full"),
+            file: OpenOptions::new().append(true).open("/dev/full").expect("/dev/full"),
+            size: 0,
+            config: crate::container::LogConfig::default(),
+            lost_now: 0,
+            lost: 0,
+            lost_why: None,
+        };
+        let mut w = LineWriter::new("stdout");
+        w.push(b"one\ntwo\n", &mut log).expect("a full disk is no error for the writer");
+        assert_eq!((log.lost(), log.losing()), (2, true));
+        // Space again: the notice first, then the line.
+        let dir = tempfile::tempdir().expect("tmp");
+        log.file = OpenOptions::new().create(true).append(true).open(dir.path().join("log.json")).expect("open");
+        w.push(b"three\n", &mut log).expect("write");
+        assert!(!log.losing());
+        let entries: Vec<Entry> =
+            read(std::io::BufReader::new(File::open(dir.path().join("log.json")).expect("open"))).collect();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[0].log.starts_with("berth: 2 lines of output were lost: "), "{:?}", entries[0]);
+        assert_eq!((entries[0].stream.as_str(), entries[1].log.as_str()), ("stderr", "three\n"));
     }
 
     #[test]

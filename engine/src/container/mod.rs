@@ -9,6 +9,7 @@
 //! state.json    ContainerState
 //! log.json      the output, as JSON lines (Docker's json-file format)
 //! shim.sock     the shim's control socket, while it runs
+//! shim.lock     locked by the shim for its whole life: the one proof that it lives
 //! bundle/       the OCI bundle: config.json (runtime spec) and rootfs/ (overlay mount point)
 //! upper/ work/  the overlay's writable layer
 //! runtime/      libcontainer's own state
@@ -433,6 +434,13 @@ pub struct ContainerState {
     pub stopped_by_user: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Lines of output the shim could not store in the log (a full disk), since it started.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_lines_lost: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The exit code Docker reports for a wait status: the code, or 128 + the signal number.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::control::{self, Request};
-use super::store::{Container, ContainerError, process_alive};
+use super::store::{Container, ContainerError};
 use super::{Status, rootfs};
 use crate::store::Store;
 
@@ -28,8 +28,7 @@ pub enum RemoveError {
 
 /// Whether the container has a shim to talk to.
 pub fn is_live(c: &Container) -> bool {
-    matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused)
-        && c.state.shim_pid.is_some_and(process_alive)
+    matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused) && c.shim_running()
 }
 
 /// Sends `request` to the shim of the running container `c`; an `error: ...` reply is an error.
@@ -43,6 +42,18 @@ fn ask(store: &Store, c: &Container, request: Request, timeout: Duration) -> Res
         Some(message) => Err(shim_error(std::io::Error::other(message.to_string()))),
         None => Ok(reply),
     }
+}
+
+/// The state as the running shim knows it, which is newer than the record when the record
+/// cannot be written (a full disk); the record for a container without a shim.
+pub fn current_state(store: &Store, c: &Container) -> super::ContainerState {
+    if !is_live(c) {
+        return c.state.clone();
+    }
+    control::send(&store.container_dir(&c.config.id), &Request::State, Some(Duration::from_secs(2)))
+        .ok()
+        .and_then(|reply| serde_json::from_str(&reply).ok())
+        .unwrap_or_else(|| c.state.clone())
 }
 
 /// Asks the shim to stop the container (stop signal, then SIGKILL after `timeout`), and waits.
@@ -69,7 +80,7 @@ pub fn pause(store: &Store, c: &Container, pause: bool) -> Result<(), RemoveErro
 /// exit, answers, and only then lets go of the container.
 pub fn wait_for_shim_exit(c: &Container, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
-    while c.state.shim_pid.is_some_and(process_alive) && std::time::Instant::now() < deadline {
+    while c.shim_running() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -95,24 +106,21 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
 pub fn discard(store: &Store, config: &super::ContainerConfig) -> Result<(), RemoveError> {
     crate::network::release(store, config)?;
     store.remove_container_dir(&config.id)?;
-    crate::network::sync_dns(store)?;
+    // The DNS records are made again from the state at every change; failing to write them
+    // now (a full disk) must not keep the container from going.
+    if let Err(e) = crate::network::sync_dns(store) {
+        tracing::warn!("cannot update the DNS records after removing {}: {e}", config.name);
+    }
     Ok(())
 }
 
-/// What a dead shim may have left: the container's process, the runtime's state and cgroups,
-/// the root mount. Harmless when there is nothing.
+/// What a dead shim may have left: the container's processes (found by its cgroup, never by
+/// a recorded PID, which may belong to another process by now), the runtime's state and
+/// cgroups, the root mount. Harmless when there is nothing.
 pub fn clean_leftovers(store: &Store, c: &Container) {
     let dir = store.container_dir(&c.config.id);
-    if let Some(pid) = c.state.pid.filter(|p| process_alive(*p)) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        // Its cgroups can only go once it is gone.
-        for _ in 0..100 {
-            if !process_alive(pid) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    // Its cgroups can only go once its processes are gone.
+    super::cgroup::kill_leftovers(&c.config.id);
     super::shim::delete_runtime_state(&dir.join("runtime").join(&c.config.id));
     let _ = rootfs::unmount(&dir.join("bundle").join("rootfs"));
 }

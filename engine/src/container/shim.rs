@@ -74,6 +74,9 @@ struct Shim<'a> {
     clients: Clients,
     /// The master end of the container's terminal (`tty`), for resizing.
     terminal: Option<File>,
+    /// When the last save of the state failed (a full disk): it is tried again until it works,
+    /// so that the record catches up once there is space.
+    unsaved: std::cell::Cell<Option<Instant>>,
 }
 
 /// A healthcheck process being waited for.
@@ -98,7 +101,7 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
         }
     };
     let dir = store.container_dir(id);
-    let _one_shim = match super::launch::shim_lock(&dir) {
+    let _one_shim = match super::store::shim_lock(&dir) {
         Ok(lock) => lock,
         Err(e) => {
             let _ = writeln!(ready, "failed 125 another shim runs container {} ({e})", c.config.name);
@@ -136,6 +139,7 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
         rootfs_mounted: false,
         clients,
         terminal: None,
+        unsaved: std::cell::Cell::new(None),
     };
     if let Some((stream, streams)) = attached {
         shim.clients.add(stream, streams);
@@ -204,8 +208,9 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
     shim.c.state.status = Status::Exited;
     shim.c.state.shim_pid = None;
     shim.save();
-    let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
     let code = shim.c.state.exit_code.unwrap_or(0);
+    shim.wait_until_saved(code);
+    let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
     // Attached clients get the last output, then see their connection close.
     shim.clients.finish(Duration::from_secs(2));
     shim.answer_waiters(code);
@@ -255,8 +260,54 @@ impl Output {
 
 impl Shim<'_> {
     fn save(&self) {
-        if let Err(e) = self.store.save_state(&self.c.config.id, &self.c.state) {
-            tracing::error!("{e}");
+        match self.store.save_state(&self.c.config.id, &self.c.state) {
+            Ok(()) => {
+                if self.unsaved.take().is_some() {
+                    tracing::info!(container = %self.c.config.name, "the state is recorded again");
+                }
+            }
+            Err(e) => {
+                if self.unsaved.replace(Some(Instant::now())).is_none() {
+                    tracing::error!("{e}; trying again every second");
+                }
+            }
+        }
+    }
+
+    /// Stays until the final state is on disk (a full disk), answering the socket meanwhile:
+    /// the exit code exists nowhere else. Gives up when the container's directory is gone
+    /// (`rm -f` removed it).
+    fn wait_until_saved(&mut self, code: i32) {
+        while self.unsaved.get().is_some() && self.dir.join("config.json").exists() {
+            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut fds, PollTimeout::from(1000u16));
+            self.accept(None);
+            self.answer_waiters(code);
+            self.retry_save();
+        }
+    }
+
+    /// Saves the state again if the last save failed, at most once a second.
+    fn retry_save(&self) {
+        if self.unsaved.get().is_some_and(|at| at.elapsed() >= Duration::from_secs(1)) {
+            self.save();
+        }
+    }
+
+    /// Records in the state how much output the log lost (once when it starts, once when it
+    /// is over), and says so once in the shim's own log.
+    fn note_lost_output(&mut self) {
+        let lost = self.log.lost();
+        if lost == self.c.state.log_lines_lost {
+            return;
+        }
+        let started = self.c.state.log_lines_lost == 0 || !self.log.losing();
+        if self.c.state.log_lines_lost == 0 {
+            tracing::warn!(container = %self.c.config.name, "output is being lost: the log cannot be written");
+        }
+        self.c.state.log_lines_lost = lost;
+        if started {
+            self.save();
         }
     }
 
@@ -285,6 +336,12 @@ impl Shim<'_> {
         // A restart keeps the root mounted from the run before: the same layers, the same
         // upper directory, and one mount and unmount less on the restart path.
         if !self.rootfs_mounted {
+            // Processes a killed shim left running would otherwise run beside the new ones,
+            // on the same volumes.
+            let left = super::cgroup::kill_leftovers(&config.id);
+            if left > 0 {
+                tracing::warn!(container = %config.name, "killed {left} processes left by a shim that died");
+            }
             rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
             rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
                 .map_err(|e| setup("mount the root file system", &e))?;
@@ -441,6 +498,8 @@ impl Shim<'_> {
             if err_ready {
                 self.pump(&mut run.stderr);
             }
+            self.note_lost_output();
+            self.retry_save();
             if clients_ready.iter().any(|r| !r.is_empty()) {
                 self.clients.ready(&clients_ready);
             }
@@ -563,7 +622,9 @@ impl Shim<'_> {
     fn pump(&mut self, stream: &mut Option<Output>) {
         let Some(o) = stream else { return };
         let mut buf = [0u8; 64 * 1024];
-        loop {
+        // At most 1 MiB at a time: a container that writes faster than the log takes it (on a
+        // full disk the log takes it very fast) must not keep the shim from its socket.
+        for _ in 0..16 {
             match o.from.read(&mut buf) {
                 Ok(0) => {
                     let _ = o.lines.flush(&mut self.log);
@@ -571,9 +632,8 @@ impl Shim<'_> {
                     return;
                 }
                 Ok(n) => {
-                    if let Err(e) = o.lines.push(&buf[..n], &mut self.log) {
-                        tracing::error!("cannot write the log: {e}");
-                    }
+                    // The log stores or counts each line; it does not fail.
+                    let _ = o.lines.push(&buf[..n], &mut self.log);
                     self.clients.broadcast(o.stream, &buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -142,7 +142,7 @@ pub fn build(
         ],
         "linux": {
             "namespaces": namespaces(config, netns),
-            "cgroupsPath": format!("/berth/{}", config.id),
+            "cgroupsPath": super::cgroup::cgroups_path(&config.id),
             "maskedPaths": if host.privileged { &[][..] } else { &MASKED[..] },
             "readonlyPaths": if host.privileged { &[][..] } else { &READ_ONLY[..] },
             "resources": resources(host),

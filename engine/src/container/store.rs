@@ -3,7 +3,8 @@
 
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
 use super::{ContainerConfig, ContainerState, Status};
 use crate::fsutil::{self, Lock};
@@ -30,11 +31,63 @@ pub enum ContainerError {
     Corrupt { id: String, message: String },
 }
 
-/// A container as stored: its configuration and its last recorded state.
+/// A container as stored: its configuration, its last recorded state, and its directory.
 #[derive(Debug, Clone)]
 pub struct Container {
     pub config: ContainerConfig,
     pub state: ContainerState,
+    pub dir: PathBuf,
+}
+
+impl Container {
+    /// Whether the container's shim is alive: it holds the lock on `shim.lock` for its whole
+    /// life, and the kernel lets go of it when the shim dies however it dies. A recorded PID
+    /// proves nothing: after a crash or a reboot it may belong to another process.
+    pub fn shim_running(&self) -> bool {
+        shim_running(&self.dir)
+    }
+}
+
+/// The lock a shim holds for as long as it lives: one shim per container. It is an
+/// open-file-description lock, so that [`shim_running`] can test it without taking it (taking
+/// it, even for a moment, could make a shim that starts at that moment believe another runs).
+pub fn shim_lock(dir: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("shim.lock"))?;
+    let lock = whole_file_lock(nix::libc::F_WRLCK);
+    match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&lock)) {
+        Ok(_) => Ok(file),
+        // POSIX allows either for a lock held elsewhere; callers test for EWOULDBLOCK.
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EAGAIN) => {
+            Err(io::Error::from_raw_os_error(nix::libc::EWOULDBLOCK))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a shim holds the lock of the container in `dir` (alive, possibly still starting
+/// the container). Reads only: the lock is tested, never taken.
+pub fn shim_running(dir: &Path) -> bool {
+    let Ok(file) = fs::File::open(dir.join("shim.lock")) else { return false };
+    let mut lock = whole_file_lock(nix::libc::F_WRLCK);
+    match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_GETLK(&mut lock)) {
+        Ok(_) => i32::from(lock.l_type) != nix::libc::F_UNLCK,
+        Err(_) => false,
+    }
+}
+
+fn whole_file_lock(kind: i32) -> nix::libc::flock {
+    // SAFETY: `flock` is a plain C struct for which all zeroes is a valid value.
+    let mut lock: nix::libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as i16;
+    lock.l_whence = nix::libc::SEEK_SET as i16;
+    lock
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -59,13 +112,38 @@ impl Store {
             return Err(ContainerError::BadName(config.name.clone()));
         }
         let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
+        self.remove_litter(".");
         if self.list_containers()?.iter().any(|c| c.config.name == config.name) {
             return Err(ContainerError::NameInUse(config.name.clone()));
         }
-        let dir = self.container_dir(&config.id);
-        fs::create_dir_all(&dir).map_err(io_err)?;
-        self.save_config(config)?;
-        self.save_state(&config.id, &ContainerState::default())
+        // The record is made whole under a temporary name and renamed into place, so that a
+        // command killed at any moment leaves either a complete container or nothing under
+        // `containers/` (what it left under the temporary name goes at the next creation).
+        let staging = self.containers_dir().join(format!(".new-{}", config.id));
+        let write = |file: &str, data: Vec<u8>| fsutil::write_atomic(&staging.join(file), &data).map_err(io_err);
+        fs::create_dir_all(&staging).map_err(io_err)?;
+        write("config.json", serde_json::to_vec_pretty(config).expect("config serialises"))?;
+        write("state.json", serde_json::to_vec_pretty(&ContainerState::default()).expect("state serialises"))?;
+        fs::rename(&staging, self.container_dir(&config.id)).map_err(io_err)?;
+        fsutil::sync_dir(&self.containers_dir()).map_err(io_err)
+    }
+
+    /// Removes what killed commands left under `containers/`: the hidden directories whose
+    /// name starts with `prefix` (`.new-` records half-made, `.gone-` ones half-removed; `.`
+    /// for both, with the containers lock held, when no creation is under way), and
+    /// directories without a record (of versions that wrote in place).
+    fn remove_litter(&self, prefix: &str) {
+        let Ok(entries) = fs::read_dir(self.containers_dir()) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let half_done = name.starts_with(prefix) && path.is_dir();
+            let empty = !name.starts_with('.') && path.is_dir() && !path.join("config.json").exists();
+            if half_done || empty {
+                tracing::debug!("removing {}, left by a command that was killed", path.display());
+                let _ = fs::remove_dir_all(&path);
+            }
+        }
     }
 
     /// Writes a container's configuration (at creation, and when its networks change).
@@ -95,7 +173,7 @@ impl Store {
         let corrupt = |e: serde_json::Error| ContainerError::Corrupt { id: id.to_string(), message: e.to_string() };
         let config: ContainerConfig = serde_json::from_slice(&read("config.json")?).map_err(corrupt)?;
         let state: ContainerState = serde_json::from_slice(&read("state.json")?).map_err(corrupt)?;
-        let mut container = Container { config, state };
+        let mut container = Container { config, state, dir };
         self.repair(&mut container)?;
         Ok(container)
     }
@@ -143,25 +221,39 @@ impl Store {
     }
 
     /// A container recorded as running whose shim is gone (killed, or the host crashed) is
-    /// marked dead, so that commands report it truthfully and `rm` can clean it up.
+    /// marked dead, so that commands report it truthfully and `rm` can clean it up. The record
+    /// is corrected on disk when it can be; a command that only reads must work on a full disk,
+    /// so a failed write is not an error here (the next command tries again).
     fn repair(&self, c: &mut Container) -> Result<(), ContainerError> {
         let live = matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused);
-        if live && !c.state.shim_pid.is_some_and(process_alive) {
+        if live && !c.shim_running() {
             c.state.status = Status::Dead;
             c.state.error = Some("its shim is gone (killed, or the host restarted)".into());
             c.state.shim_pid = None;
-            self.save_state(&c.config.id, &c.state)?;
+            if let Err(e) = self.save_state(&c.config.id, &c.state) {
+                tracing::debug!("{e}");
+            }
         }
         Ok(())
     }
 
+    /// Removes a container's directory. It is renamed out of the way first, so that a command
+    /// killed half-way leaves no half-removed container behind, only a hidden directory the
+    /// next creation or removal deletes.
     pub fn remove_container_dir(&self, id: &str) -> Result<(), ContainerError> {
-        match fs::remove_dir_all(self.container_dir(id)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(ContainerError::Io { action: "remove", id: id.to_string(), source: e })
-            }
-            _ => Ok(()),
+        let gone = self.containers_dir().join(format!(".gone-{id}"));
+        match fs::rename(self.container_dir(id), &gone) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ContainerError::Io { action: "remove", id: id.to_string(), source: e }),
+            Ok(()) => {}
         }
+        fs::remove_dir_all(&gone).map_err(|e| ContainerError::Io {
+            action: "remove",
+            id: id.to_string(),
+            source: e,
+        })?;
+        self.remove_litter(".gone-");
+        Ok(())
     }
 }
 
