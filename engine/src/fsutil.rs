@@ -7,8 +7,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `data` to `path` atomically and durably.
+/// Writes `data` to `path` atomically and durably, making its directory if need be.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    write_replacing(path, data, true)
+}
+
+/// As [`write_atomic`], into a directory that must exist: a record of something that may have
+/// been removed meanwhile (a container's state, written by its shim while `rm -f` removes it)
+/// must not bring its directory back.
+pub fn write_atomic_in(path: &Path, data: &[u8]) -> io::Result<()> {
     write_replacing(path, data, true)
 }
 
@@ -16,12 +25,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 /// from the state whenever they are needed (a container's /etc/hosts, the DNS records), where
 /// a crash may lose the new content but never leaves half of it.
 pub fn write_derived(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
     write_replacing(path, data, false)
 }
 
 fn write_replacing(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let tmp = temp_name(path);
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;

@@ -160,9 +160,23 @@ fn free_space(state: &State) -> u64 {
     s.blocks_available() * s.fragment_size()
 }
 
+/// Empties every container log under a directory when dropped.
+struct FreeOnDrop(PathBuf);
+
+impl Drop for FreeOnDrop {
+    fn drop(&mut self) {
+        for entry in fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            let _ = fs::write(entry.path().join("log.json"), "");
+        }
+    }
+}
+
 #[test]
 fn a_full_disk_loses_log_lines_but_not_the_container() {
     let state = state_on_small_disk(30);
+    // Dropped before the state: even when an assertion fails, the disk gets room again first,
+    // so that the state's clean-up can record what it removes.
+    let _room = FreeOnDrop(state.root().join("containers"));
     import_busybox(&state);
     state.ok(&["run", "-d", "--name", "victim", IMAGE, "sleep", "1000"]);
     // A burst that fills the disk, then a line now and then.
@@ -456,4 +470,36 @@ fn a_closed_pipe_ends_a_command_quietly() {
         let status: i32 = stdout(&out).trim().parse().expect("a status");
         assert!(status == 0 || status == 141, "{command}: exit {status}");
     }
+}
+
+#[test]
+fn two_ups_of_one_project_take_turns() {
+    let state = state_with_busybox();
+    state.ok(&["tag", IMAGE, "busybox:latest"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let mut text = String::from("name: turns\nservices:\n");
+    for n in 0..3 {
+        text.push_str(&format!("  s{n}:\n    image: busybox:latest\n    command: [\"sleep\", \"100\"]\n"));
+    }
+    fs::write(&file, text).expect("write");
+    let f = file.to_str().expect("utf-8");
+    let spawn = || {
+        Command::new(BERTH)
+            .args(["-f", f, "up", "-d"])
+            .env_clear()
+            .env("BERTH_ROOT", state.root())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth")
+    };
+    let (a, b) = (spawn(), spawn());
+    for up in [a, b] {
+        let out = up.wait_with_output().expect("wait");
+        assert!(out.status.success(), "both succeed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(state.ok(&["-f", f, "ps", "-q"]).lines().count(), 3, "one container per service");
+    state.ok(&["-f", f, "down", "-t", "0"]);
 }

@@ -149,17 +149,14 @@ impl Store {
     /// Writes a container's configuration (at creation, and when its networks change).
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
         let path = self.container_dir(&config.id).join("config.json");
-        fsutil::write_atomic(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
+        fsutil::write_atomic_in(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
             .map_err(|source| ContainerError::Io { action: "save", id: config.id.clone(), source })
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
         let data = serde_json::to_vec_pretty(state).expect("state serialises");
-        fsutil::write_atomic(&self.container_dir(id).join("state.json"), &data).map_err(|source| ContainerError::Io {
-            action: "record the state of",
-            id: id.to_string(),
-            source,
-        })
+        fsutil::write_atomic_in(&self.container_dir(id).join("state.json"), &data)
+            .map_err(|source| ContainerError::Io { action: "record the state of", id: id.to_string(), source })
     }
 
     pub fn load_container(&self, id: &str) -> Result<Container, ContainerError> {
