@@ -302,11 +302,7 @@ fn two_state_roots_creating_networks_at_once_never_share_a_subnet() {
     for round in 0..20 {
         let name = format!("n{round}");
         let spawn = |s: &State| {
-            Command::new(BERTH)
-                .args(["network", "create", &name])
-                .env_clear()
-                .env("BERTH_ROOT", s.root())
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            s.command(&["network", "create", &name])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -343,11 +339,8 @@ fn a_kill_at_any_moment_of_creation_leaves_no_litter() {
     fs::write(&file, text).expect("write");
     let f = file.to_str().expect("utf-8");
     for round in 0..30u64 {
-        let mut up = Command::new(BERTH)
-            .args(["-f", f, "up", "-d", "--no-start", "--force-recreate"])
-            .env_clear()
-            .env("BERTH_ROOT", state.root())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        let mut up = state
+            .command(&["-f", f, "up", "-d", "--no-start", "--force-recreate"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -402,11 +395,7 @@ fn helpers_take_none_of_their_callers_descriptors() {
     let file = fs::File::open(&marker).expect("open");
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
     // The caller's descriptor 7 is inheritable, as a shell's `exec 7<file` makes it.
-    let mut cmd = Command::new(BERTH);
-    cmd.args(["run", "-d", "--name", "fds", IMAGE, "sleep", "100"])
-        .env_clear()
-        .env("BERTH_ROOT", state.root())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let mut cmd = state.command(&["run", "-d", "--name", "fds", IMAGE, "sleep", "100"]);
     // SAFETY: dup2 is async-signal-safe; it runs in the child between fork and exec.
     unsafe {
         cmd.pre_exec(move || nix::unistd::dup2(fd, 7).map(drop).map_err(std::io::Error::from));
@@ -484,17 +473,8 @@ fn two_ups_of_one_project_take_turns() {
     }
     fs::write(&file, text).expect("write");
     let f = file.to_str().expect("utf-8");
-    let spawn = || {
-        Command::new(BERTH)
-            .args(["-f", f, "up", "-d"])
-            .env_clear()
-            .env("BERTH_ROOT", state.root())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("berth")
-    };
+    let spawn =
+        || state.command(&["-f", f, "up", "-d"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("berth");
     let (a, b) = (spawn(), spawn());
     for up in [a, b] {
         let out = up.wait_with_output().expect("wait");

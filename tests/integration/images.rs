@@ -24,7 +24,7 @@ impl State {
     }
 
     /// The command, with this state's root, HOME, and `config.toml` if the test wrote one.
-    fn command(&self, args: &[&str]) -> std::process::Command {
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(BERTH);
         cmd.args(args)
             .env_clear()
