@@ -277,3 +277,48 @@ pub fn check_references(project: &Project, model: &Node, diags: &mut Diagnostics
         c.error(&["services", &first, "depends_on"], cycle.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    /// The errors of loading `text` as `-f -`, as one string.
+    fn errors(text: &str) -> String {
+        let mut opts = crate::loader::Options::new(PathBuf::from("/nonexistent"), HashMap::new());
+        opts.files = vec![PathBuf::from("-")];
+        opts.project_name = Some("p".into());
+        opts.stdin = Some(text.to_string());
+        match crate::loader::load(&opts) {
+            Ok(_) => String::new(),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    #[test]
+    fn container_names_are_unique_and_two_characters_long() {
+        let dup = errors("services:\n  a: {image: x, container_name: test}\n  b: {image: x, container_name: test}\n");
+        assert!(dup.contains("container name \"test\" is already used by service \"a\""), "{dup}");
+        let short = errors("services:\n  a: {image: x, container_name: t}\n");
+        assert!(short.contains("services.a.container_name") && short.contains("two or more"), "{short}");
+        assert_eq!(errors("services:\n  a: {image: x, container_name: tt}\n"), "");
+    }
+
+    #[test]
+    fn the_platform_must_be_one_the_build_makes() {
+        let text = "services:\n  a:\n    image: x\n    platform: linux/riscv64\n    build: {context: ., platforms: [linux/amd64]}\n";
+        assert!(errors(text).contains("services.a.platform"), "{}", errors(text));
+        assert_eq!(errors(&text.replace("riscv64", "amd64")), "");
+    }
+
+    #[test]
+    fn an_undefined_secret_is_pointed_at_in_its_list() {
+        let e = errors("services:\n  a:\n    image: x\n    secrets: [s]\nsecrets:\n  t: {file: ./t}\n");
+        assert!(e.contains("services.a.secrets[0]") && e.contains("undefined secret \"s\""), "{e}");
+    }
+
+    #[test]
+    fn a_provider_needs_no_image() {
+        assert_eq!(errors("services:\n  db:\n    provider: {type: p, options: {size: 1}}\n"), "");
+    }
+}

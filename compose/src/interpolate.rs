@@ -271,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn what_a_variable_gives_in_an_extension_stays_a_string() {
+        let mut d = Diagnostics::default();
+        let text = "x-a:\n  r: ${R:-10}\nservices:\n  s:\n    r: ${R:-10}\n";
+        let mut plain_root = crate::yaml::parse(text, None, &mut d).expect("yaml");
+        interpolate_tree(&mut plain_root, &env, &mut d);
+        assert!(d.is_empty(), "{d}");
+        let scalar = |n: &Node, path: [&str; 2]| n.get(path[0]).and_then(|m| m.get(path[1])).map(|v| v.value.clone());
+        let service = plain_root.get("services").expect("services").clone();
+        assert_eq!(scalar(&plain_root, ["x-a", "r"]), Some(Value::Scalar { text: "10".into(), plain: false }));
+        assert_eq!(scalar(&service, ["s", "r"]), Some(Value::Scalar { text: "10".into(), plain: true }));
+    }
+
+    #[test]
     fn unset_variables_are_reported() {
         let s = substitute("${A} $B ${C:-x}", &env).expect("valid");
         assert_eq!(s.unset, vec!["A".to_string(), "B".to_string()]);

@@ -466,3 +466,24 @@ impl Loader<'_> {
         disabled
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_flag_replaces_compose_profiles() {
+        let text = "services:\n  a: {image: x}\n  b: {image: x, profiles: [pb]}\n  c: {image: x, profiles: [pc]}\n";
+        let env = HashMap::from([("COMPOSE_PROFILES".to_string(), "pb".to_string())]);
+        let services = |profiles: &[&str]| -> Vec<String> {
+            let mut opts = Options::new(PathBuf::from("/nonexistent"), env.clone());
+            opts.files = vec![PathBuf::from("-")];
+            opts.project_name = Some("p".into());
+            opts.stdin = Some(text.to_string());
+            opts.profiles = profiles.iter().map(|p| p.to_string()).collect();
+            load(&opts).expect("loads").project.services.keys().cloned().collect()
+        };
+        assert_eq!(services(&[]), ["a", "b"]);
+        assert_eq!(services(&["pc"]), ["a", "c"]);
+    }
+}

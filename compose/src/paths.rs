@@ -134,4 +134,25 @@ mod tests {
         assert_eq!(absolute("/abs", base, None), PathBuf::from("/abs"));
         assert_eq!(absolute("~/c", base, Some("/home/u")), PathBuf::from("/home/u/c"));
     }
+
+    #[test]
+    fn bind_sources_and_local_bind_devices() {
+        let mut root = crate::canonical::parse_canonical(
+            "services:\n  s:\n    volumes: ['/etc/x/:/x', './app/:/app']\nvolumes:\n  d:\n    driver: local\n    driver_opts: {type: none, o: bind, device: ./data}\n  n:\n    driver_opts: {device: ./kept}\n",
+        );
+        resolve(&mut root, Path::new("/p"), None);
+        let vols = root.get("services").and_then(|s| s.get("s")).and_then(|s| s.get("volumes")).and_then(Node::as_seq);
+        let sources: Vec<&str> = vols.expect("volumes").iter().filter_map(|v| v.get_str("source")).collect();
+        // An absolute source as written; a relative one joined and cleaned.
+        assert_eq!(sources, ["/etc/x/", "/p/app"]);
+        let device = |v: &str| {
+            root.get("volumes")
+                .and_then(|t| t.get(v))
+                .and_then(|v| v.get("driver_opts"))
+                .and_then(|o| o.get_str("device"))
+                .map(str::to_string)
+        };
+        assert_eq!(device("d").as_deref(), Some("/p/data"));
+        assert_eq!(device("n").as_deref(), Some("./kept"), "only a bind device is a path");
+    }
 }
