@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Writes `data` to `path` atomically and durably, making its directory if need be.
@@ -34,7 +35,10 @@ fn write_replacing(path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = temp_name(path);
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // Records are root's alone; derived files (a container's /etc/hosts) are read inside
+        // containers by any user.
+        let mode = if durable { 0o600 } else { 0o644 };
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         f.write_all(data)?;
         if durable {
             f.sync_all()?;

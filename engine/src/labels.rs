@@ -13,3 +13,9 @@ pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
 pub const IMAGE: &str = "com.docker.compose.image";
 pub const VERSION: &str = "com.docker.compose.version";
+
+/// Whether a label is in Docker Compose's namespace or berth's own: such labels decide project
+/// membership and what `system boot` does, so they come only from berth, never from an image.
+pub fn reserved(key: &str) -> bool {
+    key.starts_with("com.docker.compose.") || key.starts_with("berth.")
+}

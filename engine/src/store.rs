@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,14 @@ impl Store {
         let io = |source| StoreError::Io { path: root.to_path_buf(), source };
         fs::create_dir_all(root.join("snapshots")).map_err(io)?;
         fs::create_dir_all(root.join("images")).map_err(io)?;
+        // Containers' configurations hold their environments (passwords, often) and their logs
+        // what they print: only root may look, as with Docker's 0710 root.
+        fs::set_permissions(root, fs::Permissions::from_mode(0o710)).map_err(io)?;
+        if let Err(e) = fs::DirBuilder::new().mode(0o700).create(root.join("containers")) {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(io(e));
+            }
+        }
         let content = ContentStore::open(root).map_err(io)?;
         Ok(Store { root: root.to_path_buf(), content })
     }

@@ -13,6 +13,7 @@ mod images;
 mod network;
 mod realworld;
 mod registry;
+mod security;
 mod support;
 mod terminal;
 mod volumes;

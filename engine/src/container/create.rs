@@ -104,6 +104,7 @@ pub fn create(
         env.push(e.clone());
     }
     let mut labels = run.labels.clone().unwrap_or_default();
+    labels.retain(|k, _| !crate::labels::reserved(k));
     labels.extend(opts.labels.clone());
     let name = match opts.name {
         Some(n) => n,

@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -86,7 +87,7 @@ pub struct RotatingLog {
 
 impl RotatingLog {
     pub fn open(path: &Path, config: super::LogConfig) -> io::Result<RotatingLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
         let size = file.metadata()?.len();
         Ok(RotatingLog { path: path.to_path_buf(), file, size, config, lost_now: 0, lost: 0, lost_why: None })
     }
@@ -147,7 +148,7 @@ impl RotatingLog {
             let _ = std::fs::remove_file(&first);
             std::fs::hard_link(&self.path, &first)?;
             let fresh = crate::fsutil::temp_name(&self.path);
-            let file = OpenOptions::new().create_new(true).append(true).open(&fresh)?;
+            let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(&fresh)?;
             std::fs::rename(&fresh, &self.path)?;
             self.file = file;
         }

@@ -113,7 +113,9 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
         let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
         let _ = std::fs::remove_file(dir.join("shim.sock"));
         let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
-        let listener = UnixListener::bind(path)?;
+        let listener = UnixListener::bind(&path)?;
+        // Only root talks to a shim (the directory is root's too).
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
         Ok((log, listener))
     })();
