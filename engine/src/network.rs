@@ -239,9 +239,12 @@ pub fn create(store: &Store, opts: NetworkOptions) -> Result<NetworkRecord> {
         options: opts.options,
         created: crate::time::now_nanos(),
     };
+    // The record first: a command killed between the two leaves a network that `network ls`
+    // shows and `rm` removes (its bridge is made again when needed), never a bridge that
+    // nothing knows of.
     let setup = || -> Result<()> {
-        bring_up(&record)?;
         save(store, &record)?;
+        bring_up(&record)?;
         sync_firewall_locked(store)?;
         sync_dns(store)
     };
