@@ -20,7 +20,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let shim = matches!(cli.command, cli::Command::Shim { .. });
-    if !matches!(cli.command, cli::Command::Shim { .. } | cli::Command::Dns) {
+    if matches!(cli.command, cli::Command::Shim { .. } | cli::Command::Dns) {
+        berth_engine::process::close_inherited();
+    } else {
         sigpipe(nix::sys::signal::SigHandler::SigDfl);
     }
     init_logging(cli.global.log_level.as_deref(), shim);

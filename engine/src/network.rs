@@ -353,11 +353,16 @@ fn host_ifname(container: &str, network: &str) -> String {
     format!("vb{}", hash.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>())[..13].to_string()
 }
 
-/// Chooses the addresses of a new container's endpoints. Call under [`lock`], and keep it
-/// until the container is recorded, so that two containers never get one address.
-pub fn allocate(store: &Store, container_id: &str, requests: &[EndpointRequest]) -> Result<Vec<Endpoint>> {
-    let containers = store.list_containers()?;
-    allocate_among(store, container_id, requests, &containers, 0)
+/// Chooses the addresses of a new container's endpoints, given every container recorded. Call
+/// under [`lock`], and keep it until the container is recorded, so that two containers never
+/// get one address.
+pub fn allocate(
+    store: &Store,
+    container_id: &str,
+    requests: &[EndpointRequest],
+    containers: &[Container],
+) -> Result<Vec<Endpoint>> {
+    allocate_among(store, container_id, requests, containers, 0)
 }
 
 fn allocate_among(
@@ -724,8 +729,13 @@ pub fn serve_dns(store: &Store) -> Result<()> {
     };
     let bound_path = dns_file(store, "dns.bound");
     let mut announced = false;
+    let mut written: Option<Vec<Ipv4Addr>> = None;
     let outcome = berth_network::dns::serve(&dns_file(store, "dns.json"), &upstreams, |bound| {
-        let _ = fsutil::write_atomic(&bound_path, &serde_json::to_vec(bound).expect("addresses serialise"));
+        // The server reloads every second; the file changes only when the addresses do.
+        if written.as_deref() != Some(bound) {
+            let _ = fsutil::write_atomic(&bound_path, &serde_json::to_vec(bound).expect("addresses serialise"));
+            written = Some(bound.to_vec());
+        }
         if !announced {
             announced = true;
             let mut out = std::io::stdout();

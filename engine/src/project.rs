@@ -686,7 +686,24 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
     for c in containers(store, &project.name, false)? {
         by_service.entry(service_of(&c).to_string()).or_default().push(c);
     }
-    for name in &order {
+    let outcome = converge_services(store, project, opts, &order, by_service, report);
+    // The DNS server learns the new names once, before anything starts (and after a failure
+    // half-way, so that the containers made so far are known when they start later).
+    crate::network::sync_dns(store).map_err(other)?;
+    outcome.map(|()| order)
+}
+
+/// Creates and recreates the containers of the services in `order`, from `by_service` (the
+/// project's containers by service).
+fn converge_services(
+    store: &Store,
+    project: &Project,
+    opts: &UpOptions,
+    order: &[String],
+    mut by_service: BTreeMap<String, Vec<Container>>,
+    report: &dyn Report,
+) -> Result<()> {
+    for name in order {
         let service = &project.services[name];
         let image = image_of(project, name, service)
             .ok_or_else(|| service_error(name, "has neither an image nor a build section"))?;
@@ -695,7 +712,7 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
             .map_err(|_| ProjectError::NoImage { service: name.clone(), image: image.clone() })?;
         let hash = berth_compose::hash::service_hash(service);
         let want = replicas(service, name, &opts.scale);
-        let have = by_service.remove(name).unwrap_or_default();
+        let have = by_service.insert(name.clone(), Vec::new()).unwrap_or_default();
         let mut kept = Vec::new();
         // Anonymous volumes of recreated containers, by replica number and target: the
         // replacement gets them back, as Docker Compose does (`-V` renews them instead).
@@ -717,24 +734,25 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
                 kept.push(c.clone());
             }
         }
+        kept.sort_by_key(number_of);
+        by_service.insert(name.clone(), kept);
         for n in 1..=want {
-            if kept.iter().any(|c| number_of(c) == n) {
+            if by_service[name].iter().any(|c| number_of(c) == n) {
                 continue;
             }
-            let mut all = by_service.clone();
-            all.insert(name.clone(), kept.clone());
-            let mut options = create_options(project, name, service, n, &all)?;
+            let mut options = create_options(project, name, service, n, &by_service)?;
             if let Some(volumes) = carried.get(&n) {
                 reuse_anonymous_volumes(&mut options.mounts, volumes);
             }
-            let c = create::create(store, &image, &record, options).map_err(|e| service_error(name, e))?;
-            report.event("Container", &c.name, "Created");
-            kept.push(store.load_container(&c.id).map_err(other)?);
+            let config = create::create_record(store, &image, &record, options).map_err(|e| service_error(name, e))?;
+            report.event("Container", &config.name, "Created");
+            let dir = store.container_dir(&config.id);
+            let replicas = by_service.get_mut(name).expect("inserted above");
+            replicas.push(Container { config, state: Default::default(), dir });
+            replicas.sort_by_key(number_of);
         }
-        kept.sort_by_key(number_of);
-        by_service.insert(name.clone(), kept);
     }
-    Ok(order)
+    Ok(())
 }
 
 /// A container's anonymous volumes: mount target to volume name.
@@ -770,6 +788,8 @@ fn reuse_anonymous_volumes(mounts: &mut [crate::volume::Mount], volumes: &BTreeM
     }
 }
 
+/// Stops and removes one container of the project. The DNS records are left to the caller,
+/// who syncs them once (`network::sync_dns`) after removing many.
 fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Report) -> Result<()> {
     let c = store.load_container(&c.config.id).map_err(other)?;
     if crate::container::remove::is_live(&c) {
@@ -779,7 +799,7 @@ fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Rep
     }
     report.event("Container", &c.config.name, "Removing");
     let stopped = store.load_container(&c.config.id).map_err(other)?;
-    crate::container::remove::remove(store, &stopped, true).map_err(other)?;
+    crate::container::remove::remove_record(store, &stopped, true).map_err(other)?;
     report.event("Container", &c.config.name, "Removed");
     Ok(())
 }
@@ -813,57 +833,65 @@ impl Board {
     }
 }
 
-/// Waits until `dep`'s containers meet `condition`.
-fn wait_condition(store: &Store, project: &str, dep: &str, condition: &str) -> Result<(), String> {
+/// Waits until `dep`'s containers (`cs`, as listed before the start) meet `condition`. They
+/// have started already (the board said so): only health and completion are waited for,
+/// reading their records alone.
+fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -> Result<(), String> {
+    if cs.is_empty() {
+        return Err(format!("service {dep:?} has no container"));
+    }
+    if condition == "service_started" {
+        return Ok(());
+    }
     loop {
-        let cs: Vec<Container> = containers(store, project, false)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|c| service_of(c) == dep)
-            .collect();
-        if cs.is_empty() {
-            return Err(format!("service {dep:?} has no container"));
-        }
         let mut met = true;
-        for c in &cs {
-            let s = &c.state;
-            match condition {
-                "service_healthy" => {
-                    let health = s.health.as_ref().map(|h| h.status);
-                    if c.config.healthcheck.is_none() {
-                        return Err(format!(
-                            "dependency failed to start: container {} has no healthcheck configured",
-                            c.config.name
-                        ));
-                    }
-                    if health == Some(HealthStatus::Unhealthy) {
-                        return Err(format!("dependency failed to start: container {} is unhealthy", c.config.name));
-                    }
-                    if matches!(s.status, Status::Exited | Status::Dead) {
-                        return Err(format!(
-                            "dependency failed to start: container {} exited ({})",
-                            c.config.name,
-                            s.exit_code.unwrap_or(-1)
-                        ));
-                    }
-                    met &= health == Some(HealthStatus::Healthy);
-                }
-                "service_completed_successfully" => match s.status {
-                    Status::Exited | Status::Dead => {
-                        let code = s.exit_code.unwrap_or(-1);
-                        if code != 0 {
-                            return Err(format!("service {dep:?} didn't complete successfully: exit {code}"));
-                        }
-                    }
-                    _ => met = false,
-                },
-                _ => met &= s.started_at.is_some() || matches!(s.status, Status::Running | Status::Restarting),
-            }
+        for c in cs {
+            let c = store.load_container(&c.config.id).map_err(|e| e.to_string())?;
+            met &= condition_met(&c, dep, condition)?;
         }
         if met {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether one container of service `dep` meets `condition` (healthy, or completed), or why it
+/// never will.
+fn condition_met(c: &Container, dep: &str, condition: &str) -> Result<bool, String> {
+    let s = &c.state;
+    match condition {
+        "service_healthy" => {
+            let health = s.health.as_ref().map(|h| h.status);
+            if c.config.healthcheck.is_none() {
+                return Err(format!(
+                    "dependency failed to start: container {} has no healthcheck configured",
+                    c.config.name
+                ));
+            }
+            if health == Some(HealthStatus::Unhealthy) {
+                return Err(format!("dependency failed to start: container {} is unhealthy", c.config.name));
+            }
+            if matches!(s.status, Status::Exited | Status::Dead) {
+                return Err(format!(
+                    "dependency failed to start: container {} exited ({})",
+                    c.config.name,
+                    s.exit_code.unwrap_or(-1)
+                ));
+            }
+            Ok(health == Some(HealthStatus::Healthy))
+        }
+        "service_completed_successfully" => match s.status {
+            Status::Exited | Status::Dead => {
+                let code = s.exit_code.unwrap_or(-1);
+                if code != 0 {
+                    return Err(format!("service {dep:?} didn't complete successfully: exit {code}"));
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+        _ => Ok(s.started_at.is_some() || matches!(s.status, Status::Running | Status::Restarting)),
     }
 }
 
@@ -876,12 +904,16 @@ pub fn start(store: &Store, project: &Project, services: &[String], exe: &Path, 
     for name in project.services.keys().filter(|s| !services.contains(s)) {
         board.set(name, Outcome::Started);
     }
+    let mut by_service: BTreeMap<String, Vec<Container>> = BTreeMap::new();
+    for c in containers(store, &project.name, false)? {
+        by_service.entry(service_of(&c).to_string()).or_default().push(c);
+    }
     let errors: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for name in services {
-            let (board, errors) = (&board, &errors);
+            let (board, errors, by_service) = (&board, &errors, &by_service);
             scope.spawn(move || {
-                let outcome = start_service(store, project, name, exe, board, report);
+                let outcome = start_service(store, project, name, exe, board, by_service, report);
                 if let Outcome::Failed(e) = &outcome {
                     errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.clone());
                 }
@@ -902,9 +934,11 @@ fn start_service(
     name: &str,
     exe: &Path,
     board: &Board,
+    by_service: &BTreeMap<String, Vec<Container>>,
     report: &dyn Report,
 ) -> Outcome {
     let service = &project.services[name];
+    let of = |s: &str| by_service.get(s).map(Vec::as_slice).unwrap_or_default();
     for (dep, d) in &service.depends_on {
         if !project.services.contains_key(dep) {
             continue;
@@ -912,28 +946,14 @@ fn start_service(
         let waited = match board.wait(dep) {
             Outcome::Failed(e) => Err(e),
             Outcome::Started => {
-                if d.condition != "service_started" {
-                    for c in containers(store, &project.name, false)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter(|c| service_of(c) == dep)
-                    {
-                        report.event("Container", &c.config.name, "Waiting");
-                    }
+                let waits = d.condition != "service_started";
+                for c in of(dep).iter().filter(|_| waits) {
+                    report.event("Container", &c.config.name, "Waiting");
                 }
-                let r = wait_condition(store, &project.name, dep, &d.condition);
-                if r.is_ok() && d.condition != "service_started" {
-                    for c in containers(store, &project.name, false)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter(|c| service_of(c) == dep)
-                    {
-                        report.event(
-                            "Container",
-                            &c.config.name,
-                            if d.condition == "service_healthy" { "Healthy" } else { "Exited" },
-                        );
-                    }
+                let r = wait_condition(store, dep, of(dep), &d.condition);
+                for c in of(dep).iter().filter(|_| waits && r.is_ok()) {
+                    let word = if d.condition == "service_healthy" { "Healthy" } else { "Exited" };
+                    report.event("Container", &c.config.name, word);
                 }
                 r
             }
@@ -945,17 +965,12 @@ fn start_service(
             report.warn(&format!("optional dependency {dep} of {name} failed: {e}"));
         }
     }
-    let cs: Vec<Container> = containers(store, &project.name, false)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| service_of(c) == name)
-        .collect();
-    for c in cs {
-        if crate::container::remove::is_live(&c) {
+    for c in of(name) {
+        if crate::container::remove::is_live(c) {
             report.event("Container", &c.config.name, "Running");
             continue;
         }
-        if let Err(e) = launch_reported(store, &c, exe, report) {
+        if let Err(e) = launch_reported(store, c, exe, report) {
             return Outcome::Failed(e);
         }
     }
@@ -1014,14 +1029,14 @@ pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<String
                     let mut parts = dep.split(':');
                     let (name, condition) = (parts.next().unwrap_or(""), parts.next().unwrap_or("service_started"));
                     // Only what this boot starts is waited for; a dependency left down stays so.
-                    if !groups.contains_key(&(project.clone(), name.to_string())) {
+                    let Some(dep_containers) = groups.get(&(project.clone(), name.to_string())) else {
                         continue;
-                    }
+                    };
                     if let Outcome::Failed(e) = board.wait(&format!("{project}/{name}")) {
                         return fail(format!("service {service}: {e}"));
                     }
                     report.event("Container", name, "Waiting");
-                    if let Err(e) = wait_condition(store, project, name, condition) {
+                    if let Err(e) = wait_condition(store, name, dep_containers, condition) {
                         return fail(format!("service {service}: {e}"));
                     }
                 }
@@ -1115,6 +1130,30 @@ pub fn stop_containers(
     Ok(())
 }
 
+/// Removes stopped containers (and with `volumes` their anonymous volumes) a few at a time:
+/// most of a removal is waiting for the kernel (unmounting, deleting links and files).
+fn remove_in_parallel(store: &Store, cs: &[Container], volumes: bool, report: &dyn Report) -> Result<()> {
+    const AT_ONCE: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..AT_ONCE.min(cs.len()) {
+            scope.spawn(|| {
+                while let Some(c) = cs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let outcome = remove_container(store, c, 0, report);
+                    if volumes {
+                        remove_anonymous_volumes(store, c);
+                    }
+                    if let Err(e) = outcome {
+                        first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    first_error.into_inner().unwrap_or_else(|e| e.into_inner()).map_or(Ok(()), Err)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DownOptions {
     pub volumes: bool,
@@ -1145,12 +1184,9 @@ pub fn down(
         ));
     }
     stop_containers(store, project, &targets, opts.timeout, report)?;
-    for c in &targets {
-        remove_container(store, c, 0, report)?;
-        if opts.volumes {
-            remove_anonymous_volumes(store, c);
-        }
-    }
+    let removed = remove_in_parallel(store, &targets, opts.volumes, report);
+    crate::network::sync_dns(store).map_err(other)?;
+    removed?;
     for n in network::list(store).map_err(other)? {
         if n.labels.get(labels::PROJECT).map(String::as_str) != Some(name) {
             continue;

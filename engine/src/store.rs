@@ -72,6 +72,9 @@ pub enum StoreError {
 pub struct Store {
     pub root: PathBuf,
     pub content: ContentStore,
+    /// Container records this process has read, by the identity of their files (see
+    /// `container/store.rs`): a command that lists 200 containers many times parses each once.
+    pub(crate) records: std::sync::Arc<crate::container::store::RecordCache>,
 }
 
 impl Store {
@@ -88,7 +91,7 @@ impl Store {
             }
         }
         let content = ContentStore::open(root).map_err(io)?;
-        Ok(Store { root: root.to_path_buf(), content })
+        Ok(Store { root: root.to_path_buf(), content, records: Default::default() })
     }
 
     fn index_path(&self) -> PathBuf {

@@ -31,12 +31,18 @@ fn hierarchies_in(mountinfo: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The host's cgroup hierarchies, read once per process: with hundreds of containers, each
+/// with its mounts, the mount table is long to read.
+fn hierarchies() -> &'static [PathBuf] {
+    static HIERARCHIES: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    HIERARCHIES.get_or_init(|| hierarchies_in(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()))
+}
+
 /// The directories of container `id`'s cgroup that exist, one per hierarchy.
 pub fn container_cgroups(id: &str) -> Vec<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let inside = cgroups_path(id);
     let inside = inside.trim_start_matches('/');
-    hierarchies_in(&mountinfo).into_iter().map(|h| h.join(inside)).filter(|d| d.is_dir()).collect()
+    hierarchies().iter().map(|h| h.join(inside)).filter(|d| d.is_dir()).collect()
 }
 
 /// Kills every process left in container `id`'s cgroups and waits (up to 5 s) until they are
@@ -84,11 +90,16 @@ fn thaw(dir: &Path) {
     }
 }
 
-/// `cgroup.procs` of this process's cgroup in the first cgroup hierarchy mounted, if any.
-fn own_procs_file() -> Option<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    own_procs_file_in(&mountinfo, &membership)
+/// `cgroup.procs` of this process's cgroup in the first cgroup hierarchy mounted, if any
+/// (found once per process).
+fn own_procs_file() -> Option<&'static Path> {
+    static FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        own_procs_file_in(&mountinfo, &membership)
+    })
+    .as_deref()
 }
 
 /// The pure part of [`own_procs_file`]: from `/proc/self/mountinfo` and `/proc/self/cgroup`.

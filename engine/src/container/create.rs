@@ -86,8 +86,24 @@ pub enum CreateError {
     Volume(#[from] berth_volumes::VolumeError),
 }
 
-/// Records a new container of image `image` (named `image_name` by the user).
+/// Records a new container of image `image` (named `image_name` by the user), and gives the
+/// DNS server its names.
 pub fn create(
+    store: &Store,
+    image_name: &str,
+    record: &ImageRecord,
+    opts: CreateOptions,
+) -> Result<ContainerConfig, CreateError> {
+    let config = create_record(store, image_name, record, opts)?;
+    if config.network.mode == super::NetworkMode::Bridge {
+        crate::network::sync_dns(store)?;
+    }
+    Ok(config)
+}
+
+/// As [`create`], leaving the DNS server's records to the caller (`network::sync_dns`), who
+/// creates many containers at once.
+pub fn create_record(
     store: &Store,
     image_name: &str,
     record: &ImageRecord,
@@ -106,13 +122,10 @@ pub fn create(
     let mut labels = run.labels.clone().unwrap_or_default();
     labels.retain(|k, _| !crate::labels::reserved(k));
     labels.extend(opts.labels.clone());
-    let name = match opts.name {
-        Some(n) => n,
-        None => generated_name(store, &id),
-    };
     let mut config = ContainerConfig {
         id: id.clone(),
-        name,
+        // Chosen below, among the names taken, when the user gave none.
+        name: opts.name.unwrap_or_default(),
         image: image_name.to_string(),
         image_id: record.id.clone(),
         layers: image.rootfs.diff_ids.clone(),
@@ -148,17 +161,17 @@ pub fn create(
         b.host_port = berth_network::ports::pick_port(b).map_err(crate::network::NetworkError::from)?;
     }
     let bridged = config.network.mode == super::NetworkMode::Bridge;
-    {
-        // Addresses are chosen and recorded under one lock: two containers never share one.
-        let _lock = bridged.then(|| crate::network::lock(store)).transpose()?;
-        if bridged {
-            config.network.endpoints = crate::network::allocate(store, &id, &opts.networks)?;
+    // Addresses are chosen and recorded under one lock: two containers never share one.
+    let _lock = bridged.then(|| crate::network::lock(store)).transpose()?;
+    store.create_container(&mut config, |all, config| -> Result<(), CreateError> {
+        if config.name.is_empty() {
+            config.name = generated_name(all, &config.id);
         }
-        store.create_container(&config)?;
-    }
-    if bridged {
-        crate::network::sync_dns(store)?;
-    }
+        if bridged {
+            config.network.endpoints = crate::network::allocate(store, &config.id, &opts.networks, all)?;
+        }
+        Ok(())
+    })?;
     Ok(config)
 }
 
@@ -172,12 +185,12 @@ const NOUNS: [&str; 16] = [
 ];
 
 /// A readable name like Docker's (`brave_harbor`), unique among the containers, from the ID.
-fn generated_name(store: &Store, id: &str) -> String {
-    let taken: Vec<String> = store.list_containers().unwrap_or_default().into_iter().map(|c| c.config.name).collect();
+fn generated_name(all: &[super::store::Container], id: &str) -> String {
+    let taken = |name: &str| all.iter().any(|c| c.config.name == name);
     let bytes = id.as_bytes();
     let base = format!("{}_{}", ADJECTIVES[(bytes[0] % 16) as usize], NOUNS[(bytes[1] % 16) as usize]);
-    if !taken.contains(&base) {
+    if !taken(&base) {
         return base;
     }
-    (2..).map(|n| format!("{base}{n}")).find(|n| !taken.contains(n)).unwrap_or_else(|| id[..12].to_string())
+    (2..).map(|n| format!("{base}{n}")).find(|n| !taken(n)).unwrap_or_else(|| id[..12].to_string())
 }

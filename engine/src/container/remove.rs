@@ -87,6 +87,14 @@ pub fn wait_for_shim_exit(c: &Container, limit: Duration) {
 
 /// Removes a container; a running one only with `force` (it is killed first).
 pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveError> {
+    remove_record(store, c, force)?;
+    sync_dns_after(store, &c.config);
+    Ok(())
+}
+
+/// As [`remove`], leaving the DNS records to the caller (`network::sync_dns`), who removes
+/// many containers at once.
+pub fn remove_record(store: &Store, c: &Container, force: bool) -> Result<(), RemoveError> {
     if is_live(c) {
         if !force {
             return Err(RemoveError::Running(c.config.name.clone()));
@@ -96,7 +104,8 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
         wait_for_shim_exit(c, Duration::from_secs(2));
     }
     clean_leftovers(store, c);
-    discard(store, &c.config)?;
+    crate::network::release(store, &c.config)?;
+    store.remove_container_dir(&c.config.id)?;
     crate::network::remove_links(&c.config);
     Ok(())
 }
@@ -106,12 +115,16 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<(), RemoveErr
 pub fn discard(store: &Store, config: &super::ContainerConfig) -> Result<(), RemoveError> {
     crate::network::release(store, config)?;
     store.remove_container_dir(&config.id)?;
-    // The DNS records are made again from the state at every change; failing to write them
-    // now (a full disk) must not keep the container from going.
+    sync_dns_after(store, config);
+    Ok(())
+}
+
+/// The DNS records are made again from the state at every change; failing to write them after
+/// a removal (a full disk) must not keep the container from going.
+fn sync_dns_after(store: &Store, config: &super::ContainerConfig) {
     if let Err(e) = crate::network::sync_dns(store) {
         tracing::warn!("cannot update the DNS records after removing {}: {e}", config.name);
     }
-    Ok(())
 }
 
 /// What a dead shim may have left: the container's processes (found by its cgroup, never by

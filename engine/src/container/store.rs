@@ -96,6 +96,67 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// Which version of a record file this is. Records are only ever replaced by a rename (see
+/// `fsutil::write_atomic`), so a changed file is a new inode; the time and size catch an inode
+/// number used again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    inode: u64,
+    mtime: (i64, i64),
+    size: u64,
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> io::Result<FileVersion> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path)?;
+        Ok(FileVersion { inode: m.ino(), mtime: (m.mtime(), m.mtime_nsec()), size: m.size() })
+    }
+}
+
+#[derive(Debug)]
+struct Cached {
+    config: (FileVersion, ContainerConfig),
+    state: (FileVersion, ContainerState),
+}
+
+/// The container records one process has parsed, kept while their files stay the same: a
+/// record costs two `stat`s when it has not changed instead of two reads and parses.
+#[derive(Debug, Default)]
+pub struct RecordCache(std::sync::Mutex<std::collections::HashMap<String, Cached>>);
+
+impl RecordCache {
+    fn load(&self, id: &str, dir: &Path) -> Result<Container, ContainerError> {
+        let io_error = |source: io::Error| match source.kind() {
+            io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
+            _ => ContainerError::Io { action: "read", id: id.to_string(), source },
+        };
+        let config_path = dir.join("config.json");
+        let state_path = dir.join("state.json");
+        let config_version = FileVersion::of(&config_path).map_err(io_error)?;
+        let state_version = FileVersion::of(&state_path).map_err(io_error)?;
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = cache.get(id);
+        let config = match cached.filter(|c| c.config.0 == config_version) {
+            Some(c) => c.config.1.clone(),
+            None => parse(id, &fs::read(&config_path).map_err(io_error)?)?,
+        };
+        let state = match cached.filter(|c| c.state.0 == state_version) {
+            Some(c) => c.state.1.clone(),
+            None => parse(id, &fs::read(&state_path).map_err(io_error)?)?,
+        };
+        cache.insert(
+            id.to_string(),
+            Cached { config: (config_version, config.clone()), state: (state_version, state.clone()) },
+        );
+        Ok(Container { config, state, dir: dir.to_path_buf() })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(id: &str, data: &[u8]) -> Result<T, ContainerError> {
+    serde_json::from_slice(data).map_err(|e| ContainerError::Corrupt { id: id.to_string(), message: e.to_string() })
+}
+
 impl Store {
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
@@ -105,27 +166,37 @@ impl Store {
         self.containers_dir().join(id)
     }
 
-    /// Records a new container (status `created`), refusing a name already taken.
-    pub fn create_container(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
+    /// Records a new container (status `created`), refusing a name already taken. Under the
+    /// lock that keeps names unique, `complete` finishes the configuration from every container
+    /// recorded (listed once): an empty name is chosen there, and addresses.
+    pub fn create_container<E: From<ContainerError>>(
+        &self,
+        config: &mut ContainerConfig,
+        complete: impl FnOnce(&[Container], &mut ContainerConfig) -> Result<(), E>,
+    ) -> Result<(), E> {
         let io_err = |source| ContainerError::Io { action: "create", id: config.id.clone(), source };
-        if !valid_name(&config.name) {
-            return Err(ContainerError::BadName(config.name.clone()));
+        if !config.name.is_empty() && !valid_name(&config.name) {
+            return Err(ContainerError::BadName(config.name.clone()).into());
         }
         let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
         self.remove_litter(".");
-        if self.list_containers()?.iter().any(|c| c.config.name == config.name) {
-            return Err(ContainerError::NameInUse(config.name.clone()));
+        let all = self.list_containers()?;
+        if all.iter().any(|c| c.config.name == config.name) {
+            return Err(ContainerError::NameInUse(config.name.clone()).into());
         }
+        complete(&all, config)?;
+        let io_err = |source| ContainerError::Io { action: "create", id: config.id.clone(), source };
         // The record is made whole under a temporary name and renamed into place, so that a
         // command killed at any moment leaves either a complete container or nothing under
         // `containers/` (what it left under the temporary name goes at the next creation).
         let staging = self.containers_dir().join(format!(".new-{}", config.id));
         let write = |file: &str, data: Vec<u8>| fsutil::write_atomic(&staging.join(file), &data).map_err(io_err);
         fs::create_dir_all(&staging).map_err(io_err)?;
-        write("config.json", serde_json::to_vec_pretty(config).expect("config serialises"))?;
+        write("config.json", serde_json::to_vec_pretty(&*config).expect("config serialises"))?;
         write("state.json", serde_json::to_vec_pretty(&ContainerState::default()).expect("state serialises"))?;
         fs::rename(&staging, self.container_dir(&config.id)).map_err(io_err)?;
-        fsutil::sync_dir(&self.containers_dir()).map_err(io_err)
+        fsutil::sync_dir(&self.containers_dir()).map_err(io_err)?;
+        Ok(())
     }
 
     /// Removes what killed commands left under `containers/`: the hidden directories whose
@@ -161,16 +232,7 @@ impl Store {
 
     pub fn load_container(&self, id: &str) -> Result<Container, ContainerError> {
         let dir = self.container_dir(id);
-        let read = |file: &str| -> Result<Vec<u8>, ContainerError> {
-            fs::read(dir.join(file)).map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
-                _ => ContainerError::Io { action: "read", id: id.to_string(), source },
-            })
-        };
-        let corrupt = |e: serde_json::Error| ContainerError::Corrupt { id: id.to_string(), message: e.to_string() };
-        let config: ContainerConfig = serde_json::from_slice(&read("config.json")?).map_err(corrupt)?;
-        let state: ContainerState = serde_json::from_slice(&read("state.json")?).map_err(corrupt)?;
-        let mut container = Container { config, state, dir };
+        let mut container = self.records.load(id, &dir)?;
         self.repair(&mut container)?;
         Ok(container)
     }
