@@ -13,6 +13,7 @@ use crate::support::{stderr, stdout};
 pub const IMAGE: &str = "local/busybox:test";
 
 pub fn state_with_busybox() -> State {
+    crate::support::require_root();
     let state = State::new();
     let (_, gz) = busybox_layer().finish();
     let rootfs = state.dir.path().join("busybox.tar.gz");
@@ -633,6 +634,9 @@ fn run_i_feeds_standard_input() {
 
 #[test]
 fn two_hundred_cycles_leave_nothing_behind() {
+    if !crate::support::slow_tests("two hundred create/start/remove cycles") {
+        return;
+    }
     let state = state_with_busybox();
     state.ok(&["network", "create", "cycles"]);
     let mut ids = Vec::new();
@@ -708,6 +712,9 @@ fn private_kb(pid: i64) -> u64 {
 /// rotate, and a neighbour is not disturbed.
 #[test]
 fn a_crash_loop_for_five_minutes_backs_off_and_stays_small() {
+    if !crate::support::slow_tests("the five-minute crash loop") {
+        return;
+    }
     let state = state_with_busybox();
     state.ok(&["run", "-d", "--name", "neighbour", IMAGE, "sleep", "900"]);
     let neighbour = state_file(&state, "neighbour");

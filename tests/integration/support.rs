@@ -15,6 +15,23 @@ pub fn berth(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("the berth binary runs")
 }
 
+/// Fails the test at once, saying why, unless it runs as root: the privileged tests make
+/// namespaces, mounts, bridges and cgroups, and would otherwise fail later with a cause far
+/// from the reason.
+pub fn require_root() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root: it runs containers (sudo cargo test)");
+}
+
+/// Whether the long soaks run (`BERTH_SLOW_TESTS=1`, which CI sets); a soak that does not says
+/// so on its output.
+pub fn slow_tests(name: &str) -> bool {
+    let on = std::env::var("BERTH_SLOW_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped {name}: a long soak, run with BERTH_SLOW_TESTS=1");
+    }
+    on
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
