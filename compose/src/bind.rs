@@ -8,7 +8,7 @@
 //! (durations, sizes) report through [`report`], which the deserializer picks up with the
 //! position of the value being read.
 
-use crate::map::Map;
+use crate::node::Map;
 use std::cell::RefCell;
 use std::fmt;
 

@@ -6,7 +6,7 @@
 //! model see only the long form. Each rule is one arm of [`service_attribute`], keyed by name.
 
 use crate::diag::{Diagnostics, Pos, join_index, join_key};
-use crate::map::Map;
+use crate::node::Map;
 use crate::node::{Node, Scalar, Value};
 use crate::ports;
 use crate::shell;

@@ -9,7 +9,7 @@
 //! | `services.*.models` | a list of names becomes a mapping of each name to null |
 //! | `services.*.*`, `services.*.build.*`, `<resources>.*.*` | a scalar that is the empty string (a variable that interpolated to nothing) is left out, as Go's `omitempty` leaves it out; defaults are not filled in for it |
 
-use crate::map::Map;
+use crate::node::Map;
 use crate::node::{Node, Value};
 
 /// Applies every rule of the table to a normalised model.

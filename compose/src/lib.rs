@@ -19,7 +19,6 @@ pub mod graph;
 pub mod hash;
 pub mod interpolate;
 pub mod loader;
-pub mod map;
 pub mod merge;
 pub mod model;
 pub mod name;

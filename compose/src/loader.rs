@@ -4,7 +4,7 @@
 //!
 //! Every phase adds to one [`Diagnostics`]; the load fails at the end with all of them.
 
-use crate::map::Map;
+use crate::node::Map;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

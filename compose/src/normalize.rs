@@ -2,7 +2,7 @@
 //! in, implicit dependencies made explicit, resources named `<project>_<name>` and the unused
 //! ones left out. The result is what `berth config` prints and what the engine runs.
 
-use crate::map::Map;
+use crate::node::Map;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

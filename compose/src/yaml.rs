@@ -5,7 +5,7 @@
 //! position of every node, Compose's `!reset`/`!override` tags, anchors and `<<` merge keys
 //! resolved in place, and every duplicate key reported rather than the first.
 
-use crate::map::Map;
+use crate::node::Map;
 use std::path::PathBuf;
 use std::sync::Arc;
 

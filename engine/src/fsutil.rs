@@ -96,3 +96,69 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1, "no temporary file is left behind");
     }
 }
+
+/// Which version of a file this is. Records are only ever replaced by a rename
+/// ([`write_atomic`]), so a changed file is a new inode; the time and size catch an inode
+/// number used again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    inode: u64,
+    mtime: (i64, i64),
+    size: u64,
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> io::Result<FileVersion> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path)?;
+        Ok(FileVersion { inode: m.ino(), mtime: (m.mtime(), m.mtime_nsec()), size: m.size() })
+    }
+}
+
+type Parsed = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// JSON records this process has parsed, kept while their files stay the same: reading one
+/// again costs a `stat` instead of a read and a parse (`ps` and `up` list every container's
+/// record several times).
+#[derive(Default)]
+pub struct ParsedFiles(std::sync::Mutex<std::collections::HashMap<PathBuf, (FileVersion, Parsed)>>);
+
+impl std::fmt::Debug for ParsedFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "ParsedFiles({n} files)")
+    }
+}
+
+/// Why a record could not be read.
+#[derive(Debug)]
+pub enum LoadError {
+    Io(io::Error),
+    Parse(serde_json::Error),
+}
+
+impl ParsedFiles {
+    /// The record in `path`, parsed (again only if the file changed since).
+    pub fn load<T>(&self, path: &Path) -> Result<T, LoadError>
+    where
+        T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let version = FileVersion::of(path).map_err(LoadError::Io)?;
+        {
+            let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((v, parsed)) = cache.get(path) {
+                if *v == version {
+                    if let Some(value) = parsed.downcast_ref::<T>() {
+                        return Ok(value.clone());
+                    }
+                }
+            }
+        }
+        // Read after the version was taken: a file replaced in between is newer than its
+        // version says, and is read again next time.
+        let value: T = serde_json::from_slice(&fs::read(path).map_err(LoadError::Io)?).map_err(LoadError::Parse)?;
+        let parsed: Parsed = std::sync::Arc::new(value.clone());
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (version, parsed));
+        Ok(value)
+    }
+}

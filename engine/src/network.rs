@@ -441,7 +441,7 @@ pub fn check_ports(store: &Store, config: &ContainerConfig) -> Result<()> {
     }
     let others = store.list_containers()?;
     for b in &config.network.ports {
-        for other in others.iter().filter(|o| o.config.id != config.id && crate::container::remove::is_live(o)) {
+        for other in others.iter().filter(|o| o.config.id != config.id && crate::container::store::is_live(o)) {
             let clash = other.config.network.ports.iter().any(|p| ports::overlaps(p, b));
             if clash {
                 return Err(NetworkError::Net(NetError::Invalid(format!(
@@ -465,7 +465,7 @@ pub fn attach(store: &Store, config: &ContainerConfig) -> Result<()> {
     check_ports(store, config)?;
     let path = netns_path(store, &config.id);
     let fresh = !netns::exists(&path);
-    netns::create(&path)?;
+    link::create_netns(&path)?;
     let outcome = (|| -> Result<()> {
         let host = Netlink::host()?;
         let inside = Netlink::in_netns(&path)?;

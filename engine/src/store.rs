@@ -72,9 +72,9 @@ pub enum StoreError {
 pub struct Store {
     pub root: PathBuf,
     pub content: ContentStore,
-    /// Container records this process has read, by the identity of their files (see
-    /// `container/store.rs`): a command that lists 200 containers many times parses each once.
-    pub(crate) records: std::sync::Arc<crate::container::store::RecordCache>,
+    /// Records this process has parsed (containers'): a command that lists 200 containers
+    /// many times parses each once.
+    pub(crate) records: std::sync::Arc<fsutil::ParsedFiles>,
 }
 
 impl Store {

@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
+use crate::netns;
 use crate::{NetError, Result};
 
 /// A netlink connection in one network namespace.
@@ -202,6 +203,20 @@ pub fn sysctl(key: &str, value: &str) -> Result<()> {
         return Ok(());
     }
     std::fs::write(&path, value).map_err(NetError::io(format!("cannot set {}", path.display())))
+}
+
+/// Creates a network namespace on `path` ([`netns::create`]) with its loopback up; a new one
+/// that cannot have its loopback up is removed again.
+pub fn create_netns(path: &Path) -> Result<()> {
+    let fresh = !netns::exists(path);
+    netns::create(path)?;
+    if let Err(e) = Netlink::in_netns(path).and_then(|nl| nl.set_up("lo")) {
+        if fresh {
+            let _ = netns::remove(path);
+        }
+        return Err(e);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

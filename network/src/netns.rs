@@ -21,8 +21,8 @@ pub fn exists(path: &Path) -> bool {
     nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC)
 }
 
-/// Creates a namespace with its loopback up and mounts it on `path` (created if missing).
-/// An existing namespace there is kept.
+/// Creates a namespace and mounts it on `path` (created if missing); an existing namespace
+/// there is kept. `link::create_netns` also brings its loopback up.
 pub fn create(path: &Path) -> Result<()> {
     if exists(path) {
         return Ok(());
@@ -44,10 +44,6 @@ pub fn create(path: &Path) -> Result<()> {
     .unwrap_or_else(|_| Err(NetError::Invalid("the namespace thread panicked".into())));
     if let Err(e) = mounted {
         let _ = std::fs::remove_file(path);
-        return Err(e);
-    }
-    if let Err(e) = crate::link::Netlink::in_netns(path).and_then(|nl| nl.set_up("lo")) {
-        let _ = remove(path);
         return Err(e);
     }
     Ok(())

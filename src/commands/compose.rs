@@ -18,6 +18,7 @@ use berth_engine::store::Store;
 
 use super::containers::{Follower, Show, skip_lines};
 use crate::cli::{DownArgs, Format, GlobalArgs, KillArgs, LogsArgs, PsArgs, RmArgs, StopArgs, UpArgs};
+use crate::output::Lines;
 use crate::{engine, output};
 
 /// Whether the command line names a project: `-f`, `-p`, or a Compose file here.
@@ -42,20 +43,6 @@ fn project_name(global: &GlobalArgs) -> anyhow::Result<(String, Option<Project>)
             Some(name) if global.files.is_empty() => Ok((name.clone(), None)),
             _ => Err(e),
         },
-    }
-}
-
-/// Progress lines in Docker Compose's shape: ` ✔ Container p-web-1  Started`.
-pub struct Lines;
-
-impl Report for Lines {
-    fn event(&self, kind: &str, name: &str, status: &str) {
-        let done = matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited");
-        eprintln!(" {} {kind} {name:<30} {status}", if done { "✔" } else { " " });
-    }
-
-    fn warn(&self, message: &str) {
-        output::warn(message);
     }
 }
 

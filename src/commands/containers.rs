@@ -461,7 +461,7 @@ fn processes(c: &Container) -> anyhow::Result<output::Table> {
 pub fn boot() -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let failures = berth_engine::project::boot(&store, &exe, &super::compose::Lines)?;
+    let failures = berth_engine::project::boot(&store, &exe, &crate::output::Lines)?;
     for why in &failures {
         output::print_error(&anyhow::anyhow!("{why}"));
     }

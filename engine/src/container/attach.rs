@@ -25,34 +25,7 @@ pub const STDERR: u8 = 2;
 /// must not make the shim buffer without bound (the log keeps everything regardless).
 const CLIENT_BACKLOG: usize = 4 << 20;
 
-/// What an attached client takes part in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Streams {
-    /// It sends the container's standard input.
-    pub input: bool,
-    /// It receives the container's output.
-    pub output: bool,
-}
-
-impl Streams {
-    /// `in`, `out`, `in,out` (the words of the control protocol and of `berth shim --attach`).
-    pub fn parse(text: &str) -> Option<Streams> {
-        let mut s = Streams::default();
-        for word in text.split(',').filter(|w| !w.is_empty()) {
-            match word {
-                "in" => s.input = true,
-                "out" => s.output = true,
-                _ => return None,
-            }
-        }
-        Some(s)
-    }
-
-    pub fn words(self) -> String {
-        let words: Vec<&str> = [(self.input, "in"), (self.output, "out")].iter().filter(|w| w.0).map(|w| w.1).collect();
-        words.join(",")
-    }
-}
+pub use super::control::Streams;
 
 /// Appends `data` to `out` in Docker's stream format: a header of the stream number, three
 /// zero bytes and the big-endian length, then the bytes.

@@ -26,7 +26,7 @@ pub enum Request {
     Wait,
     Pause,
     Resume,
-    Attach(super::attach::Streams),
+    Attach(Streams),
     Resize(u16, u16),
 }
 
@@ -40,7 +40,7 @@ impl Request {
             ("resume", None) => Some(Request::Resume),
             ("kill", Some(n)) => n.parse().ok().map(Request::Kill),
             ("stop", Some(n)) => n.parse().ok().map(Request::Stop),
-            ("attach", words) => super::attach::Streams::parse(words.unwrap_or("")).map(Request::Attach),
+            ("attach", words) => Streams::parse(words.unwrap_or("")).map(Request::Attach),
             ("resize", Some(rows)) => {
                 let cols = words.next()?;
                 Some(Request::Resize(rows.parse().ok()?, cols.parse().ok()?))
@@ -110,6 +110,35 @@ pub fn connect(dir: &Path, request: &Request) -> io::Result<UnixStream> {
 /// Parses `exited CODE`.
 pub fn exit_code(reply: &str) -> Option<i32> {
     reply.strip_prefix("exited ").and_then(|c| c.parse().ok())
+}
+
+/// What an attached client takes part in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streams {
+    /// It sends the container's standard input.
+    pub input: bool,
+    /// It receives the container's output.
+    pub output: bool,
+}
+
+impl Streams {
+    /// `in`, `out`, `in,out` (the words of the control protocol and of `berth shim --attach`).
+    pub fn parse(text: &str) -> Option<Streams> {
+        let mut s = Streams::default();
+        for word in text.split(',').filter(|w| !w.is_empty()) {
+            match word {
+                "in" => s.input = true,
+                "out" => s.output = true,
+                _ => return None,
+            }
+        }
+        Some(s)
+    }
+
+    pub fn words(self) -> String {
+        let words: Vec<&str> = [(self.input, "in"), (self.output, "out")].iter().filter(|w| w.0).map(|w| w.1).collect();
+        words.join(",")
+    }
 }
 
 #[cfg(test)]

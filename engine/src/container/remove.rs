@@ -1,11 +1,12 @@
 //! Stopping and removing containers from the CLI's side: through the shim while it runs, and
 //! by cleaning up directly what a dead shim left behind.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::control::{self, Request};
+use super::rootfs;
 use super::store::{Container, ContainerError};
-use super::{Status, rootfs};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,7 @@ pub enum RemoveError {
     Network(#[from] crate::network::NetworkError),
 }
 
-/// Whether the container has a shim to talk to.
-pub fn is_live(c: &Container) -> bool {
-    matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused) && c.shim_running()
-}
+pub use super::store::is_live;
 
 /// Sends `request` to the shim of the running container `c`; an `error: ...` reply is an error.
 fn ask(store: &Store, c: &Container, request: Request, timeout: Duration) -> Result<String, RemoveError> {
@@ -134,6 +132,21 @@ pub fn clean_leftovers(store: &Store, c: &Container) {
     let dir = store.container_dir(&c.config.id);
     // Its cgroups can only go once its processes are gone.
     super::cgroup::kill_leftovers(&c.config.id);
-    super::shim::delete_runtime_state(&dir.join("runtime").join(&c.config.id));
+    delete_runtime_state(&dir.join("runtime").join(&c.config.id));
     let _ = rootfs::unmount(&dir.join("bundle").join("rootfs"));
+}
+
+/// Deletes libcontainer's state of a container (and with it the container's cgroups), if any.
+pub fn delete_runtime_state(dir: &Path) {
+    if !dir.join("state.json").exists() {
+        return;
+    }
+    match libcontainer::container::Container::load(dir.to_path_buf()) {
+        Ok(mut container) => {
+            if let Err(e) = container.delete(true) {
+                tracing::warn!("cannot delete the runtime state in {}: {e}", dir.display());
+            }
+        }
+        Err(e) => tracing::warn!("cannot read the runtime state in {}: {e}", dir.display()),
+    }
 }

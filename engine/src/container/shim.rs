@@ -757,7 +757,7 @@ impl Shim<'_> {
 
     /// Removes what one run left: the runtime's state and cgroups, the root mount.
     fn cleanup_run(&mut self) {
-        delete_runtime_state(&self.dir.join("runtime").join(&self.c.config.id));
+        super::remove::delete_runtime_state(&self.dir.join("runtime").join(&self.c.config.id));
     }
 
     /// Unmounts the root once the container has ended for good.
@@ -766,21 +766,6 @@ impl Shim<'_> {
             tracing::warn!("{e}");
         }
         self.rootfs_mounted = false;
-    }
-}
-
-/// Deletes libcontainer's state of a container (and with it the container's cgroups), if any.
-pub fn delete_runtime_state(dir: &Path) {
-    if !dir.join("state.json").exists() {
-        return;
-    }
-    match libcontainer::container::Container::load(dir.to_path_buf()) {
-        Ok(mut container) => {
-            if let Err(e) = container.delete(true) {
-                tracing::warn!("cannot delete the runtime state in {}: {e}", dir.display());
-            }
-        }
-        Err(e) => tracing::warn!("cannot read the runtime state in {}: {e}", dir.display()),
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::{ContainerConfig, ContainerState, Status};
-use crate::fsutil::{self, Lock};
+use crate::fsutil::{self, LoadError, Lock};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,71 +90,16 @@ fn whole_file_lock(kind: i32) -> nix::libc::flock {
     lock
 }
 
+/// Whether the container has a shim to talk to: recorded as running (or restarting, or
+/// paused) and its shim alive.
+pub fn is_live(c: &Container) -> bool {
+    matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused) && c.shim_running()
+}
+
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-/// Which version of a record file this is. Records are only ever replaced by a rename (see
-/// `fsutil::write_atomic`), so a changed file is a new inode; the time and size catch an inode
-/// number used again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileVersion {
-    inode: u64,
-    mtime: (i64, i64),
-    size: u64,
-}
-
-impl FileVersion {
-    fn of(path: &Path) -> io::Result<FileVersion> {
-        use std::os::unix::fs::MetadataExt;
-        let m = fs::metadata(path)?;
-        Ok(FileVersion { inode: m.ino(), mtime: (m.mtime(), m.mtime_nsec()), size: m.size() })
-    }
-}
-
-#[derive(Debug)]
-struct Cached {
-    config: (FileVersion, ContainerConfig),
-    state: (FileVersion, ContainerState),
-}
-
-/// The container records one process has parsed, kept while their files stay the same: a
-/// record costs two `stat`s when it has not changed instead of two reads and parses.
-#[derive(Debug, Default)]
-pub struct RecordCache(std::sync::Mutex<std::collections::HashMap<String, Cached>>);
-
-impl RecordCache {
-    fn load(&self, id: &str, dir: &Path) -> Result<Container, ContainerError> {
-        let io_error = |source: io::Error| match source.kind() {
-            io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
-            _ => ContainerError::Io { action: "read", id: id.to_string(), source },
-        };
-        let config_path = dir.join("config.json");
-        let state_path = dir.join("state.json");
-        let config_version = FileVersion::of(&config_path).map_err(io_error)?;
-        let state_version = FileVersion::of(&state_path).map_err(io_error)?;
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let cached = cache.get(id);
-        let config = match cached.filter(|c| c.config.0 == config_version) {
-            Some(c) => c.config.1.clone(),
-            None => parse(id, &fs::read(&config_path).map_err(io_error)?)?,
-        };
-        let state = match cached.filter(|c| c.state.0 == state_version) {
-            Some(c) => c.state.1.clone(),
-            None => parse(id, &fs::read(&state_path).map_err(io_error)?)?,
-        };
-        cache.insert(
-            id.to_string(),
-            Cached { config: (config_version, config.clone()), state: (state_version, state.clone()) },
-        );
-        Ok(Container { config, state, dir: dir.to_path_buf() })
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(id: &str, data: &[u8]) -> Result<T, ContainerError> {
-    serde_json::from_slice(data).map_err(|e| ContainerError::Corrupt { id: id.to_string(), message: e.to_string() })
 }
 
 impl Store {
@@ -232,9 +177,24 @@ impl Store {
 
     pub fn load_container(&self, id: &str) -> Result<Container, ContainerError> {
         let dir = self.container_dir(id);
-        let mut container = self.records.load(id, &dir)?;
+        let config = self.load_record(id, &dir.join("config.json"))?;
+        let state = self.load_record(id, &dir.join("state.json"))?;
+        let mut container = Container { config, state, dir };
         self.repair(&mut container)?;
         Ok(container)
+    }
+
+    fn load_record<T>(&self, id: &str, path: &Path) -> Result<T, ContainerError>
+    where
+        T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        self.records.load(path).map_err(|e| match e {
+            LoadError::Io(source) if source.kind() == io::ErrorKind::NotFound => {
+                ContainerError::NotFound(id.to_string())
+            }
+            LoadError::Io(source) => ContainerError::Io { action: "read", id: id.to_string(), source },
+            LoadError::Parse(e) => ContainerError::Corrupt { id: id.to_string(), message: e.to_string() },
+        })
     }
 
     /// Every container, oldest first.

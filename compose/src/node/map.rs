@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::node::Node;
+use super::Node;
 
 #[derive(Debug, Clone, Default)]
 pub struct Map {

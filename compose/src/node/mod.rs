@@ -6,8 +6,11 @@
 //! merging). Plain scalars keep their source text and are typed lazily, so `0440` can still be
 //! read as an octal file mode and `${PORT}` becomes a number only after interpolation.
 
+mod map;
+
+pub use map::Map;
+
 use crate::diag::Pos;
-use crate::map::Map;
 
 /// The Compose-specific YAML tags that steer merging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
