@@ -45,8 +45,18 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::attach",
         ],
     ),
-    (4, &["network", "volume", "container::copy", "container::exec"]),
-    (5, &["container::create", "container::spec", "container::remove", "container::launch", "container::commit"]),
+    (4, &["network", "volume", "container::copy"]),
+    (
+        5,
+        &[
+            "container::create",
+            "container::spec",
+            "container::exec",
+            "container::remove",
+            "container::launch",
+            "container::commit",
+        ],
+    ),
     (
         6,
         &[
@@ -87,19 +97,17 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         let mut deps = BTreeSet::new();
         for (prefix, base) in [("crate::", String::new()), ("super::", parent)] {
             for (at, _) in code.match_indices(prefix) {
-                let path: String = code[at + prefix.len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':')
-                    .collect();
-                let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
-                let found = (1..=parts.len()).rev().map(|k| {
-                    let tail = parts[..k].join("::");
-                    if base.is_empty() { tail } else { format!("{base}::{tail}") }
-                });
-                if let Some(dep) = found.into_iter().find(|m| modules.contains(m)) {
-                    // A child naming its parent (or an ancestor) is not an import circle.
-                    if dep != name && !name.starts_with(&format!("{dep}::")) {
-                        deps.insert(dep);
+                for path in paths_after(&code[at + prefix.len()..]) {
+                    let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+                    let found = (1..=parts.len()).rev().map(|k| {
+                        let tail = parts[..k].join("::");
+                        if base.is_empty() { tail } else { format!("{base}::{tail}") }
+                    });
+                    if let Some(dep) = found.into_iter().find(|m| modules.contains(m)) {
+                        // A child naming its parent (or an ancestor) is not an import circle.
+                        if dep != name && !name.starts_with(&format!("{dep}::")) {
+                            deps.insert(dep);
+                        }
                     }
                 }
             }
@@ -107,6 +115,47 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         out.insert(name, deps);
     }
     out
+}
+
+/// The module paths named at the start of `text` (what follows `crate::` or `super::`): one
+/// path, or each path of a `{a::b, c::{d, e}}` group, prefixed.
+fn paths_after(text: &str) -> Vec<String> {
+    let is_path = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let head: String = text.chars().take_while(|c| is_path(*c)).collect();
+    let rest = &text[head.len()..];
+    if !rest.starts_with('{') {
+        return vec![head];
+    }
+    // The group up to its matching brace, split at its top-level commas.
+    let (mut depth, mut end) = (0, rest.len());
+    for (i, c) in rest.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let inner = &rest[1..end];
+    let (mut items, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items.iter().flat_map(|item| paths_after(item.trim())).map(|p| format!("{head}{p}")).collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -173,6 +222,12 @@ fn the_engine_imports_only_from_its_floor_and_below() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn grouped_imports_count() {
+    assert_eq!(paths_after("{shim, store::{self, Container}};"), vec!["shim", "store::self", "store::Container"]);
+    assert_eq!(paths_after("network::attach(x)"), vec!["network::attach"]);
 }
 
 #[test]

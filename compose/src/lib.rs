@@ -24,6 +24,7 @@ pub mod model;
 pub mod name;
 pub mod node;
 pub mod normalize;
+pub mod options;
 pub mod paths;
 pub mod ports;
 pub mod shell;

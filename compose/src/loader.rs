@@ -4,8 +4,7 @@
 //!
 //! Every phase adds to one [`Diagnostics`]; the load fails at the end with all of them.
 
-use crate::node::Map;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,55 +14,14 @@ use crate::env::Environment;
 use crate::interpolate::interpolate_tree;
 use crate::merge::{merge, same};
 use crate::model::Project;
-use crate::node::{Node, Value};
+use crate::node::{Map, Node, Value};
+pub use crate::options::Options;
 use crate::{bind, consistency, defaults, name, normalize, paths, yaml};
 
 /// The file names looked for, in order, when no `-f` is given.
 pub const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 const OVERRIDE_FILES: [&str; 4] =
     ["compose.override.yaml", "compose.override.yml", "docker-compose.override.yaml", "docker-compose.override.yml"];
-
-/// What to load and how; the fields mirror the global flags of the CLI.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// `-f` files in order; `-` is standard input. Empty: discover from `working_dir` upwards.
-    pub files: Vec<PathBuf>,
-    /// The directory the command runs in.
-    pub working_dir: PathBuf,
-    /// `--project-directory`.
-    pub project_directory: Option<PathBuf>,
-    /// `-p`.
-    pub project_name: Option<String>,
-    /// `--profile`; `COMPOSE_PROFILES` when none is given.
-    pub profiles: Vec<String>,
-    /// `--env-file`; empty means `.env` in the project directory.
-    pub env_files: Vec<PathBuf>,
-    /// The process environment.
-    pub environment: HashMap<String, String>,
-    /// The content of `-f -`.
-    pub stdin: Option<String>,
-    /// Services named on the command line: their profiles are enabled.
-    pub targets: Vec<String>,
-    /// `--no-interpolate` sets this to false.
-    pub interpolate: bool,
-    /// `--no-consistency` sets this to false.
-    pub consistency: bool,
-    /// `--no-env-resolution` sets this to false: `environment` names without a value stay unset.
-    pub resolve_environment: bool,
-}
-
-impl Options {
-    pub fn new(working_dir: PathBuf, environment: HashMap<String, String>) -> Self {
-        Options {
-            working_dir,
-            environment,
-            interpolate: true,
-            consistency: true,
-            resolve_environment: true,
-            ..Default::default()
-        }
-    }
-}
 
 /// A successful load: the project and the warnings to show the user.
 #[derive(Debug, Clone)]
@@ -470,6 +428,7 @@ impl Loader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn the_profile_flag_replaces_compose_profiles() {

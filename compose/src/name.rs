@@ -6,8 +6,8 @@ use std::path::Path;
 use crate::diag::{Diagnostics, Pos};
 use crate::env::Environment;
 use crate::interpolate::substitute;
-use crate::loader::Options;
 use crate::node::Node;
+use crate::options::Options;
 
 /// A valid project name: lowercase letters, digits, `-` and `_`, starting with a letter or digit.
 pub fn is_valid(name: &str) -> bool {

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
 
+use super::rootfs;
 use super::store::Container;
-use super::{remove, rootfs};
 use crate::store::Store;
 
 /// The root file system of a container: mounted while it runs, mounted here for the copy
@@ -35,7 +35,7 @@ impl Drop for Root {
 pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
     let dir = store.container_dir(&c.config.id);
     let path = dir.join("bundle").join("rootfs");
-    if remove::is_live(c) && rootfs::is_mounted(&path) {
+    if super::store::is_live(c) && rootfs::is_mounted(&path) {
         return Ok(Root { path, mounted_here: false });
     }
     let lowers: Vec<PathBuf> = c.config.layers.iter().map(|d| store.snapshot_fs(d)).collect();

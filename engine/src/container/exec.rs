@@ -10,7 +10,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::store::Container;
-use super::{exit_code, remove, shim, spec, user};
+use super::{exit_code, spec, user};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,7 @@ struct Prepared {
 }
 
 fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Result<Prepared, ExecError> {
-    if !remove::is_live(c) {
+    if !super::store::is_live(c) {
         return Err(ExecError::NotRunning(c.config.name.clone()));
     }
     let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
@@ -141,8 +141,8 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
         .iter()
         .map(|e| e.split_once('=').map_or((e.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
         .collect();
-    shim::check_command(&rootfs, &opts.args, &env_list).map_err(|e| match e {
-        shim::StartError::Command { code, message } => ExecError::Command { code, message },
+    super::rootfs::check_command(&rootfs, &opts.args, &env_list).map_err(|e| match e {
+        super::rootfs::StartError::Command { code, message } => ExecError::Command { code, message },
         other => runtime(other.to_string()),
     })?;
     let cwd = opts.working_dir.clone().unwrap_or_else(|| c.config.working_dir.clone());

@@ -39,3 +39,54 @@ pub fn is_mounted(path: &Path) -> bool {
     let wanted = path.display().to_string();
     mounts.lines().any(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
 }
+
+/// The `PATH` of a container whose image sets none, as Docker's.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a container's process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Setup(String),
+    /// Docker's exit codes for a command that cannot run: 127 not found, 126 not executable.
+    #[error("{message}")]
+    Command { code: i32, message: String },
+}
+
+/// Docker's exit codes for a command that cannot run, checked before the container is
+/// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
+pub fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
+    use rustix::fs::{Access, Mode, OFlags, ResolveFlags};
+    let Some(cmd) = args.first() else {
+        return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
+    };
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let candidates: Vec<String> =
+        if cmd.contains('/') { vec![cmd.clone()] } else { path.split(':').map(|d| format!("{d}/{cmd}")).collect() };
+    let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| StartError::Setup(format!("cannot open the root file system: {e}")))?;
+    let mut found_not_exec = None;
+    for c in &candidates {
+        let rel = c.trim_start_matches('/');
+        if let Ok(fd) =
+            rustix::fs::openat2(&root, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)
+        {
+            let stat = rustix::fs::fstat(&fd).ok();
+            let is_file = stat
+                .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::RegularFile);
+            let exec = stat.is_some_and(|s| s.st_mode & 0o111 != 0);
+            if is_file && exec {
+                let _ = Access::EXEC_OK;
+                return Ok(());
+            }
+            found_not_exec.get_or_insert(c.clone());
+        }
+    }
+    Err(match found_not_exec {
+        Some(c) => StartError::Command {
+            code: 126,
+            message: format!("{c:?} cannot be executed: permission denied or not a file"),
+        },
+        None => StartError::Command { code: 127, message: format!("{cmd:?}: executable file not found in $PATH") },
+    })
+}

@@ -47,14 +47,7 @@ pub fn should_restart(policy: RestartPolicy, code: i32, stopped_by_user: bool, r
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Setup(String),
-    /// Docker's exit codes for a command that cannot run: 127 not found, 126 not executable.
-    #[error("{message}")]
-    Command { code: i32, message: String },
-}
+pub use super::rootfs::StartError;
 
 struct Shim<'a> {
     store: &'a Store,
@@ -356,7 +349,7 @@ impl Shim<'_> {
                 super::copy::make_dirs(&rootfs, &config.working_dir)
                     .map_err(|e| setup("make the working directory", &e))?;
             }
-            check_command(&rootfs, &config.args, &config.env)?;
+            super::rootfs::check_command(&rootfs, &config.args, &config.env)?;
             if config.host.init && !spec::init_binary().is_file() {
                 return Err(StartError::Setup(format!(
                     "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
@@ -823,44 +816,6 @@ fn write_etc_files(dir: &Path, config: &super::ContainerConfig) -> io::Result<()
     crate::fsutil::write_derived(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     crate::fsutil::write_derived(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
-}
-
-/// Docker's exit codes for a command that cannot run, checked before the container is
-/// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
-pub(crate) fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
-    use rustix::fs::{Access, Mode, OFlags, ResolveFlags};
-    let Some(cmd) = args.first() else {
-        return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
-    };
-    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(spec::DEFAULT_PATH);
-    let candidates: Vec<String> =
-        if cmd.contains('/') { vec![cmd.clone()] } else { path.split(':').map(|d| format!("{d}/{cmd}")).collect() };
-    let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| StartError::Setup(format!("cannot open the root file system: {e}")))?;
-    let mut found_not_exec = None;
-    for c in &candidates {
-        let rel = c.trim_start_matches('/');
-        if let Ok(fd) =
-            rustix::fs::openat2(&root, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)
-        {
-            let stat = rustix::fs::fstat(&fd).ok();
-            let is_file = stat
-                .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::RegularFile);
-            let exec = stat.is_some_and(|s| s.st_mode & 0o111 != 0);
-            if is_file && exec {
-                let _ = Access::EXEC_OK;
-                return Ok(());
-            }
-            found_not_exec.get_or_insert(c.clone());
-        }
-    }
-    Err(match found_not_exec {
-        Some(c) => StartError::Command {
-            code: 126,
-            message: format!("{c:?} cannot be executed: permission denied or not a file"),
-        },
-        None => StartError::Command { code: 127, message: format!("{cmd:?}: executable file not found in $PATH") },
-    })
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ const MASKED: [&str; 11] = [
 const READ_ONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// The `PATH` a process gets when neither the image nor the user sets one (Docker's).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub use super::rootfs::DEFAULT_PATH;
 
 /// The environment of a process in the container: `env` (`KEY=VALUE`, later entries win), with
 /// `PATH`, `HOSTNAME` and `HOME` filled in as Docker fills them when unset.
