@@ -36,6 +36,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::store",
             "container::control",
             "container::health",
+            "container::restart",
             "container::boot",
             "container::logs",
             "container::user",
@@ -61,6 +62,9 @@ const FLOORS: &[(u8, &[&str])] = &[
         6,
         &[
             "container::shim",
+            "container::shim::start",
+            "container::shim::supervise",
+            "container::shim::serve",
             "build",
             "build::dockerfile",
             "build::context",

@@ -29,6 +29,7 @@ pub mod health;
 pub mod launch;
 pub mod logs;
 pub mod remove;
+pub mod restart;
 pub mod rootfs;
 pub mod shim;
 pub mod spec;

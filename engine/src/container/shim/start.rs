@@ -1,0 +1,160 @@
+//! The shim's start of the container: the root file system, the /etc files, the runtime spec
+//! and libcontainer, with the container's streams wired to the shim.
+
+use std::fs::File;
+use std::io::{self};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+
+use crate::container::attach::{self};
+use crate::container::{Status, rootfs, spec, user};
+
+use super::*;
+
+impl Shim<'_> {
+    pub(super) fn start(&mut self) -> Result<Run, StartError> {
+        let setup = |what: &str, e: &dyn std::fmt::Display| StartError::Setup(format!("cannot {what}: {e}"));
+        let config = &self.c.config;
+        // What a restart would only redo identically is done once per shim: the /etc files, the
+        // root mount, the user and the runtime spec.
+        let first = !self.rootfs_mounted;
+        if first {
+            write_etc_files(&self.dir, config).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+        }
+        let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
+        if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
+            return Err(StartError::Setup(format!(
+                "the image's layer {} is missing; pull {} again",
+                missing.display(),
+                config.image
+            )));
+        }
+        let rootfs = self.rootfs();
+        // A restart keeps the root mounted from the run before: the same layers, the same
+        // upper directory, and one mount and unmount less on the restart path.
+        if !self.rootfs_mounted {
+            // Processes a killed shim left running would otherwise run beside the new ones,
+            // on the same volumes.
+            let left = crate::container::cgroup::kill_leftovers(&config.id);
+            if left > 0 {
+                tracing::warn!(container = %config.name, "killed {left} processes left by a shim that died");
+            }
+            rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
+            rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
+                .map_err(|e| setup("mount the root file system", &e))?;
+            self.rootfs_mounted = true;
+        }
+        if first {
+            let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+            // As Docker does, a working directory missing from the image is made.
+            if config.working_dir.starts_with('/') {
+                crate::container::copy::make_dirs(&rootfs, &config.working_dir)
+                    .map_err(|e| setup("make the working directory", &e))?;
+            }
+            crate::container::rootfs::check_command(&rootfs, &config.args, &config.env)?;
+            if config.host.init && !spec::init_binary().is_file() {
+                return Err(StartError::Setup(format!(
+                    "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
+                    spec::init_binary().display()
+                )));
+            }
+            crate::volume::seed(self.store, config, &rootfs).map_err(|e| setup("seed the volumes", &e))?;
+            let volumes =
+                crate::volume::runtime_mounts(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
+            let netns = crate::network::namespace_for(self.store, config);
+            let spec = spec::build(config, &user, &rootfs, &self.dir, netns.as_deref(), &volumes)
+                .map_err(|e| setup("build the runtime spec", &e))?;
+            spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+        }
+
+        let runtime = self.dir.join("runtime");
+        let _ = std::fs::remove_dir_all(runtime.join(&config.id));
+        std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
+        let builder = ContainerBuilder::new(config.id.clone(), SyscallType::default())
+            .with_executor(crate::container::executor::BerthExecutor)
+            .with_root_path(&runtime)
+            .map_err(|e| setup("prepare the runtime", &e))?;
+        // The container's standard streams: a terminal whose master end libcontainer sends on
+        // a console socket, or pipes (and, with open_stdin, an input pipe for attached clients).
+        let (builder, wiring) = if config.tty {
+            let console = attach::ConsoleSocket::bind(&self.dir, "console.sock")
+                .map_err(|e| setup("listen for the terminal", &e))?;
+            let builder = builder.with_console_socket(Some(&console.path));
+            (builder, Wiring::Terminal(console))
+        } else {
+            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create pipes", &e));
+            let ((out_r, out_w), (err_r, err_w)) = (pipe()?, pipe()?);
+            let input = if config.open_stdin {
+                let (r, w) = pipe()?;
+                set_nonblocking(&w).map_err(|e| setup("set up the input pipe", &e))?;
+                self.clients.set_sink(Some(File::from(w)));
+                r
+            } else {
+                self.clients.set_sink(None);
+                OwnedFd::from(File::open("/dev/null").map_err(|e| setup("open /dev/null", &e))?)
+            };
+            let builder = builder.with_stdin(input).with_stdout(out_w).with_stderr(err_w);
+            (builder, Wiring::Pipes(out_r, err_r))
+        };
+        let mut container = builder
+            .as_init(self.dir.join("bundle"))
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| setup("create the container", &e))?;
+        let (stdout, stderr) = match wiring {
+            Wiring::Terminal(console) => {
+                let master =
+                    console.receive(Duration::from_secs(5)).map_err(|e| setup("take the container's terminal", &e))?;
+                set_nonblocking(&master).map_err(|e| setup("set up the terminal", &e))?;
+                // The one terminal serves as output, as input (with open_stdin) and for resizing.
+                let dup = || master.try_clone().map(File::from).map_err(|e| setup("set up the terminal", &e));
+                self.terminal = Some(dup()?);
+                self.clients.set_sink(if config.open_stdin { Some(dup()?) } else { None });
+                (Some(Output::new(master, attach::STDOUT)), None)
+            }
+            Wiring::Pipes(out_r, err_r) => {
+                for fd in [&out_r, &err_r] {
+                    set_nonblocking(fd).map_err(|e| setup("set up the output pipes", &e))?;
+                }
+                (Some(Output::new(out_r, attach::STDOUT)), Some(Output::new(err_r, attach::STDERR)))
+            }
+        };
+        container.start().map_err(|e| setup("start the container", &e))?;
+        let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid.as_raw()).ok_or_else(|| StartError::Setup("bad pid".into()))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|e| setup("watch the container process", &e))?;
+        self.c.state.status = Status::Running;
+        self.c.state.pid = Some(pid.as_raw());
+        self.c.state.started_at = Some(crate::time::now_nanos());
+        self.c.state.error = None;
+        self.c.state.exit_code = None;
+        self.run_started = Instant::now();
+        self.c.state.health = None;
+        if let Some(h) = &self.c.config.healthcheck {
+            let health = crate::container::Health::default();
+            self.health_next =
+                Some(Instant::now() + Duration::from_millis(crate::container::health::next_interval_ms(h, &health, 0)));
+            self.c.state.health = Some(health);
+        }
+        // The process runs from here on; the record follows (its fsyncs take milliseconds).
+        tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
+        self.save();
+        Ok(Run { pid, pidfd, stdout, stderr })
+    }
+}
+
+fn write_etc_files(dir: &Path, config: &crate::container::ContainerConfig) -> io::Result<()> {
+    // Made again at every start of the shim: nothing to flush to disk.
+    crate::fsutil::write_derived(&dir.join("hostname"), format!("{}\n", config.hostname).as_bytes())?;
+    crate::fsutil::write_derived(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    crate::fsutil::write_derived(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
+}
