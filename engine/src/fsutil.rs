@@ -82,46 +82,15 @@ impl Lock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_whole() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let p = dir.path().join("state.json");
-        write_atomic(&p, b"one").expect("write");
-        write_atomic(&p, b"two").expect("write");
-        assert_eq!(fs::read(&p).expect("read"), b"two");
-        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1, "no temporary file is left behind");
-    }
-}
-
-/// Which version of a file this is. Records are only ever replaced by a rename
-/// ([`write_atomic`]), so a changed file is a new inode; the time and size catch an inode
-/// number used again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileVersion {
-    inode: u64,
-    mtime: (i64, i64),
-    size: u64,
-}
-
-impl FileVersion {
-    fn of(path: &Path) -> io::Result<FileVersion> {
-        use std::os::unix::fs::MetadataExt;
-        let m = fs::metadata(path)?;
-        Ok(FileVersion { inode: m.ino(), mtime: (m.mtime(), m.mtime_nsec()), size: m.size() })
-    }
-}
-
 type Parsed = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 
-/// JSON records this process has parsed, kept while their files stay the same: reading one
-/// again costs a `stat` instead of a read and a parse (`ps` and `up` list every container's
-/// record several times).
+/// JSON records this process has parsed, kept with the bytes they were parsed from: reading
+/// one again costs a read and a comparison instead of a parse (`ps` and `up` read every
+/// container's record several times). The bytes, not the file's inode and time, say whether
+/// it changed: an inode number comes back soon after a rename frees it, and file times are
+/// only as fine as the kernel's clock tick.
 #[derive(Default)]
-pub struct ParsedFiles(std::sync::Mutex<std::collections::HashMap<PathBuf, (FileVersion, Parsed)>>);
+pub struct ParsedFiles(std::sync::Mutex<std::collections::HashMap<PathBuf, (Vec<u8>, Parsed)>>);
 
 impl std::fmt::Debug for ParsedFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,27 +107,57 @@ pub enum LoadError {
 }
 
 impl ParsedFiles {
-    /// The record in `path`, parsed (again only if the file changed since).
+    /// The record in `path`, parsed (again only if its bytes changed since).
     pub fn load<T>(&self, path: &Path) -> Result<T, LoadError>
     where
         T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     {
-        let version = FileVersion::of(path).map_err(LoadError::Io)?;
+        let data = fs::read(path).map_err(LoadError::Io)?;
         {
             let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((v, parsed)) = cache.get(path) {
-                if *v == version {
+            if let Some((bytes, parsed)) = cache.get(path) {
+                if *bytes == data {
                     if let Some(value) = parsed.downcast_ref::<T>() {
                         return Ok(value.clone());
                     }
                 }
             }
         }
-        // Read after the version was taken: a file replaced in between is newer than its
-        // version says, and is read again next time.
-        let value: T = serde_json::from_slice(&fs::read(path).map_err(LoadError::Io)?).map_err(LoadError::Parse)?;
+        let value: T = serde_json::from_slice(&data).map_err(LoadError::Parse)?;
         let parsed: Parsed = std::sync::Arc::new(value.clone());
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (version, parsed));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (data, parsed));
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("state.json");
+        write_atomic(&p, b"one").expect("write");
+        write_atomic(&p, b"two").expect("write");
+        assert_eq!(fs::read(&p).expect("read"), b"two");
+        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_parsed_record_is_parsed_again_when_its_bytes_change() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("state.json");
+        let files = ParsedFiles::default();
+        write_atomic(&p, br#"{"n": 1}"#).expect("write");
+        assert_eq!(files.load::<serde_json::Value>(&p).expect("load")["n"], 1);
+        // Same size, written again at once: whatever inode and time it gets, the new bytes count.
+        write_atomic(&p, br#"{"n": 2}"#).expect("write");
+        assert_eq!(files.load::<serde_json::Value>(&p).expect("load")["n"], 2);
+        assert_eq!(files.load::<serde_json::Value>(&p).expect("load")["n"], 2);
+        fs::remove_file(&p).expect("rm");
+        assert!(
+            matches!(files.load::<serde_json::Value>(&p), Err(LoadError::Io(e)) if e.kind() == io::ErrorKind::NotFound)
+        );
     }
 }
