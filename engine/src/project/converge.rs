@@ -258,7 +258,7 @@ fn anonymous_volumes(store: &Store, c: &Container) -> BTreeMap<String, String> {
     out
 }
 
-fn remove_anonymous_volumes(store: &Store, c: &Container) {
+pub(super) fn remove_anonymous_volumes(store: &Store, c: &Container) {
     for name in anonymous_volumes(store, c).values() {
         let _ = crate::volume::remove(store, name);
     }
@@ -276,7 +276,7 @@ fn reuse_anonymous_volumes(mounts: &mut [crate::volume::Mount], volumes: &BTreeM
 
 /// Stops and removes one container of the project. The DNS records are left to the caller,
 /// who syncs them once (`network::sync_dns`) after removing many.
-fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Report) -> Result<()> {
+pub(super) fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Report) -> Result<()> {
     let c = store.load_container(&c.config.id).map_err(other)?;
     if crate::container::remove::is_live(&c) {
         report.event("Container", &c.config.name, "Stopping");
@@ -288,28 +288,4 @@ fn remove_container(store: &Store, c: &Container, timeout: u64, report: &dyn Rep
     crate::container::remove::remove_record(store, &stopped, true).map_err(other)?;
     report.event("Container", &c.config.name, "Removed");
     Ok(())
-}
-
-/// Removes stopped containers (and with `volumes` their anonymous volumes) a few at a time:
-/// most of a removal is waiting for the kernel (unmounting, deleting links and files).
-pub(super) fn remove_in_parallel(store: &Store, cs: &[Container], volumes: bool, report: &dyn Report) -> Result<()> {
-    const AT_ONCE: usize = 8;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let first_error = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..AT_ONCE.min(cs.len()) {
-            scope.spawn(|| {
-                while let Some(c) = cs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                    let outcome = remove_container(store, c, 0, report);
-                    if volumes {
-                        remove_anonymous_volumes(store, c);
-                    }
-                    if let Err(e) = outcome {
-                        first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
-                    }
-                }
-            });
-        }
-    });
-    first_error.into_inner().unwrap_or_else(|e| e.into_inner()).map_or(Ok(()), Err)
 }

@@ -107,3 +107,27 @@ pub fn down(
     }
     Ok(())
 }
+
+/// Removes stopped containers (and with `volumes` their anonymous volumes) a few at a time:
+/// most of a removal is waiting for the kernel (unmounting, deleting links and files).
+fn remove_in_parallel(store: &Store, cs: &[Container], volumes: bool, report: &dyn Report) -> Result<()> {
+    const AT_ONCE: usize = 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..AT_ONCE.min(cs.len()) {
+            scope.spawn(|| {
+                while let Some(c) = cs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let outcome = remove_container(store, c, 0, report);
+                    if volumes {
+                        remove_anonymous_volumes(store, c);
+                    }
+                    if let Err(e) = outcome {
+                        first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    first_error.into_inner().unwrap_or_else(|e| e.into_inner()).map_or(Ok(()), Err)
+}

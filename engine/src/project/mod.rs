@@ -25,8 +25,8 @@ mod translate;
 
 pub use check::check;
 use check::check_definitions;
-use converge::remove_in_parallel;
 pub use converge::{UpOptions, converge, ensure_resources};
+use converge::{remove_anonymous_volumes, remove_container};
 pub use down::{DownOptions, down, stop_containers};
 pub use start::{boot, start, wait_ready};
 pub use translate::{OneOff, create_one_off, create_options};

@@ -155,14 +155,16 @@ fn start_service(
         let waited = match board.wait(dep) {
             Outcome::Failed(e) => Err(e),
             Outcome::Started => {
+                // Only a wait for health or completion is worth progress lines.
                 let waits = d.condition != "service_started";
-                for c in of(dep).iter().filter(|_| waits) {
-                    report.event("Container", &c.config.name, "Waiting");
+                let report_all =
+                    |word: &str| of(dep).iter().for_each(|c| report.event("Container", &c.config.name, word));
+                if waits {
+                    report_all("Waiting");
                 }
                 let r = wait_condition(store, dep, of(dep), &d.condition);
-                for c in of(dep).iter().filter(|_| waits && r.is_ok()) {
-                    let word = if d.condition == "service_healthy" { "Healthy" } else { "Exited" };
-                    report.event("Container", &c.config.name, word);
+                if waits && r.is_ok() {
+                    report_all(if d.condition == "service_healthy" { "Healthy" } else { "Exited" });
                 }
                 r
             }
