@@ -163,7 +163,7 @@ fn find_detach(data: &[u8], matched: &mut usize) -> Option<usize> {
 }
 
 /// The local terminal's size (rows, columns), from standard output or standard input.
-fn window_size() -> Option<(u16, u16)> {
+pub(crate) fn window_size() -> Option<(u16, u16)> {
     let size = rustix::termios::tcgetwinsize(std::io::stdout())
         .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin()))
         .ok()?;

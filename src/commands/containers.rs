@@ -741,7 +741,7 @@ fn exec_terminal(
 ) -> anyhow::Result<ExitCode> {
     use berth_engine::container::exec;
     nix::sys::prctl::set_child_subreaper(true).context("cannot become the subreaper")?;
-    let (pid, master) = match exec::spawn_terminal(store, c, opts) {
+    let (pid, master) = match exec::spawn_terminal(store, c, opts, super::attach::window_size()) {
         Ok(x) => x,
         Err(e) => {
             output::print_error(&anyhow::anyhow!("cannot exec in {}: {e}", c.config.name));

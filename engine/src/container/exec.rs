@@ -70,7 +70,14 @@ pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 
 
 /// As [`spawn`], with a new terminal as the process's standard streams (`exec -t`); returns
 /// its PID and the terminal's master end.
-pub fn spawn_terminal(store: &Store, c: &Container, opts: &ExecOptions) -> Result<(Pid, OwnedFd), ExecError> {
+/// `size` (rows, columns) is the terminal's size from its first byte on: the process is
+/// started with it, not resized after it may have read it.
+pub fn spawn_terminal(
+    store: &Store,
+    c: &Container,
+    opts: &ExecOptions,
+    size: Option<(u16, u16)>,
+) -> Result<(Pid, OwnedFd), ExecError> {
     let prepared = prepare(store, c, opts, true)?;
     let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
     let dir = store.container_dir(&c.config.id);
@@ -88,7 +95,10 @@ pub fn spawn_terminal(store: &Store, c: &Container, opts: &ExecOptions) -> Resul
         .set_args(Some(opts.args.clone()))
         .set_env(Some(prepared.env.iter().map(|(k, v)| format!("{k}={v}")).collect()))
         .set_cwd(prepared.cwd.into())
-        .set_user(user);
+        .set_user(user)
+        .set_console_size(size.and_then(|(rows, cols)| {
+            libcontainer::oci_spec::runtime::BoxBuilder::default().height(rows).width(cols).build().ok()
+        }));
     let unique = format!("exec-{}-{}", std::process::id(), super::new_id().get(..8).unwrap_or("0"));
     let process_file = dir.join(format!("{unique}.json"));
     let _remove = RemoveOnDrop(process_file.clone());

@@ -19,6 +19,19 @@ impl Executor for BerthExecutor {
         unsafe {
             let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
         }
+        // The runtime leaves a terminal's size unset (0x0); set it from the process description
+        // before the program can ask for it.
+        if let Some(size) =
+            spec.process().as_ref().filter(|p| p.terminal() == Some(true)).and_then(|p| p.console_size())
+        {
+            let size = rustix::termios::Winsize {
+                ws_row: u16::try_from(size.height()).unwrap_or(u16::MAX),
+                ws_col: u16::try_from(size.width()).unwrap_or(u16::MAX),
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let _ = rustix::termios::tcsetwinsize(std::io::stdin(), size);
+        }
         let args = spec.process().as_ref().and_then(|p| p.args().as_ref()).ok_or(ExecutorError::InvalidArg)?;
         let argv: Vec<CString> = args
             .iter()
