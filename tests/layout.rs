@@ -46,7 +46,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::attach",
         ],
     ),
-    (4, &["network", "volume", "container::copy"]),
+    (4, &["network", "network::endpoint", "network::dns", "network::etc", "volume", "container::copy"]),
     (
         5,
         &[
