@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub const EXIT_FAILURE: u8 = 1;
 
 /// The load failed; the diagnostics say why, one per line.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoadError(pub Diagnostics);
 
 impl fmt::Display for LoadError {

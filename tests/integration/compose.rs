@@ -188,6 +188,25 @@ fn project_container_commands_act_on_services() {
 }
 
 #[test]
+fn a_project_is_read_once_per_command() {
+    let state = with_latest_tag();
+    let text =
+        "version: \"3\"\nname: once\nservices:\n  web:\n    image: busybox:latest\n    command: [\"sleep\", \"600\"]\n";
+    let (_dir, f) = project(text);
+    state.ok(&["-f", &f, "up", "-d"]);
+    // `kill web` asks whether `web` is a service, then for its containers: one load, one warning.
+    let out = state.berth(&["-f", &f, "kill", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out).matches("`version` is obsolete").count(), 1, "{}", stderr(&out));
+    // From standard input, which can be read only once.
+    state.ok(&["-f", &f, "up", "-d"]);
+    let out = state.berth_with_input(&["-f", "-", "kill", "web"], text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("once-web-1") && stderr(&out).contains("Killed"), "{}", stderr(&out));
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+}
+
+#[test]
 fn run_makes_a_one_off_container_after_its_dependencies() {
     let state = with_latest_tag();
     let (_dir, f) = project(SERVICES);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use berth_network::dns::{DnsEndpoint, DnsNetwork, Records};
 
 use super::{Result, dir, io_error, list};
-use crate::fsutil::{self};
+use crate::fsutil;
 use crate::store::Store;
 
 /// The DNS records of the current state.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use berth_network::ipam::{self};
+use berth_network::ipam;
 use berth_network::link::{self, Netlink};
 use berth_network::{NetError, netns, ports};
 use sha2::Digest as _;

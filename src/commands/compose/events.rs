@@ -1,0 +1,78 @@
+//! `events` of a project: its containers' state changes as they happen.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use berth_engine::container::Status;
+use berth_engine::container::store::Container;
+use berth_engine::project;
+
+use crate::commands::scope::Scope;
+use crate::engine;
+
+/// `events [SERVICE...]`: the project's containers' state changes as they happen, one line
+/// each (`--json`: one object each), until interrupted. Changes are seen by reading the
+/// containers' states every 100 ms.
+pub fn events(scope: &Scope, services: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::HealthStatus;
+    let (name, _) = scope.name()?;
+    let store = engine::store()?;
+    type Seen = (Status, Option<HealthStatus>, Container);
+    let read = || -> anyhow::Result<BTreeMap<String, Seen>> {
+        Ok(project::containers(&store, &name, true)?
+            .into_iter()
+            .filter(|c| services.is_empty() || services.iter().any(|s| s == project::service_of(c)))
+            .map(|c| (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c)))
+            .collect())
+    };
+    let emit = |c: &Container, action: &str| {
+        let time = berth_engine::time::now_nanos();
+        let attributes = serde_json::json!({ "image": c.config.image, "name": c.config.name });
+        if json {
+            let event = serde_json::json!({
+                "time": time, "type": "container", "action": action, "id": c.config.id,
+                "service": project::service_of(c), "attributes": attributes,
+            });
+            println!("{event}");
+        } else {
+            println!("{time} container {action} {} (image={}, name={})", c.config.id, c.config.image, c.config.name);
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    };
+    let mut seen = read()?;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = read()?;
+        for (id, (status, health, c)) in &now {
+            let before = seen.get(id);
+            if before.is_none() {
+                emit(c, "create");
+            }
+            let was = before.map(|b| b.0);
+            if was != Some(*status) {
+                match status {
+                    Status::Running if was == Some(Status::Paused) => emit(c, "unpause"),
+                    Status::Running => emit(c, "start"),
+                    Status::Paused => emit(c, "pause"),
+                    Status::Restarting => emit(c, "restart"),
+                    Status::Exited | Status::Dead if before.is_some() => emit(c, "die"),
+                    _ => {}
+                }
+            }
+            if let Some(h) = health.filter(|h| before.and_then(|b| b.1) != Some(*h)) {
+                emit(c, &format!("health_status: {h}"));
+            }
+        }
+        for (id, (status, _, c)) in &seen {
+            if !now.contains_key(id) {
+                // Stopped and removed between two looks: it died first.
+                if matches!(status, Status::Running | Status::Paused | Status::Restarting) {
+                    emit(c, "die");
+                }
+                emit(c, "destroy");
+            }
+        }
+        seen = now;
+    }
+}

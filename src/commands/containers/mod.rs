@@ -1,0 +1,272 @@
+//! Container commands outside a project: `start`, `stop`, `kill`, `restart`, `rm`, `pause`,
+//! `top`, `wait`, `cp`, `commit`, `inspect`; `run`/`create` and `exec` have modules of their own.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_engine::container::control::{self, Request};
+use berth_engine::container::launch;
+use berth_engine::container::store::Container;
+use berth_engine::container::{Status, remove, shim};
+use berth_engine::reference::ImageRef;
+use berth_engine::store::Store;
+
+use crate::cli::{KillArgs, RmArgs, StopArgs};
+use crate::{engine, output};
+
+/// Docker's exit code when the engine itself fails to run a container.
+mod exec;
+pub(crate) mod run;
+
+pub(crate) use exec::exec;
+
+const EXIT_ENGINE: u8 = 125;
+
+pub fn start(names: &[String]) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let mut failed = false;
+    for name in names {
+        let c = store.find_container(name)?;
+        if remove::is_live(&c) {
+            println!("{name}");
+            continue;
+        }
+        match launch::launch(&store, &c.config.id, &exe) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                output::print_error(&anyhow::anyhow!("cannot start container {}: {e}", c.config.name));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// Outside a project, the container commands need at least one container.
+fn need_some(names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        anyhow::bail!("this command needs at least one container (or a project: -f, -p, or a compose.yaml here)");
+    }
+    Ok(())
+}
+
+/// Runs `f` on each named container, printing its name on success and the error otherwise.
+fn each(names: &[String], f: impl Fn(&Store, &Container) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
+    let store = engine::store()?;
+    let mut failed = false;
+    for name in names {
+        match store.find_container(name).map_err(anyhow::Error::from).and_then(|c| f(&store, &c)) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                output::print_error(&e);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
+    each(&args.containers, |store, c| {
+        remove::stop(store, c, args.time.unwrap_or(c.config.stop_timeout))?;
+        Ok(())
+    })
+}
+
+pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
+    let signal = shim::signal_by_name(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
+    each(&args.containers, |store, c| Ok(remove::kill(store, c, signal as i32)?))
+}
+
+pub fn restart(args: StopArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    each(&args.containers, |store, c| {
+        remove::stop(store, c, args.time.unwrap_or(c.config.stop_timeout))?;
+        // The shim is on its way out; wait for it before starting another.
+        remove::wait_for_shim_exit(c, Duration::from_secs(5));
+        launch::launch(store, &c.config.id, &exe)?;
+        Ok(())
+    })
+}
+
+/// `berth top`: the processes in the container's cgroup (v1's pids controller, or v2).
+pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
+    let store = engine::store()?;
+    for (i, name) in names.iter().enumerate() {
+        let c = store.find_container(name)?;
+        if names.len() > 1 {
+            println!("{}{}", if i > 0 { "\n" } else { "" }, c.config.name);
+        }
+        print!("{}", processes(&c)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The processes of a running container as a table.
+fn processes(c: &Container) -> anyhow::Result<output::Table> {
+    if !remove::is_live(c) {
+        anyhow::bail!("container {} is not running", c.config.name);
+    }
+    let procs = [
+        format!("/sys/fs/cgroup/pids/berth/{}/cgroup.procs", c.config.id),
+        format!("/sys/fs/cgroup/berth/{}/cgroup.procs", c.config.id),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .with_context(|| format!("cannot find the cgroup of {}", c.config.name))?;
+    let mut table = output::Table::new(&["UID", "PID", "PPID", "CMD"]);
+    for pid in procs.split_whitespace() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).unwrap_or("?").to_string();
+        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:").and_then(|v| v.split_whitespace().next().map(str::to_string)))
+            })
+            .unwrap_or_default();
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string();
+        table.row(vec![uid, pid.to_string(), ppid, cmd]);
+    }
+    Ok(table)
+}
+
+/// `berth cp`: one side is `CONTAINER:PATH`, the other a host path.
+pub fn cp(source: &str, destination: &str) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::copy;
+    let store = engine::store()?;
+    // A host path may hold a `:` too; only a container name before it makes it a container side.
+    let split = |s: &str| {
+        s.split_once(':')
+            .filter(|(c, _)| !c.contains('/') && store.find_container(c).is_ok())
+            .map(|(c, p)| (c.to_string(), p.to_string()))
+    };
+    match (split(source), split(destination)) {
+        (Some((c, path)), None) => {
+            let c = store.find_container(&c)?;
+            let root =
+                copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
+            copy::copy_out(&root.path, &path, std::path::Path::new(destination))
+                .with_context(|| format!("cannot copy {path} out of {}", c.config.name))?;
+        }
+        (None, Some((c, path))) => {
+            let c = store.find_container(&c)?;
+            let root =
+                copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
+            copy::copy_in(&root.path, std::path::Path::new(source), &path)
+                .with_context(|| format!("cannot copy {source} into {}", c.config.name))?;
+        }
+        _ => anyhow::bail!("give one side as CONTAINER:PATH and the other as a host path"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `berth commit`: the container's changes as a new image; a running container is paused
+/// while they are read, so the layer is consistent.
+pub fn commit(name: &str, image: &str, message: Option<&str>, pause: bool) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    let target = ImageRef::parse(image)?;
+    let paused = pause && remove::is_live(&c) && c.state.status == Status::Running;
+    if paused {
+        remove::pause(&store, &c, true)?;
+    }
+    let result = berth_engine::container::commit::commit(&store, &c, &target, message);
+    if paused {
+        remove::pause(&store, &c, false)?;
+    }
+    println!("{}", result?.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
+    each(names, |store, c| Ok(remove::pause(store, c, pause)?))
+}
+
+pub fn rm(args: RmArgs) -> anyhow::Result<ExitCode> {
+    each(&args.containers, |store, c| Ok(remove::remove(store, c, args.force)?))
+}
+
+pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
+    let store = engine::store()?;
+    for name in names {
+        let c = store.find_container(name)?;
+        let code = if remove::is_live(&c) {
+            let reply = control::send(&store.container_dir(&c.config.id), &Request::Wait, None)
+                .with_context(|| format!("cannot reach the shim of {}", c.config.name))?;
+            control::exit_code(&reply).unwrap_or(EXIT_ENGINE as i32)
+        } else {
+            c.state.exit_code.unwrap_or(0)
+        };
+        println!("{code}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let mut out = Vec::new();
+    for query in objects {
+        let mut c = match store.find_container(query) {
+            Ok(c) => c,
+            Err(_) if store.find_image(query).is_ok() => return crate::commands::images::inspect(objects, format),
+            Err(e) => return Err(e.into()),
+        };
+        c.state = berth_engine::container::remove::current_state(&store, &c);
+        out.push(serde_json::json!({
+            "Id": c.config.id,
+            "Name": format!("/{}", c.config.name),
+            "Created": c.config.created,
+            "Image": c.config.image_id.to_string(),
+            "State": {
+                "Status": c.state.status.to_string(),
+                "Running": c.state.status == Status::Running,
+                "Restarting": c.state.status == Status::Restarting,
+                "Dead": c.state.status == Status::Dead,
+                "Pid": c.state.pid.unwrap_or(0),
+                "ExitCode": c.state.exit_code.unwrap_or(0),
+                "Error": c.state.error.clone().unwrap_or_default(),
+                "StartedAt": c.state.started_at,
+                "FinishedAt": c.state.finished_at,
+                "LogLinesLost": c.state.log_lines_lost,
+                "Health": c.state.health.as_ref().map(|h| serde_json::json!({
+                    "Status": h.status.to_string(),
+                    "FailingStreak": h.failing_streak,
+                    "Log": h.log.iter().map(|r| serde_json::json!({"Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output})).collect::<Vec<_>>(),
+                })),
+            },
+            "RestartCount": c.state.restart_count,
+            "Config": {
+                "Hostname": c.config.hostname, "User": c.config.user.clone().unwrap_or_default(), "Env": c.config.env,
+                "Cmd": c.config.args, "Image": c.config.image, "WorkingDir": c.config.working_dir,
+                "Labels": c.config.labels, "StopSignal": c.config.stop_signal, "StopTimeout": c.config.stop_timeout,
+                "Tty": c.config.tty, "OpenStdin": c.config.open_stdin, "StdinOnce": c.config.stdin_once,
+                "AttachStdin": c.config.open_stdin && c.config.stdin_once,
+                "Healthcheck": c.config.healthcheck.as_ref().map(|h| serde_json::json!({
+                    "Test": h.test, "Interval": h.interval_ms * 1_000_000, "Timeout": h.timeout_ms * 1_000_000,
+                    "StartPeriod": h.start_period_ms * 1_000_000, "StartInterval": h.start_interval_ms * 1_000_000, "Retries": h.retries,
+                })),
+            },
+            "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
+            "LogPath": store.container_dir(&c.config.id).join("log.json"),
+            "Mounts": c.config.mounts.iter().map(|m| serde_json::json!({
+                "Type": m.kind, "Name": m.source.clone().filter(|_| m.kind == berth_engine::volume::MountKind::Volume),
+                "Source": m.source, "Destination": m.target, "RW": !m.read_only,
+            })).collect::<Vec<_>>(),
+            "NetworkSettings": {
+                "Networks": c.config.network.endpoints.iter().map(|e| (e.network.clone(), serde_json::json!({
+                    "NetworkID": e.network_id, "IPAddress": e.ip.to_string(), "IPPrefixLen": e.prefix,
+                    "Gateway": e.gateway.to_string(), "MacAddress": e.mac, "Aliases": e.aliases,
+                }))).collect::<serde_json::Map<_, _>>(),
+            },
+        }));
+    }
+    crate::commands::inspect::print(&out, format)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,226 @@
+//! `run` and `create`: a new container from an image and the command line's flags, started
+//! (attached or not) or only created.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use berth_engine::container::attach::Streams;
+use berth_engine::container::create::{self, CreateOptions};
+use berth_engine::container::launch::{self, LaunchError};
+use berth_engine::container::{HostConfig, RestartPolicy};
+use berth_engine::image::manifest::Platform;
+use berth_engine::image::ops::ImageError;
+use berth_engine::image::pull;
+use berth_engine::reference::ImageRef;
+use berth_engine::store::Store;
+
+use super::EXIT_ENGINE;
+use crate::cli::RunArgs;
+use crate::commands::logs::{Follower, Show};
+use crate::{engine, output, progress};
+
+pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let restart = RestartPolicy::parse(&args.restart).with_context(|| {
+        format!("invalid restart policy {:?}: use no, always, on-failure[:N] or unless-stopped", args.restart)
+    })?;
+    if args.rm && restart != RestartPolicy::No {
+        anyhow::bail!("--rm and --restart cannot be used together");
+    }
+    let (image_name, record) = image_for_run(&store, &args.image, &args.pull)?;
+    let env = args
+        .env
+        .iter()
+        .filter_map(
+            |e| if e.contains('=') { Some(e.clone()) } else { std::env::var(e).ok().map(|v| format!("{e}={v}")) },
+        )
+        .collect();
+    let labels: BTreeMap<String, String> = crate::commands::key_values(&args.labels);
+    let (network, networks) = crate::commands::network::settings_for_run(&store, &args)?;
+    let opts = CreateOptions {
+        network,
+        networks,
+        mounts: crate::commands::volume::mounts_for_run(&args)?,
+        name: args.name.clone(),
+        env,
+        working_dir: args.workdir.clone(),
+        user: args.user.clone(),
+        entrypoint: args.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        args: args.command.clone(),
+        hostname: args.hostname.clone(),
+        labels,
+        restart,
+        auto_remove: args.rm,
+        open_stdin: args.interactive,
+        stdin_once: args.interactive && !args.detach,
+        tty: args.tty,
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
+        log: Default::default(),
+        health: health_flags(&args)?,
+        host: HostConfig {
+            memory: args
+                .memory
+                .as_deref()
+                .map(|m| berth_compose::model::types::ByteSize::parse(m).map(|b| b.0).map_err(anyhow::Error::msg))
+                .transpose()?,
+            cpus: args.cpus,
+            pids_limit: args.pids_limit,
+            read_only: args.read_only,
+            tmpfs: args.tmpfs.clone(),
+            cap_add: args.cap_add.clone(),
+            cap_drop: args.cap_drop.clone(),
+            privileged: args.privileged,
+            init: args.init,
+            ulimits: args
+                .ulimits
+                .iter()
+                .map(|u| berth_engine::container::parse_ulimit(u).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<_>>()?,
+        },
+    };
+    let mut opts = opts;
+    for o in &args.log_opts {
+        match o.split_once('=') {
+            Some(("max-size", v)) => {
+                opts.log.max_size = Some(berth_compose::model::types::ByteSize::parse(v).map_err(anyhow::Error::msg)?.0)
+            }
+            Some(("max-file", v)) => {
+                opts.log.max_file =
+                    v.parse().ok().filter(|n| *n >= 1).with_context(|| format!("invalid max-file {v:?}"))?
+            }
+            _ => anyhow::bail!("unknown log option {o:?}: berth takes max-size and max-file"),
+        }
+    }
+    let config = create::create(&store, &image_name, &record, opts)?;
+    if !start {
+        println!("{}", config.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let shown = args.detach.then_some(config.id.as_str());
+    start_new(&store, &config, &exe, shown)
+}
+
+/// Starts a container just created. In the foreground, shows its output until it ends and
+/// returns its exit code (with `-i`, sending it this command's input; with `-t`, through its
+/// terminal); detached, prints `detached` (its ID or name) and returns at once.
+pub(crate) fn start_new(
+    store: &Store,
+    config: &berth_engine::container::ContainerConfig,
+    exe: &std::path::Path,
+    detached: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    // In the foreground the streams are joined before the container starts, so that nothing
+    // it writes or reads first is missed. Without a terminal, output comes from the log.
+    let attach = (detached.is_none() && (config.open_stdin || config.tty))
+        .then_some(Streams { input: config.open_stdin, output: config.tty });
+    let mut started = match launch::launch_attached(store, &config.id, exe, attach) {
+        Ok(s) => s,
+        Err(LaunchError::Failed { code, message }) => {
+            output::print_error(&anyhow::anyhow!("cannot start container {}: {message}", config.name));
+            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+        }
+        Err(e) => {
+            // The shim removes a `--rm` container that failed to start; one whose shim never
+            // ran (a port taken, say) is removed here.
+            if config.auto_remove {
+                if let Err(cleanup) = berth_engine::container::remove::discard(store, config) {
+                    tracing::warn!("cannot remove container {}: {cleanup}", config.name);
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    if let Some(shown) = detached {
+        println!("{shown}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = match started.attached.take() {
+        Some(conn) if config.tty => {
+            let how = crate::commands::attach::Relay { input: config.open_stdin, terminal: true };
+            let dir = store.container_dir(&config.id);
+            if crate::commands::attach::relay(conn.into(), how, crate::commands::attach::resize_container(&dir))?
+                == crate::commands::attach::Ended::Detached
+            {
+                return Ok(ExitCode::SUCCESS);
+            }
+            launch::wait_exit(&mut started).unwrap_or(EXIT_ENGINE as i32)
+        }
+        Some(conn) => {
+            // Input only: a thread sends it while the log shows the output.
+            std::thread::spawn(move || crate::commands::attach::send_input_only(conn.into()));
+            follow_until_exit(store, &config.id, &mut started)?
+        }
+        None => follow_until_exit(store, &config.id, &mut started)?,
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+fn health_flags(args: &RunArgs) -> anyhow::Result<create::HealthOverride> {
+    let ms = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
+        v.as_deref()
+            .map(|d| {
+                berth_compose::model::types::Duration::parse(d)
+                    .map(|d| d.0.as_millis() as u64)
+                    .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+            })
+            .transpose()
+    };
+    Ok(create::HealthOverride {
+        test: args.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".to_string(), c.clone()]),
+        interval_ms: ms("health-interval", &args.health_interval)?,
+        timeout_ms: ms("health-timeout", &args.health_timeout)?,
+        start_period_ms: ms("health-start-period", &args.health_start_period)?,
+        start_interval_ms: ms("health-start-interval", &args.health_start_interval)?,
+        retries: args.health_retries,
+        disable: args.no_healthcheck,
+    })
+}
+
+/// The image to run: found locally, or pulled as `--pull` says.
+fn image_for_run(
+    store: &Store,
+    image: &str,
+    policy: &str,
+) -> anyhow::Result<(String, berth_engine::store::ImageRecord)> {
+    let local = store.find_image(image);
+    let must_pull = match (policy, &local) {
+        ("always", _) => true,
+        ("missing", Err(ImageError::NotFound(_))) => true,
+        ("never", Err(ImageError::NotFound(_))) => anyhow::bail!("no such image: {image} (and --pull never)"),
+        ("missing" | "never", _) => false,
+        (other, _) => anyhow::bail!("invalid --pull {other:?}: use missing, always or never"),
+    };
+    if !must_pull {
+        let (_, record) = local?;
+        return Ok((image.to_string(), record));
+    }
+    let reference = ImageRef::parse(image)?;
+    eprintln!("Unable to find image '{}' locally", reference.familiar());
+    let config = engine::config()?;
+    let pulled = engine::runtime()?
+        .block_on(pull::pull(store, &config, &reference, &Platform::host(), progress::for_terminal(false)))
+        .with_context(|| format!("cannot pull {}", reference.familiar()))?;
+    Ok((image.to_string(), pulled.record))
+}
+
+/// Prints the container's output as it comes until the shim reports the exit; returns the code.
+fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
+    let mut follower = Follower::open(&store.container_dir(id).join("log.json"), Show::default())?;
+    loop {
+        follower.pump();
+        let mut fds = [nix::poll::PollFd::new(started.pipe.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20u16));
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            let code = launch::wait_exit(started);
+            follower.pump();
+            return match code {
+                Some(c) => Ok(c),
+                None => Ok(store.load_container(id).ok().and_then(|c| c.state.exit_code).unwrap_or(EXIT_ENGINE as i32)),
+            };
+        }
+    }
+}
