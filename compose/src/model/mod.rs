@@ -3,6 +3,8 @@
 //! It describes the application, not how berth runs it (DESIGN.md §8): nothing here names a
 //! berth-only concept, so the same `Project` can be exported to other engines later.
 
+mod deploy;
+mod mounts;
 mod resources;
 mod service;
 pub mod types;
@@ -13,6 +15,8 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+pub use deploy::*;
+pub use mounts::*;
 pub use resources::{FileObject, Ipam, IpamPool, Network, Volume};
 pub use service::*;
 
