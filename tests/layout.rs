@@ -67,6 +67,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::shim::serve",
             "build",
             "build::dockerfile",
+            "build::expand",
             "build::step",
             "build::run",
             "build::copy",

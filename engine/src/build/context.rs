@@ -347,7 +347,7 @@ pub fn owner(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32), String
     Ok((uid, gid))
 }
 
-/// Build arguments and variables in scope, for [`super::dockerfile::expand`].
+/// Build arguments and variables in scope, for [`super::expand::expand`].
 pub type Vars = BTreeMap<String, String>;
 
 #[cfg(test)]

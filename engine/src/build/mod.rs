@@ -11,6 +11,7 @@
 pub mod context;
 mod copy;
 pub mod dockerfile;
+mod expand;
 mod run;
 mod step;
 
@@ -179,7 +180,7 @@ impl Builder<'_> {
         }
         needed[i] = true;
         let stage = &self.file.stages[i];
-        let base = dockerfile::expand(&stage.base, &self.global).unwrap_or_default();
+        let base = expand::expand(&stage.base, &self.global).unwrap_or_default();
         if let Some(j) = self.stage_named(&base, i) {
             self.mark_needed(j, needed);
         }
@@ -196,7 +197,7 @@ impl Builder<'_> {
         let stage: &Stage = &self.file.stages[i];
         let label = stage.name.clone().unwrap_or_else(|| format!("stage-{i}"));
         *number += 1;
-        let base = dockerfile::expand(&stage.base, &self.global).map_err(|e| self.err(stage.line, e))?;
+        let base = expand::expand(&stage.base, &self.global).map_err(|e| self.err(stage.line, e))?;
         self.progress.step(&label, *number, total, &format!("FROM {base}"));
         let started = Instant::now();
         let mut state = if let Some(j) = self.stage_named(&base, i) {

@@ -6,7 +6,8 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 
 use super::context::{self, Attributes};
-use super::dockerfile::{self, Command, Health, Instruction, Step};
+use super::dockerfile::{Command, Health, Instruction, Step};
+use super::expand;
 use super::{BuildError, Builder, State, chain, clean};
 use crate::image::manifest::{History, RunConfig};
 
@@ -22,7 +23,7 @@ impl Builder<'_> {
     ) -> Result<bool, BuildError> {
         let line = step.line;
         let vars = self.vars(state, args);
-        let x = |text: &str| dockerfile::expand(text, &vars).map_err(|e| self.err(line, e));
+        let x = |text: &str| expand::expand(text, &vars).map_err(|e| self.err(line, e));
         // What the layer is made of, for its cache key; None for a step that makes no layer.
         let (input, copy) = match &step.instruction {
             Instruction::Run(_) => (String::new(), None),
