@@ -10,6 +10,7 @@ mod crash;
 mod examples;
 mod fake_registry;
 mod images;
+mod lifecycle;
 mod network;
 mod realworld;
 mod registry;
