@@ -5,7 +5,7 @@
 
 use crate::diag::{Diagnostics, Pos, join_index, join_key};
 use crate::graph::Graph;
-use crate::model::Project;
+use crate::model::{Project, Service};
 use crate::node::Node;
 
 /// The position of the deepest node along `path` in the merged tree, for messages about the
@@ -71,110 +71,8 @@ fn valid_resource_name(s: &str) -> bool {
 pub fn check_schema(project: &Project, model: &Node, diags: &mut Diagnostics) {
     let mut c = Checker { model, diags };
     for (name, s) in project.services.iter().chain(&project.disabled_services) {
-        let n = name.as_str();
-        if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')) {
-            c.error(&["services", n], format!("service name {name:?} may only hold letters, digits, '.', '_' and '-'"));
-        }
-        if let Some(r) = &s.restart {
-            if !is_restart_policy(r) {
-                c.error(
-                    &["services", n, "restart"],
-                    format!("invalid restart policy {r:?}: use no, always, on-failure[:max-retries] or unless-stopped"),
-                );
-            }
-        }
-        c.one_of(&["services", n, "cgroup"], s.cgroup.as_deref(), &["host", "private"]);
-        if let Some(p) = s.pull_policy.as_deref() {
-            let every = p.strip_prefix("every_").is_some_and(|d| crate::model::types::Duration::parse(d).is_ok());
-            if !every {
-                c.one_of(
-                    &["services", n, "pull_policy"],
-                    Some(p),
-                    &["always", "never", "missing", "build", "if_not_present", "daily", "weekly", "refresh"],
-                );
-            }
-        }
-        for (dep, d) in &s.depends_on {
-            c.one_of(
-                &["services", n, "depends_on", dep, "condition"],
-                Some(&d.condition),
-                &["service_started", "service_healthy", "service_completed_successfully"],
-            );
-        }
-        if let Some(container_name) = &s.container_name {
-            // The specification's pattern, [a-zA-Z0-9][a-zA-Z0-9_.-]+, takes two characters at least.
-            if !valid_resource_name(container_name) || container_name.len() < 2 {
-                c.error(
-                    &["services", n, "container_name"],
-                    format!(
-                        "invalid container name {container_name:?}: use two or more letters, digits, '_', '.' and '-', starting with a letter or digit"
-                    ),
-                );
-            }
-        }
-        let build_platforms = s.build.as_ref().map(|b| b.platforms.as_slice()).unwrap_or_default();
-        if let Some(platform) =
-            s.platform.as_deref().filter(|p| !build_platforms.is_empty() && !build_platforms.iter().any(|b| b == p))
-        {
-            c.error(
-                &["services", n, "platform"],
-                format!(
-                    "platform {platform:?} is not one of build.platforms ({}); build.platforms must include it",
-                    build_platforms.join(", ")
-                ),
-            );
-        }
-        for (i, v) in s.volumes.iter().enumerate() {
-            let idx = i.to_string();
-            let path = ["services", n, "volumes", &idx];
-            c.one_of(&path, Some(&v.kind), &["bind", "volume", "tmpfs", "npipe", "cluster", "image"]);
-            if !v.target.starts_with('/') && v.kind != "npipe" {
-                c.error(&path, format!("volume target {:?} must be an absolute path", v.target));
-            }
-            if v.kind == "bind" && v.source.as_deref().is_none_or(str::is_empty) {
-                c.error(&path, "a bind mount needs a source");
-            }
-            if v.kind == "tmpfs" && v.source.is_some() {
-                c.error(&path, "a tmpfs mount takes no source");
-            }
-            if let Some(p) = v.bind.as_ref().and_then(|b| b.propagation.as_deref()) {
-                c.one_of(&path, Some(p), &["shared", "slave", "private", "rshared", "rslave", "rprivate"]);
-            }
-        }
-        for (i, p) in s.ports.iter().enumerate() {
-            let idx = i.to_string();
-            let path = ["services", n, "ports", &idx];
-            c.one_of(&path, p.protocol.as_deref(), &["tcp", "udp", "sctp"]);
-            c.one_of(&path, p.mode.as_deref(), &["ingress", "host"]);
-            if p.target == 0 {
-                c.error(&path, "the container port must be between 1 and 65535");
-            }
-            if let Some(published) = &p.published {
-                if let Err(e) = crate::ports::parse_range(published, published) {
-                    c.error(&path, e);
-                }
-            }
-        }
-        if let Some(h) = &s.healthcheck {
-            if let Some(first) = h.test.first() {
-                c.one_of(&["services", n, "healthcheck", "test"], Some(first), &["CMD", "CMD-SHELL", "NONE"]);
-            }
-        }
-        if let Some(d) = &s.deploy {
-            c.one_of(
-                &["services", n, "deploy", "mode"],
-                d.mode.as_deref(),
-                &["replicated", "global", "replicated-job", "global-job"],
-            );
-        }
-        for (i, w) in s.develop.iter().flat_map(|d| &d.watch).enumerate() {
-            let idx = i.to_string();
-            c.one_of(
-                &["services", n, "develop", "watch", &idx, "action"],
-                Some(&w.action),
-                &["rebuild", "sync", "sync+restart", "restart", "sync+exec"],
-            );
-        }
+        service_schema(&mut c, name, s);
+        service_lists_schema(&mut c, name, s);
     }
     for (key, v) in &project.volumes {
         if let Some(name) = &v.name {
@@ -189,6 +87,119 @@ pub fn check_schema(project: &Project, model: &Node, diags: &mut Diagnostics) {
                 c.error(&["networks", key], format!("invalid network name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"));
             }
         }
+    }
+}
+
+/// A service's single-valued attributes: its name, restart, cgroup, pull policy, dependency
+/// conditions, container name and platform.
+fn service_schema(c: &mut Checker<'_>, name: &str, s: &Service) {
+    let n = name;
+    if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')) {
+        c.error(&["services", n], format!("service name {name:?} may only hold letters, digits, '.', '_' and '-'"));
+    }
+    if let Some(r) = &s.restart {
+        if !is_restart_policy(r) {
+            c.error(
+                &["services", n, "restart"],
+                format!("invalid restart policy {r:?}: use no, always, on-failure[:max-retries] or unless-stopped"),
+            );
+        }
+    }
+    c.one_of(&["services", n, "cgroup"], s.cgroup.as_deref(), &["host", "private"]);
+    if let Some(p) = s.pull_policy.as_deref() {
+        let every = p.strip_prefix("every_").is_some_and(|d| crate::model::types::Duration::parse(d).is_ok());
+        if !every {
+            c.one_of(
+                &["services", n, "pull_policy"],
+                Some(p),
+                &["always", "never", "missing", "build", "if_not_present", "daily", "weekly", "refresh"],
+            );
+        }
+    }
+    for (dep, d) in &s.depends_on {
+        c.one_of(
+            &["services", n, "depends_on", dep, "condition"],
+            Some(&d.condition),
+            &["service_started", "service_healthy", "service_completed_successfully"],
+        );
+    }
+    if let Some(container_name) = &s.container_name {
+        // The specification's pattern, [a-zA-Z0-9][a-zA-Z0-9_.-]+, takes two characters at least.
+        if !valid_resource_name(container_name) || container_name.len() < 2 {
+            c.error(
+                &["services", n, "container_name"],
+                format!(
+                    "invalid container name {container_name:?}: use two or more letters, digits, '_', '.' and '-', starting with a letter or digit"
+                ),
+            );
+        }
+    }
+    let build_platforms = s.build.as_ref().map(|b| b.platforms.as_slice()).unwrap_or_default();
+    if let Some(platform) =
+        s.platform.as_deref().filter(|p| !build_platforms.is_empty() && !build_platforms.iter().any(|b| b == p))
+    {
+        c.error(
+            &["services", n, "platform"],
+            format!(
+                "platform {platform:?} is not one of build.platforms ({}); build.platforms must include it",
+                build_platforms.join(", ")
+            ),
+        );
+    }
+}
+
+/// A service's lists and sections: volumes, ports, healthcheck, deploy mode, watch rules.
+fn service_lists_schema(c: &mut Checker<'_>, n: &str, s: &Service) {
+    for (i, v) in s.volumes.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["services", n, "volumes", &idx];
+        c.one_of(&path, Some(&v.kind), &["bind", "volume", "tmpfs", "npipe", "cluster", "image"]);
+        if !v.target.starts_with('/') && v.kind != "npipe" {
+            c.error(&path, format!("volume target {:?} must be an absolute path", v.target));
+        }
+        if v.kind == "bind" && v.source.as_deref().is_none_or(str::is_empty) {
+            c.error(&path, "a bind mount needs a source");
+        }
+        if v.kind == "tmpfs" && v.source.is_some() {
+            c.error(&path, "a tmpfs mount takes no source");
+        }
+        if let Some(p) = v.bind.as_ref().and_then(|b| b.propagation.as_deref()) {
+            c.one_of(&path, Some(p), &["shared", "slave", "private", "rshared", "rslave", "rprivate"]);
+        }
+    }
+    for (i, p) in s.ports.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["services", n, "ports", &idx];
+        c.one_of(&path, p.protocol.as_deref(), &["tcp", "udp", "sctp"]);
+        c.one_of(&path, p.mode.as_deref(), &["ingress", "host"]);
+        if p.target == 0 {
+            c.error(&path, "the container port must be between 1 and 65535");
+        }
+        if let Some(published) = &p.published {
+            if let Err(e) = crate::ports::parse_range(published, published) {
+                c.error(&path, e);
+            }
+        }
+    }
+    if let Some(h) = &s.healthcheck {
+        if let Some(first) = h.test.first() {
+            c.one_of(&["services", n, "healthcheck", "test"], Some(first), &["CMD", "CMD-SHELL", "NONE"]);
+        }
+    }
+    if let Some(d) = &s.deploy {
+        c.one_of(
+            &["services", n, "deploy", "mode"],
+            d.mode.as_deref(),
+            &["replicated", "global", "replicated-job", "global-job"],
+        );
+    }
+    for (i, w) in s.develop.iter().flat_map(|d| &d.watch).enumerate() {
+        let idx = i.to_string();
+        c.one_of(
+            &["services", n, "develop", "watch", &idx, "action"],
+            Some(&w.action),
+            &["rebuild", "sync", "sync+restart", "restart", "sync+exec"],
+        );
     }
 }
 

@@ -71,140 +71,151 @@ struct HealthRun {
 /// start is decided; then the shim carries on alone. `attached` is a client attached from the
 /// start (a foreground `run -i` or `-t`), so that it misses none of the output.
 pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStream, Streams)>) -> i32 {
-    let c = match store.load_container(id) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = writeln!(ready, "failed 125 {e}");
-            return 1;
-        }
-    };
-    let dir = store.container_dir(id);
-    let _one_shim = match super::store::shim_lock(&dir) {
-        Ok(lock) => lock,
-        Err(e) => {
-            let _ = writeln!(ready, "failed 125 another shim runs container {} ({e})", c.config.name);
-            return 1;
-        }
-    };
-    let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
-        nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-        let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
-        let _ = std::fs::remove_file(dir.join("shim.sock"));
-        let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
-        let listener = UnixListener::bind(&path)?;
-        // Only root talks to a shim (the directory is root's too).
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        listener.set_nonblocking(true)?;
-        Ok((log, listener))
-    })();
-    let (log, listener) = match setup {
+    let (mut shim, _one_shim) = match Shim::open(store, id) {
         Ok(x) => x,
-        Err(e) => {
-            let _ = writeln!(ready, "failed 125 cannot set up the shim: {e}");
+        Err(message) => {
+            let _ = writeln!(ready, "failed 125 {message}");
             return 1;
         }
-    };
-    let clients = Clients::new(c.config.tty, c.config.stdin_once);
-    let mut shim = Shim {
-        store,
-        c,
-        dir,
-        log,
-        listener,
-        waiters: Vec::new(),
-        kill_at: None,
-        health_next: None,
-        health_run: None,
-        run_started: Instant::now(),
-        rootfs_mounted: false,
-        clients,
-        terminal: None,
-        unsaved: std::cell::Cell::new(None),
     };
     if let Some((stream, streams)) = attached {
         shim.clients.add(stream, streams);
     }
-    shim.c.state.shim_pid = Some(std::process::id() as i32);
-    shim.c.state.stopped_by_user = false;
-    let mut first = true;
-    let mut in_a_row = 0u32;
-    loop {
-        let started = Instant::now();
-        let code = match shim.start() {
-            Ok(run) => {
-                if std::mem::take(&mut first) {
-                    let _ = writeln!(ready, "started {}", run.pid);
-                }
-                shim.supervise(run)
-            }
-            Err(e) => {
-                let code = match &e {
-                    StartError::Command { code, .. } => *code,
-                    StartError::Setup(_) => 128,
-                };
-                shim.c.state.error = Some(e.to_string());
-                if std::mem::take(&mut first) {
-                    let _ = writeln!(ready, "failed {code} {e}");
-                }
-                shim.cleanup_run();
-                code
-            }
-        };
-        // The back-off counts from the exit: recording it happens within the wait.
-        let exited_at = Instant::now();
-        shim.c.state.exit_code = Some(code);
-        shim.c.state.finished_at = Some(crate::time::now_nanos());
-        shim.c.state.pid = None;
-        let restart =
-            should_restart(shim.c.config.restart, code, shim.c.state.stopped_by_user, shim.c.state.restart_count)
-                && shim.c.state.error.is_none();
-        // The state is on disk before anyone waiting hears of the exit: what they read next
-        // must already say so.
-        shim.c.state.status = if restart { Status::Restarting } else { Status::Exited };
-        shim.save();
-        // A run's runtime state and cgroups go when it ends for good. Between restarts the
-        // cgroups stay, empty, for the next run: making them again is most of a restart's
-        // work on cgroup v1 (about 14 ms of 23 here); the next start replaces the state.
-        if !restart {
-            shim.cleanup_run();
-            break;
-        }
-        shim.answer_waiters(code);
-        in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
-        if !shim.pause(backoff(in_a_row.saturating_sub(1)).saturating_sub(exited_at.elapsed())) {
-            shim.cleanup_run();
-            break;
-        }
-        shim.c.state.restart_count += 1;
-    }
-    shim.unmount_rootfs();
-    // A stopped container holds no address, port or interface; the next start sets them up
-    // again (with the same addresses, which are in its configuration). Done before anyone
-    // hears of the exit, so that a start right after a stop finds the network clean (the veth
-    // pairs go with the namespace; what the kernel has not deleted yet is seen to below).
-    if let Err(e) = crate::network::release(store, &shim.c.config) {
-        tracing::warn!("cannot take the container off its networks: {e}");
-    }
-    shim.c.state.status = Status::Exited;
-    shim.c.state.shim_pid = None;
-    shim.save();
-    let code = shim.c.state.exit_code.unwrap_or(0);
-    shim.wait_until_saved(code);
-    let _ = std::fs::remove_file(shim.dir.join("shim.sock"));
-    // Attached clients get the last output, then see their connection close.
-    shim.clients.finish(Duration::from_secs(2));
-    shim.answer_waiters(code);
-    if shim.c.config.auto_remove {
-        let _ = super::remove::discard(store, &shim.c.config);
-    }
-    // A foreground `run` reads this, and returns when the pipe closes: by then a `--rm`
-    // container is gone. If nobody listens any more the write just fails.
-    let _ = writeln!(ready, "exited {code}");
-    drop(ready);
-    // Nobody waits for this: deleting a link is slow in the kernel, and a new start of the
-    // container (which waits for this shim to end) deletes a leftover anyway.
-    crate::network::remove_links(&shim.c.config);
+    shim.runs(&mut ready);
+    shim.finish(ready);
     0
+}
+
+impl Shim<'_> {
+    /// The shim of container `id`, holding the lock that makes it the only one, with its log
+    /// open and its control socket listening.
+    fn open<'a>(store: &'a Store, id: &str) -> Result<(Shim<'a>, File), String> {
+        let c = store.load_container(id).map_err(|e| e.to_string())?;
+        let dir = store.container_dir(id);
+        let one_shim = super::store::shim_lock(&dir)
+            .map_err(|e| format!("another shim runs container {} ({e})", c.config.name))?;
+        let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
+            nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+            let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
+            let _ = std::fs::remove_file(dir.join("shim.sock"));
+            let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
+            let listener = UnixListener::bind(&path)?;
+            // Only root talks to a shim (the directory is root's too).
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            listener.set_nonblocking(true)?;
+            Ok((log, listener))
+        })();
+        let (log, listener) = setup.map_err(|e| format!("cannot set up the shim: {e}"))?;
+        let clients = Clients::new(c.config.tty, c.config.stdin_once);
+        let mut shim = Shim {
+            store,
+            c,
+            dir,
+            log,
+            listener,
+            waiters: Vec::new(),
+            kill_at: None,
+            health_next: None,
+            health_run: None,
+            run_started: Instant::now(),
+            rootfs_mounted: false,
+            clients,
+            terminal: None,
+            unsaved: std::cell::Cell::new(None),
+        };
+        shim.c.state.shim_pid = Some(std::process::id() as i32);
+        shim.c.state.stopped_by_user = false;
+        Ok((shim, one_shim))
+    }
+
+    /// Starts and supervises the container, again as its restart policy says, until it
+    /// ends for good; `ready` hears how the first start went.
+    fn runs(&mut self, ready: &mut File) {
+        let mut first = true;
+        let mut in_a_row = 0u32;
+        loop {
+            let started = Instant::now();
+            let code = match self.start() {
+                Ok(run) => {
+                    if std::mem::take(&mut first) {
+                        let _ = writeln!(ready, "started {}", run.pid);
+                    }
+                    self.supervise(run)
+                }
+                Err(e) => {
+                    let code = match &e {
+                        StartError::Command { code, .. } => *code,
+                        StartError::Setup(_) => 128,
+                    };
+                    self.c.state.error = Some(e.to_string());
+                    if std::mem::take(&mut first) {
+                        let _ = writeln!(ready, "failed {code} {e}");
+                    }
+                    self.cleanup_run();
+                    code
+                }
+            };
+            // The back-off counts from the exit: recording it happens within the wait.
+            let exited_at = Instant::now();
+            self.c.state.exit_code = Some(code);
+            self.c.state.finished_at = Some(crate::time::now_nanos());
+            self.c.state.pid = None;
+            let state = &self.c.state;
+            let restart = should_restart(self.c.config.restart, code, state.stopped_by_user, state.restart_count)
+                && state.error.is_none();
+            // The state is on disk before anyone waiting hears of the exit: what they read next
+            // must already say so.
+            self.c.state.status = if restart { Status::Restarting } else { Status::Exited };
+            self.save();
+            // A run's runtime state and cgroups go when it ends for good. Between restarts the
+            // cgroups stay, empty, for the next run: making them again is most of a restart's
+            // work on cgroup v1 (about 14 ms of 23 here); the next start replaces the state.
+            if !restart {
+                self.cleanup_run();
+                return;
+            }
+            self.answer_waiters(code);
+            in_a_row = if started.elapsed() >= Duration::from_secs(10) { 0 } else { in_a_row + 1 };
+            if !self.pause(backoff(in_a_row.saturating_sub(1)).saturating_sub(exited_at.elapsed())) {
+                self.cleanup_run();
+                return;
+            }
+            self.c.state.restart_count += 1;
+        }
+    }
+
+    /// After the last run: the root unmounted, the networks released, the exit recorded and
+    /// told to everyone waiting for it, then (after `ready` hears it) the links deleted.
+    fn finish(mut self, mut ready: File) {
+        self.unmount_rootfs();
+        // A stopped container holds no address, port or interface; the next start sets them
+        // up again (with the same addresses, which are in its configuration). Done before
+        // anyone hears of the exit, so that a start right after a stop finds the network clean
+        // (the veth pairs go with the namespace; what the kernel has not deleted yet is seen
+        // to below).
+        if let Err(e) = crate::network::release(self.store, &self.c.config) {
+            tracing::warn!("cannot take the container off its networks: {e}");
+        }
+        self.c.state.status = Status::Exited;
+        self.c.state.shim_pid = None;
+        self.save();
+        let code = self.c.state.exit_code.unwrap_or(0);
+        self.wait_until_saved(code);
+        let _ = std::fs::remove_file(self.dir.join("shim.sock"));
+        // Attached clients get the last output, then see their connection close.
+        self.clients.finish(Duration::from_secs(2));
+        self.answer_waiters(code);
+        if self.c.config.auto_remove {
+            let _ = super::remove::discard(self.store, &self.c.config);
+        }
+        // A foreground `run` reads this, and returns when the pipe closes: by then a `--rm`
+        // container is gone. If nobody listens any more the write just fails.
+        let _ = writeln!(ready, "exited {code}");
+        drop(ready);
+        // Nobody waits for this: deleting a link is slow in the kernel, and a new start of the
+        // container (which waits for this shim to end) deletes a leftover anyway.
+        crate::network::remove_links(&self.c.config);
+    }
 }
 
 /// One run of the container process.

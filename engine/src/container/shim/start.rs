@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use libcontainer::container::Container as YoukiContainer;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 
@@ -17,14 +18,32 @@ use super::*;
 
 impl Shim<'_> {
     pub(super) fn start(&mut self) -> Result<Run, StartError> {
-        let setup = |what: &str, e: &dyn std::fmt::Display| StartError::Setup(format!("cannot {what}: {e}"));
-        let config = &self.c.config;
         // What a restart would only redo identically is done once per shim: the /etc files, the
         // root mount, the user and the runtime spec.
         let first = !self.rootfs_mounted;
         if first {
-            write_etc_files(&self.dir, config).map_err(|e| setup("write /etc/hosts and friends", &e))?;
+            write_etc_files(&self.dir, &self.c.config).map_err(|e| setup("write /etc/hosts and friends", &e))?;
         }
+        let rootfs = self.mount_rootfs()?;
+        if first {
+            self.write_spec(&rootfs)?;
+        }
+        let (mut container, stdout, stderr) = self.create()?;
+        container.start().map_err(|e| setup("start the container", &e))?;
+        let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid.as_raw()).ok_or_else(|| StartError::Setup("bad pid".into()))?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|e| setup("watch the container process", &e))?;
+        self.record_start(pid);
+        Ok(Run { pid, pidfd, stdout, stderr })
+    }
+
+    /// The root file system, mounted over the image's layers (kept from the run before on a
+    /// restart), after killing what a dead shim left running.
+    fn mount_rootfs(&mut self) -> Result<PathBuf, StartError> {
+        let config = &self.c.config;
         let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
         if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
             return Err(StartError::Setup(format!(
@@ -48,29 +67,40 @@ impl Shim<'_> {
                 .map_err(|e| setup("mount the root file system", &e))?;
             self.rootfs_mounted = true;
         }
-        if first {
-            let user = user::resolve(&rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
-            // As Docker does, a working directory missing from the image is made.
-            if config.working_dir.starts_with('/') {
-                crate::container::copy::make_dirs(&rootfs, &config.working_dir)
-                    .map_err(|e| setup("make the working directory", &e))?;
-            }
-            crate::container::rootfs::check_command(&rootfs, &config.args, &config.env)?;
-            if config.host.init && !spec::init_binary().is_file() {
-                return Err(StartError::Setup(format!(
-                    "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
-                    spec::init_binary().display()
-                )));
-            }
-            crate::volume::seed(self.store, config, &rootfs).map_err(|e| setup("seed the volumes", &e))?;
-            let volumes =
-                crate::volume::runtime_mounts(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
-            let netns = crate::network::namespace_for(self.store, config);
-            let spec = spec::build(config, &user, &rootfs, &self.dir, netns.as_deref(), &volumes)
-                .map_err(|e| setup("build the runtime spec", &e))?;
-            spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
-        }
+        Ok(rootfs)
+    }
 
+    /// What the first start works out once: the user, the working directory, the command
+    /// check, the volumes' first contents, and the runtime spec.
+    fn write_spec(&self, rootfs: &Path) -> Result<(), StartError> {
+        let config = &self.c.config;
+        let user = user::resolve(rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+        // As Docker does, a working directory missing from the image is made.
+        if config.working_dir.starts_with('/') {
+            crate::container::copy::make_dirs(rootfs, &config.working_dir)
+                .map_err(|e| setup("make the working directory", &e))?;
+        }
+        crate::container::rootfs::check_command(rootfs, &config.args, &config.env)?;
+        if config.host.init && !spec::init_binary().is_file() {
+            return Err(StartError::Setup(format!(
+                "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
+                spec::init_binary().display()
+            )));
+        }
+        crate::volume::seed(self.store, config, rootfs).map_err(|e| setup("seed the volumes", &e))?;
+        let volumes =
+            crate::volume::runtime_mounts(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
+        let netns = crate::network::namespace_for(self.store, config);
+        let spec = spec::build(config, &user, rootfs, &self.dir, netns.as_deref(), &volumes)
+            .map_err(|e| setup("build the runtime spec", &e))?;
+        spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+        Ok(())
+    }
+
+    /// The container created by the runtime (not started yet), its standard streams wired to
+    /// the shim: a terminal, or pipes.
+    fn create(&mut self) -> Result<(YoukiContainer, Option<Output>, Option<Output>), StartError> {
+        let config = &self.c.config;
         let runtime = self.dir.join("runtime");
         let _ = std::fs::remove_dir_all(runtime.join(&config.id));
         std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
@@ -100,7 +130,7 @@ impl Shim<'_> {
             let builder = builder.with_stdin(input).with_stdout(out_w).with_stderr(err_w);
             (builder, Wiring::Pipes(out_r, err_r))
         };
-        let mut container = builder
+        let container = builder
             .as_init(self.dir.join("bundle"))
             .with_systemd(false)
             .with_detach(true)
@@ -124,13 +154,11 @@ impl Shim<'_> {
                 (Some(Output::new(out_r, attach::STDOUT)), Some(Output::new(err_r, attach::STDERR)))
             }
         };
-        container.start().map_err(|e| setup("start the container", &e))?;
-        let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
-        let pidfd = rustix::process::pidfd_open(
-            rustix::process::Pid::from_raw(pid.as_raw()).ok_or_else(|| StartError::Setup("bad pid".into()))?,
-            rustix::process::PidfdFlags::empty(),
-        )
-        .map_err(|e| setup("watch the container process", &e))?;
+        Ok((container, stdout, stderr))
+    }
+
+    /// The state of a run that has started, on disk.
+    fn record_start(&mut self, pid: Pid) {
         self.c.state.status = Status::Running;
         self.c.state.pid = Some(pid.as_raw());
         self.c.state.started_at = Some(crate::time::now_nanos());
@@ -145,10 +173,14 @@ impl Shim<'_> {
             self.c.state.health = Some(health);
         }
         // The process runs from here on; the record follows (its fsyncs take milliseconds).
-        tracing::info!(container = %config.name, pid = pid.as_raw(), "started");
+        tracing::info!(container = %self.c.config.name, pid = pid.as_raw(), "started");
         self.save();
-        Ok(Run { pid, pidfd, stdout, stderr })
     }
+}
+
+/// A start that failed in berth's set-up (not the command's fault): exit 128, as Docker.
+fn setup(what: &str, e: &dyn std::fmt::Display) -> StartError {
+    StartError::Setup(format!("cannot {what}: {e}"))
 }
 
 fn write_etc_files(dir: &Path, config: &crate::container::ContainerConfig) -> io::Result<()> {
