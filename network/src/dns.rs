@@ -202,18 +202,7 @@ pub fn serve(path: &Path, upstreams: &[SocketAddr], mut on_reload: impl FnMut(&[
                 tracing::info!("no networks left: exiting");
                 return Ok(());
             }
-            sockets.retain(|gw, _| records.networks.iter().any(|n| n.gateway == *gw));
-            for n in &records.networks {
-                if let std::collections::btree_map::Entry::Vacant(slot) = sockets.entry(n.gateway) {
-                    match UdpSocket::bind(SocketAddrV4::new(n.gateway, 53)) {
-                        Ok(s) => {
-                            s.set_nonblocking(true)?;
-                            slot.insert(s);
-                        }
-                        Err(e) => tracing::warn!("cannot listen on {}:53 for network {}: {e}", n.gateway, n.name),
-                    }
-                }
-            }
+            listen_on_gateways(&mut sockets, &records)?;
             on_reload(&sockets.keys().copied().collect::<Vec<_>>());
         }
         let listening: Vec<(Ipv4Addr, &UdpSocket)> = sockets.iter().map(|(g, s)| (*g, s)).collect();
@@ -234,29 +223,7 @@ pub fn serve(path: &Path, upstreams: &[SocketAddr], mut on_reload: impl FnMut(&[
             if !readable[i] {
                 continue;
             }
-            while let Ok((n, from)) = socket.recv_from(&mut buf) {
-                let SocketAddr::V4(client) = from else { continue };
-                let query = &buf[..n];
-                match answer(&records, *client.ip(), *gateway, query) {
-                    Some(reply) => {
-                        let _ = socket.send_to(&reply, from);
-                    }
-                    None => match forward(upstreams, query) {
-                        Some(s) => pending.push(Pending {
-                            socket: s,
-                            gateway: *gateway,
-                            client: from,
-                            query: query.to_vec(),
-                            deadline: Instant::now() + UPSTREAM_TIMEOUT,
-                        }),
-                        None => {
-                            if let Some(reply) = servfail(query) {
-                                let _ = socket.send_to(&reply, from);
-                            }
-                        }
-                    },
-                }
-            }
+            answer_queries(socket, *gateway, &records, upstreams, &mut buf, &mut pending);
         }
         let offset = listening.len();
         let now = Instant::now();
@@ -276,6 +243,59 @@ pub fn serve(path: &Path, upstreams: &[SocketAddr], mut on_reload: impl FnMut(&[
             }
             false
         });
+    }
+}
+
+/// One socket on port 53 of each network's gateway: new networks get one, the sockets of
+/// networks that are gone are closed.
+fn listen_on_gateways(sockets: &mut BTreeMap<Ipv4Addr, UdpSocket>, records: &Records) -> std::io::Result<()> {
+    sockets.retain(|gw, _| records.networks.iter().any(|n| n.gateway == *gw));
+    for n in &records.networks {
+        if let std::collections::btree_map::Entry::Vacant(slot) = sockets.entry(n.gateway) {
+            match UdpSocket::bind(SocketAddrV4::new(n.gateway, 53)) {
+                Ok(s) => {
+                    s.set_nonblocking(true)?;
+                    slot.insert(s);
+                }
+                Err(e) => tracing::warn!("cannot listen on {}:53 for network {}: {e}", n.gateway, n.name),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers the queries waiting on the socket of `gateway`: from the records, or forwarded
+/// upstream (the answer comes later, through `pending`), or SERVFAIL when no upstream takes it.
+fn answer_queries(
+    socket: &UdpSocket,
+    gateway: Ipv4Addr,
+    records: &Records,
+    upstreams: &[SocketAddr],
+    buf: &mut [u8],
+    pending: &mut Vec<Pending>,
+) {
+    while let Ok((n, from)) = socket.recv_from(buf) {
+        let SocketAddr::V4(client) = from else { continue };
+        let query = &buf[..n];
+        match answer(records, *client.ip(), gateway, query) {
+            Some(reply) => {
+                let _ = socket.send_to(&reply, from);
+            }
+            None => match forward(upstreams, query) {
+                Some(s) => pending.push(Pending {
+                    socket: s,
+                    gateway,
+                    client: from,
+                    query: query.to_vec(),
+                    deadline: Instant::now() + UPSTREAM_TIMEOUT,
+                }),
+                None => {
+                    if let Some(reply) = servfail(query) {
+                        let _ = socket.send_to(&reply, from);
+                    }
+                }
+            },
+        }
     }
 }
 

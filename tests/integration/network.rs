@@ -218,6 +218,14 @@ fn published_ports_in_every_form() {
         .expect("a random port")
         .to_string();
     assert_eq!(http_get(&picked.replace("0.0.0.0", "127.0.0.1")), "hello from web\n", "{random}");
+}
+
+#[test]
+fn published_udp_ports_and_taken_ports() {
+    let _host = forwarding();
+    let state = state_with_busybox();
+    state.ok(&["network", "create", "pubnet"]);
+    state.ok(&["network", "create", "othernet"]);
     // UDP: busybox has no UDP server, so the container runs the host's python3 (the host's root
     // mounted read-only) as an echo server, published on 127.0.0.1 and on every address.
     let (local_udp, any_udp) = (free_udp_port(), free_udp_port());

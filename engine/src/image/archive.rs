@@ -165,11 +165,26 @@ fn tempfile_in(store: &Store) -> Result<Spool, ArchiveError> {
     Ok(Spool { file })
 }
 
+/// An archive's files by path, as their digests in the content store.
+type Files = BTreeMap<String, Digest>;
+/// An archive's JSON documents by path.
+type Documents = BTreeMap<String, Vec<u8>>;
+
 /// Reads an archive into the store; returns the names loaded. `name` names an OCI layout
 /// whose entries carry no image name.
 pub fn load<R: Read>(store: &Store, input: R, name: Option<&ImageRef>) -> Result<Vec<ImageRef>, ArchiveError> {
-    let mut files: BTreeMap<String, Digest> = BTreeMap::new();
-    let mut documents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let (files, documents) = read_entries(store, input)?;
+    match documents.get("manifest.json") {
+        Some(data) => load_docker(store, &files, &documents, data, name),
+        None => load_oci(store, &files, &documents, name),
+    }
+}
+
+/// Every file of the archive into the content store: the JSON documents kept in memory too
+/// (each within [`MAX_DOCUMENT`]), with every file's digest by its path.
+fn read_entries<R: Read>(store: &Store, input: R) -> Result<(Files, Documents), ArchiveError> {
+    let mut files = Files::new();
+    let mut documents = Documents::new();
     let plain = unpack::decompress(input).map_err(ArchiveError::Read)?;
     let mut archive = tar::Archive::new(plain);
     for entry in archive.entries().map_err(ArchiveError::Read)? {
@@ -195,42 +210,59 @@ pub fn load<R: Read>(store: &Store, input: R, name: Option<&ImageRef>) -> Result
             files.insert(path, store.content.ingest(&mut entry).map_err(ArchiveError::Read)?);
         }
     }
+    Ok((files, documents))
+}
+
+/// A `docker save` archive: `manifest.json` lists each image's config, tags and layers.
+fn load_docker(
+    store: &Store,
+    files: &Files,
+    documents: &Documents,
+    data: &[u8],
+    name: Option<&ImageRef>,
+) -> Result<Vec<ImageRef>, ArchiveError> {
     let mut loaded = Vec::new();
-    if let Some(data) = documents.get("manifest.json") {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Entry {
-            config: String,
-            #[serde(default)]
-            repo_tags: Option<Vec<String>>,
-            layers: Vec<String>,
-        }
-        let entries: Vec<Entry> = serde_json::from_slice(data)
-            .map_err(|e| ArchiveError::Invalid { file: "manifest.json".into(), message: e.to_string() })?;
-        for e in entries {
-            let config = documents
-                .get(&e.config)
-                .cloned()
-                .or_else(|| files.get(&e.config).and_then(|d| store.content.read(d).ok()));
-            let config = config.ok_or_else(|| ArchiveError::MissingFile(e.config.clone()))?;
-            let layers: Vec<Digest> = e
-                .layers
-                .iter()
-                .map(|l| files.get(l).cloned().ok_or_else(|| ArchiveError::MissingFile(l.clone())))
-                .collect::<Result<_, _>>()?;
-            let mut names: Vec<ImageRef> =
-                e.repo_tags.unwrap_or_default().iter().filter_map(|t| ImageRef::parse(t).ok()).collect();
-            if names.is_empty() {
-                names.extend(name.cloned());
-            }
-            if names.is_empty() {
-                return Err(ArchiveError::Unnamed);
-            }
-            local::commit_image(store, &config, &layers, &names)?;
-            loaded.extend(names);
-        }
-        return Ok(loaded);
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entry {
+        config: String,
+        #[serde(default)]
+        repo_tags: Option<Vec<String>>,
+        layers: Vec<String>,
     }
+    let entries: Vec<Entry> = serde_json::from_slice(data)
+        .map_err(|e| ArchiveError::Invalid { file: "manifest.json".into(), message: e.to_string() })?;
+    for e in entries {
+        let config =
+            documents.get(&e.config).cloned().or_else(|| files.get(&e.config).and_then(|d| store.content.read(d).ok()));
+        let config = config.ok_or_else(|| ArchiveError::MissingFile(e.config.clone()))?;
+        let layers: Vec<Digest> = e
+            .layers
+            .iter()
+            .map(|l| files.get(l).cloned().ok_or_else(|| ArchiveError::MissingFile(l.clone())))
+            .collect::<Result<_, _>>()?;
+        let mut names: Vec<ImageRef> =
+            e.repo_tags.unwrap_or_default().iter().filter_map(|t| ImageRef::parse(t).ok()).collect();
+        if names.is_empty() {
+            names.extend(name.cloned());
+        }
+        if names.is_empty() {
+            return Err(ArchiveError::Unnamed);
+        }
+        local::commit_image(store, &config, &layers, &names)?;
+        loaded.extend(names);
+    }
+    Ok(loaded)
+}
+
+/// An OCI image layout: `index.json` and content-addressed blobs.
+fn load_oci(
+    store: &Store,
+    files: &Files,
+    documents: &Documents,
+    name: Option<&ImageRef>,
+) -> Result<Vec<ImageRef>, ArchiveError> {
+    let mut loaded = Vec::new();
     let index = documents.get("index.json").ok_or(ArchiveError::NotAnArchive)?;
     let blob = |d: &Digest| -> Result<Vec<u8>, ArchiveError> {
         let path = format!("blobs/sha256/{}", d.hex());
@@ -265,7 +297,7 @@ pub fn load<R: Read>(store: &Store, input: R, name: Option<&ImageRef>) -> Result
         };
         let config = blob(&m.config.digest)?;
         for l in &m.layers {
-            blob_exists(&files, &l.digest)?;
+            blob_exists(files, &l.digest)?;
         }
         let layers: Vec<Digest> = m.layers.iter().map(|l| l.digest.clone()).collect();
         local::commit_image(store, &config, &layers, &names)?;
@@ -274,7 +306,7 @@ pub fn load<R: Read>(store: &Store, input: R, name: Option<&ImageRef>) -> Result
     Ok(loaded)
 }
 
-fn blob_exists(files: &BTreeMap<String, Digest>, d: &Digest) -> Result<(), ArchiveError> {
+fn blob_exists(files: &Files, d: &Digest) -> Result<(), ArchiveError> {
     let path = format!("blobs/sha256/{}", d.hex());
     match files.get(&path) {
         Some(stored) if stored == d => Ok(()),

@@ -178,23 +178,7 @@ impl State<'_> {
         let kind = header.entry_type();
 
         if let Some(hidden) = name.to_str().and_then(|n| n.strip_prefix(WHITEOUT_PREFIX)) {
-            let dir = self.dest.join(parent);
-            if name == OPAQUE {
-                rustix::fs::setxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
-                    .map_err(|e| werr(e.into()))?;
-            } else {
-                let path = dir.join(hidden);
-                remove_existing(&path).map_err(werr)?;
-                rustix::fs::mknodat(
-                    rustix::fs::CWD,
-                    &path,
-                    rustix::fs::FileType::CharacterDevice,
-                    rustix::fs::Mode::empty(),
-                    0,
-                )
-                .map_err(|e| werr(e.into()))?;
-            }
-            return Ok(());
+            return self.whiteout(parent, name == OPAQUE, hidden).map_err(werr);
         }
 
         use tar::EntryType as T;
@@ -228,21 +212,7 @@ impl State<'_> {
             }
             T::Link => {
                 let to = link.ok_or_else(|| UnpackError::BadLink { entry: shown.clone(), target: String::new() })?;
-                let to_rel = clean(to)?;
-                let bad = || UnpackError::BadLink { entry: shown.clone(), target: to.display().to_string() };
-                if to_rel.as_os_str().is_empty()
-                    || self.through_symlink(to_rel.parent().unwrap_or(Path::new(""))).is_some()
-                {
-                    return Err(bad());
-                }
-                let source = self.dest.join(&to_rel);
-                if fs::symlink_metadata(&source).map(|m| m.is_dir()).unwrap_or(true) {
-                    return Err(bad());
-                }
-                remove_existing(&target).map_err(werr)?;
-                // linkat(2) without AT_SYMLINK_FOLLOW: a link to a symlink is a link to the symlink itself.
-                fs::hard_link(&source, &target).map_err(werr)?;
-                return Ok(());
+                return self.hard_link(&target, to, &shown);
             }
             T::Fifo => {
                 remove_existing(&target).map_err(werr)?;
@@ -262,6 +232,44 @@ impl State<'_> {
             }
         }
         self.metadata(&target, kind == T::Symlink, mode, uid, gid, mtime).map_err(werr)
+    }
+
+    /// A whiteout entry: the directory `parent` made opaque, or the name `hidden` in it marked
+    /// deleted (overlayfs's character device 0/0).
+    fn whiteout(&self, parent: &Path, opaque: bool, hidden: &str) -> io::Result<()> {
+        let dir = self.dest.join(parent);
+        if opaque {
+            rustix::fs::setxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())?;
+            return Ok(());
+        }
+        let path = dir.join(hidden);
+        remove_existing(&path)?;
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::empty(),
+            0,
+        )?;
+        Ok(())
+    }
+
+    /// A hard link at `target` to the layer's earlier entry `to`: never to a directory, to
+    /// nothing outside the layer, or through a symbolic link.
+    fn hard_link(&self, target: &Path, to: &Path, shown: &str) -> Result<(), UnpackError> {
+        let to_rel = clean(to)?;
+        let bad = || UnpackError::BadLink { entry: shown.to_string(), target: to.display().to_string() };
+        if to_rel.as_os_str().is_empty() || self.through_symlink(to_rel.parent().unwrap_or(Path::new(""))).is_some() {
+            return Err(bad());
+        }
+        let source = self.dest.join(&to_rel);
+        if fs::symlink_metadata(&source).map(|m| m.is_dir()).unwrap_or(true) {
+            return Err(bad());
+        }
+        let werr = |source: io::Error| UnpackError::Write { entry: shown.to_string(), source };
+        remove_existing(target).map_err(werr)?;
+        // linkat(2) without AT_SYMLINK_FOLLOW: a link to a symlink is a link to the symlink itself.
+        fs::hard_link(&source, target).map_err(werr)
     }
 
     /// Ownership, then mode (chown clears set-id bits), then modification time; never
