@@ -104,88 +104,144 @@ fn condition_met(c: &Container, dep: &str, condition: &str) -> Result<bool, Stri
     }
 }
 
+/// One service in the dependency schedule: its containers and what they wait for.
+struct Unit {
+    /// The service on the board: its name, or `project/service` at boot.
+    key: String,
+    service: String,
+    containers: Vec<Container>,
+    deps: Vec<Dep>,
+}
+
+/// A dependency of a [`Unit`]: the unit it waits for, on what condition.
+struct Dep {
+    key: String,
+    service: String,
+    condition: String,
+    required: bool,
+    /// The dependency's containers, as listed before the start.
+    containers: Vec<Container>,
+}
+
+/// How a schedule runs: `up`/`start`, or `system boot`.
+#[derive(Clone, Copy)]
+struct Schedule<'a> {
+    store: &'a Store,
+    exe: &'a Path,
+    report: &'a dyn Report,
+    /// At boot each container is cleaned of a dead shim's leftovers first, and every one is
+    /// tried even when another of its service failed.
+    boot: bool,
+}
+
+impl Schedule<'_> {
+    /// Runs every unit once its dependencies meet their conditions, independent ones in
+    /// parallel; `started` are counted as started already. Returns why those that failed did.
+    fn run(self, units: &[Unit], started: &[String]) -> Vec<String> {
+        let board = Board { outcomes: std::sync::Mutex::new(BTreeMap::new()), changed: std::sync::Condvar::new() };
+        for key in started {
+            board.set(key, Outcome::Started);
+        }
+        let failures: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for unit in units {
+                let (board, failures) = (&board, &failures);
+                scope.spawn(move || {
+                    let outcome = self.unit(unit, board);
+                    if let Outcome::Failed(e) = &outcome {
+                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(e.clone());
+                    }
+                    board.set(&unit.key, outcome);
+                });
+            }
+        });
+        failures.into_inner().unwrap_or_default()
+    }
+
+    fn unit(self, unit: &Unit, board: &Board) -> Outcome {
+        let report = self.report;
+        let failed = |e: String| Outcome::Failed(if self.boot { format!("service {}: {e}", unit.service) } else { e });
+        for d in &unit.deps {
+            let waited = match board.wait(&d.key) {
+                Outcome::Failed(e) => Err(e),
+                Outcome::Started => {
+                    // Only a wait for health or completion is worth progress lines.
+                    let waits = d.condition != "service_started";
+                    let report_all =
+                        |word: &str| d.containers.iter().for_each(|c| report.event("Container", &c.config.name, word));
+                    if waits {
+                        report_all("Waiting");
+                    }
+                    let r = wait_condition(self.store, &d.service, &d.containers, &d.condition);
+                    if waits && r.is_ok() {
+                        report_all(if d.condition == "service_healthy" { "Healthy" } else { "Exited" });
+                    }
+                    r
+                }
+            };
+            if let Err(e) = waited {
+                if d.required {
+                    return failed(e);
+                }
+                report.warn(&format!("optional dependency {} of {} failed: {e}", d.service, unit.service));
+            }
+        }
+        let mut outcome = Outcome::Started;
+        for c in &unit.containers {
+            if crate::container::remove::is_live(c) {
+                report.event("Container", &c.config.name, "Running");
+                continue;
+            }
+            if self.boot {
+                crate::container::remove::clean_leftovers(self.store, c);
+            }
+            if let Err(e) = launch_reported(self.store, c, self.exe, report) {
+                outcome = Outcome::Failed(e);
+                if !self.boot {
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+}
+
 /// Starts the services' containers: every service as soon as its dependencies meet their
 /// conditions, independent ones in parallel. A failed required dependency fails its dependents
 /// with Docker Compose's message; an optional one is reported and skipped.
 pub fn start(store: &Store, project: &Project, services: &[String], exe: &Path, report: &dyn Report) -> Result<()> {
-    let board = Board { outcomes: std::sync::Mutex::new(BTreeMap::new()), changed: std::sync::Condvar::new() };
-    // Services outside the selection count as started (`--no-deps`).
-    for name in project.services.keys().filter(|s| !services.contains(s)) {
-        board.set(name, Outcome::Started);
-    }
     let mut by_service: BTreeMap<String, Vec<Container>> = BTreeMap::new();
     for c in containers(store, &project.name, false)? {
         by_service.entry(service_of(&c).to_string()).or_default().push(c);
     }
-    let errors: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for name in services {
-            let (board, errors, by_service) = (&board, &errors, &by_service);
-            scope.spawn(move || {
-                let outcome = start_service(store, project, name, exe, board, by_service, report);
-                if let Outcome::Failed(e) = &outcome {
-                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.clone());
-                }
-                board.set(name, outcome);
-            });
-        }
-    });
-    let errors = errors.into_inner().unwrap_or_default();
-    match errors.into_iter().next() {
+    let of = |s: &str| by_service.get(s).cloned().unwrap_or_default();
+    let units: Vec<Unit> = services
+        .iter()
+        .map(|name| Unit {
+            key: name.clone(),
+            service: name.clone(),
+            containers: of(name),
+            deps: project.services[name]
+                .depends_on
+                .iter()
+                .filter(|(dep, _)| project.services.contains_key(*dep))
+                .map(|(dep, d)| Dep {
+                    key: dep.clone(),
+                    service: dep.clone(),
+                    condition: d.condition.clone(),
+                    required: d.required,
+                    containers: of(dep),
+                })
+                .collect(),
+        })
+        .collect();
+    // Services outside the selection count as started (`--no-deps`).
+    let outside: Vec<String> = project.services.keys().filter(|s| !services.contains(s)).cloned().collect();
+    let schedule = Schedule { store, exe, report, boot: false };
+    match schedule.run(&units, &outside).into_iter().next() {
         Some(e) => Err(ProjectError::Dependency(e)),
         None => Ok(()),
     }
-}
-
-fn start_service(
-    store: &Store,
-    project: &Project,
-    name: &str,
-    exe: &Path,
-    board: &Board,
-    by_service: &BTreeMap<String, Vec<Container>>,
-    report: &dyn Report,
-) -> Outcome {
-    let service = &project.services[name];
-    let of = |s: &str| by_service.get(s).map(Vec::as_slice).unwrap_or_default();
-    for (dep, d) in &service.depends_on {
-        if !project.services.contains_key(dep) {
-            continue;
-        }
-        let waited = match board.wait(dep) {
-            Outcome::Failed(e) => Err(e),
-            Outcome::Started => {
-                // Only a wait for health or completion is worth progress lines.
-                let waits = d.condition != "service_started";
-                let report_all =
-                    |word: &str| of(dep).iter().for_each(|c| report.event("Container", &c.config.name, word));
-                if waits {
-                    report_all("Waiting");
-                }
-                let r = wait_condition(store, dep, of(dep), &d.condition);
-                if waits && r.is_ok() {
-                    report_all(if d.condition == "service_healthy" { "Healthy" } else { "Exited" });
-                }
-                r
-            }
-        };
-        if let Err(e) = waited {
-            if d.required {
-                return Outcome::Failed(e);
-            }
-            report.warn(&format!("optional dependency {dep} of {name} failed: {e}"));
-        }
-    }
-    for c in of(name) {
-        if crate::container::remove::is_live(c) {
-            report.event("Container", &c.config.name, "Running");
-            continue;
-        }
-        if let Err(e) = launch_reported(store, c, exe, report) {
-            return Outcome::Failed(e);
-        }
-    }
-    Outcome::Started
 }
 
 /// Starts one stopped container, with its progress lines; one that another command's shim
@@ -202,11 +258,12 @@ fn launch_reported(store: &Store, c: &Container, exe: &Path, report: &dyn Report
     }
 }
 
-/// After a reboot (`berth system boot`): starts the containers whose restart policy says so.
-/// A project's services come back in dependency order, read from their `depends_on` labels (no
-/// Compose file needed): each once what it depends on has started, turned healthy or completed
-/// as the file said, independent ones in parallel. Containers outside projects start at once.
-/// Returns why each container or service that could not start did not.
+/// After a reboot (`berth system boot`): starts the containers whose restart policy says so,
+/// on the same schedule as `start`. A project's services come back in dependency order, read
+/// from their `depends_on` labels (no Compose file needed): each once what it depends on has
+/// started, turned healthy or completed as the file said, independent ones in parallel.
+/// Containers outside projects start at once. Returns why each container or service that
+/// could not start did not.
 pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<String>> {
     use crate::container::{boot::should_start_at_boot, remove};
     let chosen: Vec<Container> = store
@@ -215,6 +272,13 @@ pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<String
         .into_iter()
         .filter(|c| !remove::is_live(c) && should_start_at_boot(c))
         .collect();
+    let units = boot_units(chosen);
+    Ok(Schedule { store, exe, report, boot: true }.run(&units, &[]))
+}
+
+/// The schedule of a boot: one unit per project service (or container outside projects), each
+/// waiting for the dependencies its `depends_on` label names among those being started.
+fn boot_units(chosen: Vec<Container>) -> Vec<Unit> {
     // (project, service) -> containers; outside projects, the container's own name.
     let mut groups: BTreeMap<(String, String), Vec<Container>> = BTreeMap::new();
     for c in chosen {
@@ -224,46 +288,30 @@ pub fn boot(store: &Store, exe: &Path, report: &dyn Report) -> Result<Vec<String
         };
         groups.entry(key).or_default().push(c);
     }
-    let board = Board { outcomes: std::sync::Mutex::new(BTreeMap::new()), changed: std::sync::Condvar::new() };
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for ((project, service), cs) in &groups {
-            let (board, failures, groups) = (&board, &failures, &groups);
-            scope.spawn(move || {
-                let key = format!("{project}/{service}");
-                let fail = |why: String| {
-                    failures.lock().unwrap_or_else(|e| e.into_inner()).push(why.clone());
-                    board.set(&key, Outcome::Failed(why));
-                };
-                let deps = cs[0].config.labels.get(labels::DEPENDS_ON).cloned().unwrap_or_default();
-                for dep in deps.split(',').filter(|d| !d.is_empty()) {
+    groups
+        .iter()
+        .map(|((project, service), cs)| {
+            let deps = cs[0].config.labels.get(labels::DEPENDS_ON).cloned().unwrap_or_default();
+            let deps = deps
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .filter_map(|dep| {
                     let mut parts = dep.split(':');
                     let (name, condition) = (parts.next().unwrap_or(""), parts.next().unwrap_or("service_started"));
                     // Only what this boot starts is waited for; a dependency left down stays so.
-                    let Some(dep_containers) = groups.get(&(project.clone(), name.to_string())) else {
-                        continue;
-                    };
-                    if let Outcome::Failed(e) = board.wait(&format!("{project}/{name}")) {
-                        return fail(format!("service {service}: {e}"));
-                    }
-                    report.event("Container", name, "Waiting");
-                    if let Err(e) = wait_condition(store, name, dep_containers, condition) {
-                        return fail(format!("service {service}: {e}"));
-                    }
-                }
-                let mut outcome = Outcome::Started;
-                for c in cs {
-                    remove::clean_leftovers(store, c);
-                    if let Err(why) = launch_reported(store, c, exe, report) {
-                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(why.clone());
-                        outcome = Outcome::Failed(why);
-                    }
-                }
-                board.set(&key, outcome);
-            });
-        }
-    });
-    Ok(failures.into_inner().unwrap_or_default())
+                    let containers = groups.get(&(project.clone(), name.to_string()))?.clone();
+                    Some(Dep {
+                        key: format!("{project}/{name}"),
+                        service: name.to_string(),
+                        condition: condition.to_string(),
+                        required: true,
+                        containers,
+                    })
+                })
+                .collect();
+            Unit { key: format!("{project}/{service}"), service: service.clone(), containers: cs.clone(), deps }
+        })
+        .collect()
 }
 
 /// Waits until every container of the services runs (and is healthy where it has a
@@ -298,5 +346,44 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
             return Err(ProjectError::Dependency("timed out waiting for the services to be ready".into()));
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::ContainerConfig;
+
+    fn container(name: &str, project: Option<&str>, service: &str, depends_on: &str) -> Container {
+        let mut labels = BTreeMap::new();
+        if let Some(p) = project {
+            labels.insert(labels::PROJECT.to_string(), p.to_string());
+            labels.insert(labels::SERVICE.to_string(), service.to_string());
+            labels.insert(labels::DEPENDS_ON.to_string(), depends_on.to_string());
+        }
+        Container {
+            config: ContainerConfig { name: name.into(), labels, ..Default::default() },
+            state: Default::default(),
+            dir: std::path::PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn a_boot_waits_only_for_what_it_starts() {
+        let units = boot_units(vec![
+            container("shop-db-1", Some("shop"), "db", ""),
+            container("shop-web-1", Some("shop"), "web", "db:service_healthy:false,cache:service_started:false"),
+            container("shop-web-2", Some("shop"), "web", "db:service_healthy:false,cache:service_started:false"),
+            container("loner", None, "", ""),
+        ]);
+        let keys: Vec<&str> = units.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, ["/loner", "shop/db", "shop/web"]);
+        let web = &units[2];
+        assert_eq!(web.containers.len(), 2);
+        // `cache` is not being started: nothing waits for it.
+        assert_eq!(web.deps.len(), 1);
+        assert_eq!((web.deps[0].key.as_str(), web.deps[0].condition.as_str()), ("shop/db", "service_healthy"));
+        assert_eq!(web.deps[0].containers[0].config.name, "shop-db-1");
+        assert!(units[0].deps.is_empty() && units[1].deps.is_empty());
     }
 }
