@@ -130,6 +130,39 @@ impl ParsedFiles {
     }
 }
 
+/// Tells when files are replaced in some directories: an inotify watch for renames into them
+/// (how every record and derived file is written, see [`write_atomic`]) and for their removal.
+/// Waiters read the state, and wait here instead of polling when it is not what they want
+/// yet; the watch is set up before they read, so no change between the two is missed.
+pub struct DirChanges {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl DirChanges {
+    pub fn watch<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> io::Result<DirChanges> {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
+        for dir in dirs {
+            inotify::add_watch(&fd, dir, WatchFlags::MOVED_TO | WatchFlags::CLOSE_WRITE | WatchFlags::DELETE_SELF)?;
+        }
+        Ok(DirChanges { fd })
+    }
+
+    /// Waits until something changed since the last call, or `limit` passed (a bound, so that a
+    /// waiter also sees what no event announces, such as a process that died).
+    pub fn wait(&self, limit: std::time::Duration) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+        // Drain what arrived: the waiter reads the state again whatever it was.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut events = rustix::fs::inotify::Reader::new(&self.fd, &mut buf);
+        while events.next().is_ok() {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +192,24 @@ mod tests {
         assert!(
             matches!(files.load::<serde_json::Value>(&p), Err(LoadError::Io(e)) if e.kind() == io::ErrorKind::NotFound)
         );
+    }
+
+    #[test]
+    fn a_replaced_file_ends_the_wait() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let changes = DirChanges::watch([dir.path()]).expect("watch");
+        let path = dir.path().join("state.json");
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                write_atomic_in(&path, b"{}").expect("write");
+            })
+        };
+        let started = std::time::Instant::now();
+        changes.wait(std::time::Duration::from_secs(20));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the rename woke the waiter");
+        assert!(path.exists());
+        writer.join().expect("writer");
     }
 }

@@ -94,6 +94,7 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
     }
     // The server binds new gateways when it reloads; a container must not ask before.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let changes = crate::fsutil::DirChanges::watch([dir(store).as_path()]).ok();
     loop {
         let bound: BTreeSet<Ipv4Addr> = std::fs::read(dns_file(store, "dns.bound"))
             .ok()
@@ -109,7 +110,10 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
             );
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(1));
+        match &changes {
+            Some(changes) => changes.wait(Duration::from_millis(100)),
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use berth_compose::Project;
 use super::*;
 use crate::container::store::Container;
 use crate::container::{HealthStatus, Status};
+use crate::fsutil::DirChanges;
 use crate::labels;
 use crate::store::Store;
 
@@ -52,6 +53,8 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -
     if condition == "service_started" {
         return Ok(());
     }
+    // The shims rewrite the records as health and exit change; watched before the first read.
+    let changes = DirChanges::watch(cs.iter().map(|c| c.dir.as_path())).ok();
     loop {
         let mut met = true;
         for c in cs {
@@ -61,7 +64,7 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -
         if met {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        wait_for_change(changes.as_ref());
     }
 }
 
@@ -319,9 +322,12 @@ fn boot_units(chosen: Vec<Container>) -> Vec<Unit> {
 /// unhealthy, or at the deadline.
 pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    let of_services = |c: &Container| services.iter().any(|s| s == service_of(c));
+    let first = containers(store, project, false)?;
+    let changes = DirChanges::watch(first.iter().filter(|c| of_services(c)).map(|c| c.dir.as_path())).ok();
     loop {
         let mut ready = true;
-        for c in containers(store, project, false)?.iter().filter(|c| services.iter().any(|s| s == service_of(c))) {
+        for c in containers(store, project, false)?.iter().filter(|c| of_services(c)) {
             let health = c.state.health.as_ref().map(|h| h.status);
             match c.state.status {
                 Status::Exited | Status::Dead if c.state.exit_code == Some(0) => {}
@@ -345,7 +351,16 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
         if deadline.is_some_and(|d| Instant::now() > d) {
             return Err(ProjectError::Dependency("timed out waiting for the services to be ready".into()));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        wait_for_change(changes.as_ref());
+    }
+}
+
+/// Waits for the next change of the records watched, or a little while where they cannot be
+/// watched; bounded, so that what changes without a record (a dead shim) is seen too.
+fn wait_for_change(changes: Option<&DirChanges>) {
+    match changes {
+        Some(changes) => changes.wait(Duration::from_millis(500)),
+        None => std::thread::sleep(Duration::from_millis(20)),
     }
 }
 
