@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// The engine's floors, bottom up (kept in step with ARCHITECTURE.md).
 const FLOORS: &[(u8, &[&str])] = &[
-    (1, &["digest", "reference", "time", "labels", "fsutil", "process", "store", "image::content"]),
+    (1, &["digest", "reference", "time", "labels", "fsutil", "process", "store", "image::content", "container::dir"]),
     (
         2,
         &[

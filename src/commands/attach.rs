@@ -203,7 +203,7 @@ impl Drop for RawMode {
 }
 
 /// Asks a container's shim to resize its terminal.
-pub(crate) fn resize_container(dir: &std::path::Path) -> impl FnMut(u16, u16) + '_ {
+pub(crate) fn resize_container(dir: &berth_engine::container::dir::ContainerDir) -> impl FnMut(u16, u16) + '_ {
     move |rows, cols| {
         let _ = control::send(dir, &Request::Resize(rows, cols), Some(std::time::Duration::from_secs(2)));
     }

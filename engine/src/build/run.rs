@@ -41,7 +41,7 @@ impl Builder<'_> {
             let mut started =
                 launch::launch(store, &config.id, self.exe).map_err(|e| self.err(step.line, e.to_string()))?;
             let code = launch::wait_exit(&mut started).unwrap_or(-1);
-            let lines = log_lines(&store.container_dir(&config.id).join("log.json"));
+            let lines = log_lines(&store.container_dir(&config.id).log());
             for l in &lines {
                 self.progress.output(l);
             }

@@ -12,10 +12,12 @@ use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::poll::PollFlags;
+
+use super::dir::ContainerDir;
 
 /// Stream numbers of Docker's format.
 pub const STDOUT: u8 = 1;
@@ -269,10 +271,10 @@ pub struct ConsoleSocket {
 
 impl ConsoleSocket {
     /// Listens at `dir/name`, replacing a socket left there.
-    pub fn bind(dir: &Path, name: &str) -> io::Result<ConsoleSocket> {
-        let path = dir.join(name);
+    pub fn bind(dir: &ContainerDir, name: &str) -> io::Result<ConsoleSocket> {
+        let path = dir.scratch(name);
         let _ = std::fs::remove_file(&path);
-        let (_handle, short) = super::control::socket_path(dir, name)?;
+        let (_handle, short) = super::control::socket_path(dir.path(), name)?;
         let listener = UnixListener::bind(short)?;
         Ok(ConsoleSocket { listener, path })
     }
@@ -320,7 +322,7 @@ pub fn resize(tty: &impl AsFd, rows: u16, cols: u16) -> io::Result<()> {
 
 /// Connects to the shim of the container in `dir` as an attached client. The connection
 /// carries the container's output from here on; input goes the other way if asked.
-pub fn connect(dir: &Path, wants: Streams) -> io::Result<UnixStream> {
+pub fn connect(dir: &ContainerDir, wants: Streams) -> io::Result<UnixStream> {
     let mut stream = super::control::connect(dir, &super::control::Request::Attach(wants))?;
     // The shim answers `ok` (a line) before any output; read byte by byte, so that none of
     // the output is taken with it.

@@ -27,7 +27,7 @@ mod tests {
         should_start_at_boot(&Container {
             config: ContainerConfig { restart, ..Default::default() },
             state: ContainerState { status, stopped_by_user, exit_code, ..Default::default() },
-            dir: std::path::PathBuf::new(),
+            dir: Default::default(),
         })
     }
 

@@ -98,7 +98,7 @@ fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
 
 /// The layer of a container's upper directory (its changes), stored: (blob, diff ID).
 pub fn layer_of(store: &Store, c: &Container) -> io::Result<(Digest, Digest)> {
-    let upper = store.container_dir(&c.config.id).join("upper");
+    let upper = store.container_dir(&c.config.id).upper();
     store_layer(store, |out| write_layer(&upper, out))
 }
 
@@ -149,7 +149,7 @@ pub fn commit(
         }
     };
 
-    let upper = store.container_dir(&c.config.id).join("upper");
+    let upper = store.container_dir(&c.config.id).upper();
     let (blob, diff_id) = store_layer(store, |out| write_layer(&upper, out)).map_err(read_err)?;
 
     config.rootfs.diff_ids.push(diff_id);

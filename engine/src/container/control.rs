@@ -18,6 +18,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::dir::ContainerDir;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     State,
@@ -80,7 +82,7 @@ fn libc_o_path() -> i32 {
 
 /// Sends `request` to the shim of the container whose directory is `dir`, and returns its
 /// reply. `timeout` bounds the wait for the reply (none for `wait`).
-pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Result<String> {
+pub fn send(dir: &ContainerDir, request: &Request, timeout: Option<Duration>) -> io::Result<String> {
     let stream = connect(dir, request)?;
     stream.set_read_timeout(timeout)?;
     let mut reply = String::new();
@@ -93,8 +95,8 @@ pub fn send(dir: &Path, request: &Request, timeout: Option<Duration>) -> io::Res
 
 /// Connects to the shim of the container whose directory is `dir` and sends `request`; the
 /// reply is the caller's to read.
-pub fn connect(dir: &Path, request: &Request) -> io::Result<UnixStream> {
-    let (_handle, path) = socket_path(dir, "shim.sock")?;
+pub fn connect(dir: &ContainerDir, request: &Request) -> io::Result<UnixStream> {
+    let (_handle, path) = socket_path(dir.path(), ContainerDir::SHIM_SOCKET)?;
     let mut stream = UnixStream::connect(path)?;
     // MSG_NOSIGNAL: a shim that ended between the connect and the write is an error here,
     // not a SIGPIPE for a command that does not ignore it.

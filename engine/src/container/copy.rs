@@ -34,12 +34,12 @@ impl Drop for Root {
 
 pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
     let dir = store.container_dir(&c.config.id);
-    let path = dir.join("bundle").join("rootfs");
+    let path = dir.rootfs();
     if super::store::is_live(c) && rootfs::is_mounted(&path) {
         return Ok(Root { path, mounted_here: false });
     }
     let lowers: Vec<PathBuf> = c.config.layers.iter().map(|d| store.snapshot_fs(d)).collect();
-    rootfs::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &path)?;
+    rootfs::mount_overlay(&lowers, &dir.upper(), &dir.work(), &path)?;
     Ok(Root { path, mounted_here: true })
 }
 

@@ -83,7 +83,7 @@ pub fn spawn_terminal(
     let dir = store.container_dir(&c.config.id);
     // A terminal is asked for in a whole process description: the container's own, with this
     // process's command, environment, directory and user.
-    let spec = libcontainer::oci_spec::runtime::Spec::load(dir.join("bundle").join("config.json"))
+    let spec = libcontainer::oci_spec::runtime::Spec::load(dir.spec())
         .map_err(|e| runtime(format!("cannot read the container's runtime spec: {e}")))?;
     let mut process = spec.process().clone().unwrap_or_default();
     let mut user = process.user().clone();
@@ -100,7 +100,7 @@ pub fn spawn_terminal(
             libcontainer::oci_spec::runtime::BoxBuilder::default().height(rows).width(cols).build().ok()
         }));
     let unique = format!("exec-{}-{}", std::process::id(), super::new_id().get(..8).unwrap_or("0"));
-    let process_file = dir.join(format!("{unique}.json"));
+    let process_file = dir.scratch(&format!("{unique}.json"));
     let _remove = RemoveOnDrop(process_file.clone());
     // Read once by the runtime below and then removed: nothing to make durable.
     std::fs::write(&process_file, serde_json::to_vec(&process).map_err(|e| runtime(e.to_string()))?)
@@ -143,7 +143,7 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
     }
     let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
     let dir = store.container_dir(&c.config.id);
-    let rootfs = dir.join("bundle").join("rootfs");
+    let rootfs = dir.rootfs();
     let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
         .map_err(|e| runtime(e.to_string()))?;
     let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user, tty);
@@ -158,7 +158,7 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
     let cwd = opts.working_dir.clone().unwrap_or_else(|| c.config.working_dir.clone());
     let builder = ContainerBuilder::new(c.config.id.clone(), SyscallType::default())
         .with_executor(super::executor::BerthExecutor)
-        .with_root_path(dir.join("runtime"))
+        .with_root_path(dir.runtime())
         .map_err(|e| runtime(e.to_string()))?;
     Ok(Prepared { builder, user, env, cwd })
 }

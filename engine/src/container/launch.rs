@@ -73,7 +73,7 @@ pub fn launch_attached(
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("shim.log"))
+        .open(dir.shim_log())
         .map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let mut cmd = Command::new(exe);
     cmd.arg("shim").arg(id);
@@ -111,7 +111,7 @@ pub fn launch_attached(
         let _ = std::io::copy(&mut pipe, &mut std::io::sink());
         return Err(LaunchError::Failed { code: code.parse().unwrap_or(125), message: message.to_string() });
     }
-    Err(LaunchError::Silent { id: id.to_string(), log: dir.join("shim.log").display().to_string() })
+    Err(LaunchError::Silent { id: id.to_string(), log: dir.shim_log().display().to_string() })
 }
 
 /// Reads the shim's final `exited CODE` line (foreground `run`), then waits for the shim to

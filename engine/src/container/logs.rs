@@ -2,11 +2,13 @@
 //! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::dir::ContainerDir;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -204,6 +206,105 @@ pub fn read<R: BufRead>(reader: R) -> impl Iterator<Item = Entry> {
     reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
 }
 
+/// Where a [`Follower`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The current file from its start (what a container started now will write).
+    Current,
+    /// The rotated files first, oldest first, then the current one; with `tail`, only the
+    /// last lines of them all.
+    All { tail: Option<usize> },
+}
+
+/// Reads a container's log as it grows, across rotations: the file being read is known by its
+/// inode, and when `log.json` is a new file the rotated files that came after the old one are
+/// read first. Only complete lines are returned; a line being written waits for its end.
+pub struct Follower {
+    path: PathBuf,
+    /// Rotated files still to read, before the current one.
+    backlog: Vec<PathBuf>,
+    reader: BufReader<File>,
+    ino: u64,
+    pending: String,
+    /// Lines still to skip (`tail`).
+    skip: usize,
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+impl Follower {
+    pub fn open(dir: &ContainerDir, from: Start) -> io::Result<Follower> {
+        let path = dir.log();
+        let file = File::open(&path)?;
+        let ino = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+        let (backlog, skip) = match from {
+            Start::Current => (Vec::new(), 0),
+            Start::All { tail } => {
+                let all = files(&path);
+                let total: usize = match tail {
+                    Some(_) => all.iter().map(|f| File::open(f).map_or(0, |f| BufReader::new(f).lines().count())).sum(),
+                    None => 0,
+                };
+                let backlog = all[..all.len() - 1].to_vec();
+                (backlog, tail.map_or(0, |n| total.saturating_sub(n)))
+            }
+        };
+        Ok(Follower { path, backlog, reader: BufReader::new(file), ino, pending: String::new(), skip })
+    }
+
+    /// The entries written since the last call.
+    pub fn next_entries(&mut self) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for f in std::mem::take(&mut self.backlog) {
+            if let Ok(file) = File::open(f) {
+                take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, &mut out);
+            }
+        }
+        take_lines(&mut self.reader, &mut self.pending, &mut self.skip, &mut out);
+        let Some(now) = inode(&self.path) else { return out };
+        if now == self.ino {
+            return out;
+        }
+        let all = files(&self.path);
+        let rotated = &all[..all.len() - 1];
+        // The files newer than the one just finished; all of them if it was already deleted.
+        let start = rotated.iter().position(|f| inode(f) == Some(self.ino)).map_or(0, |i| i + 1);
+        for f in &rotated[start..] {
+            if let Ok(file) = File::open(f) {
+                take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, &mut out);
+            }
+        }
+        if let Ok(file) = File::open(&self.path) {
+            self.ino = file.metadata().map_or(now, |m| std::os::unix::fs::MetadataExt::ino(&m));
+            self.reader = BufReader::new(file);
+            self.pending.clear();
+            take_lines(&mut self.reader, &mut self.pending, &mut self.skip, &mut out);
+        }
+        out
+    }
+}
+
+/// The complete lines of `reader` from where it is, as entries, after skipping `skip` lines;
+/// a last line without its newline stays in `pending`.
+fn take_lines<R: BufRead>(reader: &mut R, pending: &mut String, skip: &mut usize, out: &mut Vec<Entry>) {
+    loop {
+        match reader.read_line(pending) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if !pending.ends_with('\n') => return,
+            Ok(_) => {
+                if *skip > 0 {
+                    *skip -= 1;
+                } else if let Ok(entry) = serde_json::from_str::<Entry>(pending) {
+                    out.push(entry);
+                }
+                pending.clear();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +367,31 @@ mod tests {
         let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
         assert_eq!(logs, ["hello\n", "world\n", "tail"]);
         assert!(entries[0].time.ends_with('Z') && entries[0].time.len() == 30, "{}", entries[0].time);
+    }
+
+    #[test]
+    fn a_follower_reads_across_rotations_and_tails_all_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cdir = ContainerDir::new(dir.path().to_path_buf());
+        let config = crate::container::LogConfig { max_size: Some(100), max_file: 20 };
+        let mut log = RotatingLog::open(&cdir.log(), config).expect("open");
+        let mut w = LineWriter::new("stdout");
+        w.push(b"line 0\n", &mut log).expect("write");
+        let mut current = Follower::open(&cdir, Start::Current).expect("follow");
+        for i in 1..8 {
+            w.push(format!("line {i}\n").as_bytes(), &mut log).expect("write");
+        }
+        assert!(files(&cdir.log()).len() > 1, "the log rotated");
+        let texts = |es: Vec<Entry>| es.into_iter().map(|e| e.log.trim_end().to_string()).collect::<Vec<_>>();
+        let seen = texts(current.next_entries());
+        assert_eq!(seen, (0..8).map(|i| format!("line {i}")).collect::<Vec<_>>(), "nothing lost or repeated");
+        // A line being written waits for its end.
+        let mut log = OpenOptions::new().append(true).open(cdir.log()).expect("open");
+        log.write_all(b"{\"log\":\"half").expect("write");
+        assert!(current.next_entries().is_empty());
+        log.write_all(b"\\n\",\"stream\":\"stdout\",\"time\":\"t\"}\n").expect("write");
+        assert_eq!(texts(current.next_entries()), ["half"]);
+        let mut tail = Follower::open(&cdir, Start::All { tail: Some(3) }).expect("follow");
+        assert_eq!(texts(tail.next_entries()), ["line 6", "line 7", "half"]);
     }
 }

@@ -2,19 +2,8 @@
 //! doing (`ContainerState`, rewritten atomically at every transition), and the shim that runs
 //! it. A container is metadata; its running process belongs to its shim.
 //!
-//! Layout of `<root>/containers/<id>/`:
-//!
-//! ```text
-//! config.json   ContainerConfig
-//! state.json    ContainerState
-//! log.json      the output, as JSON lines (Docker's json-file format)
-//! shim.sock     the shim's control socket, while it runs
-//! shim.lock     locked by the shim for its whole life: the one proof that it lives
-//! bundle/       the OCI bundle: config.json (runtime spec) and rootfs/ (overlay mount point)
-//! upper/ work/  the overlay's writable layer
-//! runtime/      libcontainer's own state
-//! hosts hostname resolv.conf   bind-mounted into /etc
-//! ```
+//! The layout of `<root>/containers/<id>/` is `dir.rs`'s: `ContainerDir` names every file
+//! in it, and nothing else joins paths there.
 
 pub mod attach;
 pub mod boot;
@@ -23,6 +12,7 @@ pub mod commit;
 pub mod control;
 pub mod copy;
 pub mod create;
+pub mod dir;
 pub mod exec;
 mod executor;
 pub mod health;

@@ -132,12 +132,13 @@ pub fn clean_leftovers(store: &Store, c: &Container) {
     let dir = store.container_dir(&c.config.id);
     // Its cgroups can only go once its processes are gone.
     super::cgroup::kill_leftovers(&c.config.id);
-    delete_runtime_state(&dir.join("runtime").join(&c.config.id));
-    let _ = rootfs::unmount(&dir.join("bundle").join("rootfs"));
+    delete_runtime_state(&dir.runtime_state(&c.config.id));
+    let _ = rootfs::unmount(&dir.rootfs());
 }
 
 /// Deletes libcontainer's state of a container (and with it the container's cgroups), if any.
 pub fn delete_runtime_state(dir: &Path) {
+    // libcontainer's own record of the container.
     if !dir.join("state.json").exists() {
         return;
     }

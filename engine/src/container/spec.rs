@@ -6,6 +6,7 @@ use std::path::Path;
 use libcontainer::oci_spec::runtime::Spec;
 
 use super::ContainerConfig;
+use super::dir::{ContainerDir, EtcFile};
 use super::user::User;
 
 /// Where `--init` puts the init in the container, as Docker does.
@@ -93,7 +94,7 @@ pub fn build(
     config: &ContainerConfig,
     user: &User,
     rootfs: &Path,
-    dir: &Path,
+    dir: &ContainerDir,
     netns: Option<&Path>,
     volumes: &[berth_volumes::mount::RuntimeMount],
 ) -> Result<Spec, serde_json::Error> {
@@ -103,9 +104,10 @@ pub fn build(
         tracing::warn!("this host does not have {}; container {} runs without", missing.join(", "), config.name);
     }
     let host = &config.host;
-    let etc = |name: &str| {
+    let etc = |file: EtcFile| {
+        let name = file.file_name();
         serde_json::json!({
-            "destination": format!("/etc/{name}"), "type": "bind", "source": dir.join(name), "options": ["rbind", "rprivate"]
+            "destination": format!("/etc/{name}"), "type": "bind", "source": dir.etc(file), "options": ["rbind", "rprivate"]
         })
     };
     let value = serde_json::json!({
@@ -136,9 +138,9 @@ pub fn build(
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
-            etc("hosts"),
-            etc("hostname"),
-            etc("resolv.conf"),
+            etc(EtcFile::Hosts),
+            etc(EtcFile::Hostname),
+            etc(EtcFile::ResolvConf),
         ],
         "linux": {
             "namespaces": namespaces(config, netns),
@@ -471,7 +473,8 @@ mod tests {
     #[test]
     fn the_spec_is_valid() {
         let config = ContainerConfig { id: "abc".into(), args: v(&["sh"]), hostname: "h".into(), ..Default::default() };
-        let spec = build(&config, &User::default(), Path::new("/r"), Path::new("/d"), None, &[]).expect("valid spec");
+        let spec = build(&config, &User::default(), Path::new("/r"), &ContainerDir::new("/d".into()), None, &[])
+            .expect("valid spec");
         assert_eq!(spec.hostname().as_deref(), Some("h"));
         let caps = spec
             .process()

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::dir::ContainerDir;
 use super::{ContainerConfig, ContainerState, Status};
 use crate::fsutil::{self, LoadError, Lock};
 use crate::store::Store;
@@ -36,7 +37,7 @@ pub enum ContainerError {
 pub struct Container {
     pub config: ContainerConfig,
     pub state: ContainerState,
-    pub dir: PathBuf,
+    pub dir: ContainerDir,
 }
 
 impl Container {
@@ -51,15 +52,10 @@ impl Container {
 /// The lock a shim holds for as long as it lives: one shim per container. It is an
 /// open-file-description lock, so that [`shim_running`] can test it without taking it (taking
 /// it, even for a moment, could make a shim that starts at that moment believe another runs).
-pub fn shim_lock(dir: &Path) -> io::Result<fs::File> {
+pub fn shim_lock(dir: &ContainerDir) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join("shim.lock"))?;
+    let file =
+        fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600).open(dir.shim_lock())?;
     let lock = whole_file_lock(nix::libc::F_WRLCK);
     match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&lock)) {
         Ok(_) => Ok(file),
@@ -73,8 +69,8 @@ pub fn shim_lock(dir: &Path) -> io::Result<fs::File> {
 
 /// Whether a shim holds the lock of the container in `dir` (alive, possibly still starting
 /// the container). Reads only: the lock is tested, never taken.
-pub fn shim_running(dir: &Path) -> bool {
-    let Ok(file) = fs::File::open(dir.join("shim.lock")) else { return false };
+pub fn shim_running(dir: &ContainerDir) -> bool {
+    let Ok(file) = fs::File::open(dir.shim_lock()) else { return false };
     let mut lock = whole_file_lock(nix::libc::F_WRLCK);
     match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_GETLK(&mut lock)) {
         Ok(_) => i32::from(lock.l_type) != nix::libc::F_UNLCK,
@@ -107,8 +103,8 @@ impl Store {
         self.root.join("containers")
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
-        self.containers_dir().join(id)
+    pub fn container_dir(&self, id: &str) -> ContainerDir {
+        ContainerDir::new(self.containers_dir().join(id))
     }
 
     /// Records a new container (status `created`), refusing a name already taken. Under the
@@ -135,11 +131,12 @@ impl Store {
         // command killed at any moment leaves either a complete container or nothing under
         // `containers/` (what it left under the temporary name goes at the next creation).
         let staging = self.containers_dir().join(format!(".new-{}", config.id));
-        let write = |file: &str, data: Vec<u8>| fsutil::write_atomic(&staging.join(file), &data).map_err(io_err);
+        let made = ContainerDir::new(staging.clone());
+        let write = |file: PathBuf, data: Vec<u8>| fsutil::write_atomic(&file, &data).map_err(io_err);
         fs::create_dir_all(&staging).map_err(io_err)?;
-        write("config.json", serde_json::to_vec_pretty(&*config).expect("config serialises"))?;
-        write("state.json", serde_json::to_vec_pretty(&ContainerState::default()).expect("state serialises"))?;
-        fs::rename(&staging, self.container_dir(&config.id)).map_err(io_err)?;
+        write(made.config(), serde_json::to_vec_pretty(&*config).expect("config serialises"))?;
+        write(made.state(), serde_json::to_vec_pretty(&ContainerState::default()).expect("state serialises"))?;
+        fs::rename(&staging, self.container_dir(&config.id).path()).map_err(io_err)?;
         fsutil::sync_dir(&self.containers_dir()).map_err(io_err)?;
         Ok(())
     }
@@ -154,7 +151,7 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             let half_done = name.starts_with(prefix) && path.is_dir();
-            let empty = !name.starts_with('.') && path.is_dir() && !path.join("config.json").exists();
+            let empty = !name.starts_with('.') && path.is_dir() && !ContainerDir::new(path.clone()).config().exists();
             if half_done || empty {
                 tracing::debug!("removing {}, left by a command that was killed", path.display());
                 let _ = fs::remove_dir_all(&path);
@@ -164,21 +161,24 @@ impl Store {
 
     /// Writes a container's configuration (at creation, and when its networks change).
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
-        let path = self.container_dir(&config.id).join("config.json");
+        let path = self.container_dir(&config.id).config();
         fsutil::write_atomic_in(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
             .map_err(|source| ContainerError::Io { action: "save", id: config.id.clone(), source })
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
         let data = serde_json::to_vec_pretty(state).expect("state serialises");
-        fsutil::write_atomic_in(&self.container_dir(id).join("state.json"), &data)
-            .map_err(|source| ContainerError::Io { action: "record the state of", id: id.to_string(), source })
+        fsutil::write_atomic_in(&self.container_dir(id).state(), &data).map_err(|source| ContainerError::Io {
+            action: "record the state of",
+            id: id.to_string(),
+            source,
+        })
     }
 
     pub fn load_container(&self, id: &str) -> Result<Container, ContainerError> {
         let dir = self.container_dir(id);
-        let config = self.load_record(id, &dir.join("config.json"))?;
-        let state = self.load_record(id, &dir.join("state.json"))?;
+        let config = self.load_record(id, &dir.config())?;
+        let state = self.load_record(id, &dir.state())?;
         let mut container = Container { config, state, dir };
         self.repair(&mut container)?;
         Ok(container)
@@ -261,7 +261,7 @@ impl Store {
     /// next creation or removal deletes.
     pub fn remove_container_dir(&self, id: &str) -> Result<(), ContainerError> {
         let gone = self.containers_dir().join(format!(".gone-{id}"));
-        match fs::rename(self.container_dir(id), &gone) {
+        match fs::rename(self.container_dir(id).path(), &gone) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(ContainerError::Io { action: "remove", id: id.to_string(), source: e }),
             Ok(()) => {}

@@ -93,7 +93,7 @@ fn allocate_among(
 }
 
 pub fn netns_path(store: &Store, id: &str) -> PathBuf {
-    store.container_dir(id).join("netns")
+    store.container_dir(id).netns()
 }
 
 /// The namespace file a container's runtime spec joins, if it joins one.

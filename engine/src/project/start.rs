@@ -54,7 +54,7 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -
         return Ok(());
     }
     // The shims rewrite the records as health and exit change; watched before the first read.
-    let changes = DirChanges::watch(cs.iter().map(|c| c.dir.as_path())).ok();
+    let changes = DirChanges::watch(cs.iter().map(|c| c.dir.path())).ok();
     loop {
         let mut met = true;
         for c in cs {
@@ -324,7 +324,7 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
     let deadline = timeout.map(|t| Instant::now() + t);
     let of_services = |c: &Container| services.iter().any(|s| s == service_of(c));
     let first = containers(store, project, false)?;
-    let changes = DirChanges::watch(first.iter().filter(|c| of_services(c)).map(|c| c.dir.as_path())).ok();
+    let changes = DirChanges::watch(first.iter().filter(|c| of_services(c)).map(|c| c.dir.path())).ok();
     loop {
         let mut ready = true;
         for c in containers(store, project, false)?.iter().filter(|c| of_services(c)) {
@@ -379,7 +379,7 @@ mod tests {
         Container {
             config: ContainerConfig { name: name.into(), labels, ..Default::default() },
             state: Default::default(),
-            dir: std::path::PathBuf::new(),
+            dir: Default::default(),
         }
     }
 

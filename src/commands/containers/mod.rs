@@ -254,7 +254,7 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
                 })),
             },
             "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
-            "LogPath": store.container_dir(&c.config.id).join("log.json"),
+            "LogPath": store.container_dir(&c.config.id).log(),
             "Mounts": c.config.mounts.iter().map(|m| serde_json::json!({
                 "Type": m.kind, "Name": m.source.clone().filter(|_| m.kind == berth_engine::volume::MountKind::Volume),
                 "Source": m.source, "Destination": m.target, "RW": !m.read_only,

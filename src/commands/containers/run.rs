@@ -209,7 +209,8 @@ fn image_for_run(
 
 /// Prints the container's output as it comes until the shim reports the exit; returns the code.
 fn follow_until_exit(store: &Store, id: &str, started: &mut launch::Started) -> anyhow::Result<i32> {
-    let mut follower = Follower::open(&store.container_dir(id).join("log.json"), Show::default())?;
+    let from = berth_engine::container::logs::Start::Current;
+    let mut follower = Follower::open(&store.container_dir(id), from, Show::default())?;
     loop {
         follower.pump();
         let mut fds = [nix::poll::PollFd::new(started.pipe.get_ref().as_fd(), nix::poll::PollFlags::POLLIN)];

@@ -22,6 +22,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::attach::{self, Clients, Streams};
+use super::dir::ContainerDir;
 use super::logs::LineWriter;
 use super::store::Container;
 use super::{Status, rootfs};
@@ -37,7 +38,7 @@ pub use super::rootfs::StartError;
 struct Shim<'a> {
     store: &'a Store,
     c: Container,
-    dir: PathBuf,
+    dir: ContainerDir,
     log: super::logs::RotatingLog,
     listener: UnixListener,
     waiters: Vec<UnixStream>,
@@ -96,9 +97,9 @@ impl Shim<'_> {
             .map_err(|e| format!("another shim runs container {} ({e})", c.config.name))?;
         let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
             nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-            let log = super::logs::RotatingLog::open(&dir.join("log.json"), c.config.log)?;
-            let _ = std::fs::remove_file(dir.join("shim.sock"));
-            let (_handle, path) = super::control::socket_path(&dir, "shim.sock")?;
+            let log = super::logs::RotatingLog::open(&dir.log(), c.config.log)?;
+            let _ = std::fs::remove_file(dir.shim_socket());
+            let (_handle, path) = super::control::socket_path(dir.path(), ContainerDir::SHIM_SOCKET)?;
             let listener = UnixListener::bind(&path)?;
             // Only root talks to a shim (the directory is root's too).
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
@@ -201,7 +202,7 @@ impl Shim<'_> {
         self.save();
         let code = self.c.state.exit_code.unwrap_or(0);
         self.wait_until_saved(code);
-        let _ = std::fs::remove_file(self.dir.join("shim.sock"));
+        let _ = std::fs::remove_file(self.dir.shim_socket());
         // Attached clients get the last output, then see their connection close.
         self.clients.finish(Duration::from_secs(2));
         self.answer_waiters(code);
@@ -269,7 +270,7 @@ impl Shim<'_> {
     /// the exit code exists nowhere else. Gives up when the container's directory is gone
     /// (`rm -f` removed it).
     fn wait_until_saved(&mut self, code: i32) {
-        while self.unsaved.get().is_some() && self.dir.join("config.json").exists() {
+        while self.unsaved.get().is_some() && self.dir.config().exists() {
             let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
             let _ = nix::poll::poll(&mut fds, PollTimeout::from(1000u16));
             self.accept(None);
@@ -303,12 +304,12 @@ impl Shim<'_> {
     }
 
     fn rootfs(&self) -> PathBuf {
-        self.dir.join("bundle").join("rootfs")
+        self.dir.rootfs()
     }
 
     /// Removes what one run left: the runtime's state and cgroups, the root mount.
     fn cleanup_run(&mut self) {
-        super::remove::delete_runtime_state(&self.dir.join("runtime").join(&self.c.config.id));
+        super::remove::delete_runtime_state(&self.dir.runtime_state(&self.c.config.id));
     }
 
     /// Unmounts the root once the container has ended for good.

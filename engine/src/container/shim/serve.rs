@@ -76,7 +76,7 @@ impl Shim<'_> {
 
     /// Freezes (or thaws) every process of the container through its cgroup's freezer.
     pub(super) fn freeze(&mut self, pause: bool) -> String {
-        let dir = self.dir.join("runtime").join(&self.c.config.id);
+        let dir = self.dir.runtime_state(&self.c.config.id);
         let result =
             libcontainer::container::Container::load(dir).and_then(|mut c| if pause { c.pause() } else { c.resume() });
         match result {

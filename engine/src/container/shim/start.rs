@@ -12,6 +12,7 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 
 use crate::container::attach::{self};
+use crate::container::dir::{ContainerDir, EtcFile};
 use crate::container::{Status, rootfs, spec, user};
 
 use super::*;
@@ -63,7 +64,7 @@ impl Shim<'_> {
                 tracing::warn!(container = %config.name, "killed {left} processes left by a shim that died");
             }
             rootfs::unmount(&rootfs).map_err(|e| setup("clean the root file system", &e))?;
-            rootfs::mount_overlay(&lowers, &self.dir.join("upper"), &self.dir.join("work"), &rootfs)
+            rootfs::mount_overlay(&lowers, &self.dir.upper(), &self.dir.work(), &rootfs)
                 .map_err(|e| setup("mount the root file system", &e))?;
             self.rootfs_mounted = true;
         }
@@ -93,7 +94,7 @@ impl Shim<'_> {
         let netns = crate::network::namespace_for(self.store, config);
         let spec = spec::build(config, &user, rootfs, &self.dir, netns.as_deref(), &volumes)
             .map_err(|e| setup("build the runtime spec", &e))?;
-        spec.save(self.dir.join("bundle").join("config.json")).map_err(|e| setup("write the runtime spec", &e))?;
+        spec.save(self.dir.spec()).map_err(|e| setup("write the runtime spec", &e))?;
         Ok(())
     }
 
@@ -101,7 +102,7 @@ impl Shim<'_> {
     /// the shim: a terminal, or pipes.
     fn create(&mut self) -> Result<(YoukiContainer, Option<Output>, Option<Output>), StartError> {
         let config = &self.c.config;
-        let runtime = self.dir.join("runtime");
+        let runtime = self.dir.runtime();
         let _ = std::fs::remove_dir_all(runtime.join(&config.id));
         std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
         let builder = ContainerBuilder::new(config.id.clone(), SyscallType::default())
@@ -131,7 +132,7 @@ impl Shim<'_> {
             (builder, Wiring::Pipes(out_r, err_r))
         };
         let container = builder
-            .as_init(self.dir.join("bundle"))
+            .as_init(self.dir.bundle())
             .with_systemd(false)
             .with_detach(true)
             .build()
@@ -183,10 +184,10 @@ fn setup(what: &str, e: &dyn std::fmt::Display) -> StartError {
     StartError::Setup(format!("cannot {what}: {e}"))
 }
 
-fn write_etc_files(dir: &Path, config: &crate::container::ContainerConfig) -> io::Result<()> {
+fn write_etc_files(dir: &ContainerDir, config: &crate::container::ContainerConfig) -> io::Result<()> {
     // Made again at every start of the shim: nothing to flush to disk.
-    crate::fsutil::write_derived(&dir.join("hostname"), format!("{}\n", config.hostname).as_bytes())?;
-    crate::fsutil::write_derived(&dir.join("hosts"), crate::network::hosts_file(config).as_bytes())?;
+    crate::fsutil::write_derived(&dir.etc(EtcFile::Hostname), format!("{}\n", config.hostname).as_bytes())?;
+    crate::fsutil::write_derived(&dir.etc(EtcFile::Hosts), crate::network::hosts_file(config).as_bytes())?;
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    crate::fsutil::write_derived(&dir.join("resolv.conf"), crate::network::resolv_conf(config, &host).as_bytes())
+    crate::fsutil::write_derived(&dir.etc(EtcFile::ResolvConf), crate::network::resolv_conf(config, &host).as_bytes())
 }
