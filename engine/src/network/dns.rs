@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use berth_network::dns::{DnsEndpoint, DnsNetwork, Records};
 
-use super::{Result, dir, io_error, list};
+use super::{DnsFile, NetworksDir, Result, io_error, list};
 use crate::fsutil;
 use crate::store::Store;
 
@@ -49,16 +49,16 @@ pub fn records(store: &Store) -> Result<Records> {
     })
 }
 
-fn dns_file(store: &Store, name: &str) -> PathBuf {
-    dir(store).join(name)
+fn dns_file(store: &Store, file: DnsFile) -> PathBuf {
+    NetworksDir::of(store).dns(file)
 }
 
 /// Writes the DNS records of the current state and tells the server (which exits when no
 /// network is left).
 pub fn sync_dns(store: &Store) -> Result<()> {
     let records = records(store)?;
-    std::fs::create_dir_all(dir(store)).map_err(io_error("cannot create the networks directory"))?;
-    let path = dns_file(store, "dns.json");
+    std::fs::create_dir_all(NetworksDir::of(store).path()).map_err(io_error("cannot create the networks directory"))?;
+    let path = dns_file(store, DnsFile::Records);
     // Rewritten from the state at every change: nothing to flush to disk.
     fsutil::write_derived(&path, &serde_json::to_vec(&records).expect("records serialise"))
         .map_err(io_error(format!("cannot write {}", path.display())))?;
@@ -70,19 +70,19 @@ pub fn sync_dns(store: &Store) -> Result<()> {
 
 /// The running DNS server's PID, if one runs for this state directory.
 fn dns_pid(store: &Store) -> Option<i32> {
-    let lock = std::fs::File::open(dns_file(store, "dns.lock")).ok()?;
+    let lock = std::fs::File::open(dns_file(store, DnsFile::Lock)).ok()?;
     // A lock we can take is a lock nobody holds: no server.
     if nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok() {
         return None;
     }
-    std::fs::read_to_string(dns_file(store, "dns.pid")).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dns_file(store, DnsFile::Pid)).ok()?.trim().parse().ok()
 }
 
 /// Makes sure `berth dns` runs and listens on every network's gateway.
 pub fn ensure_dns(store: &Store) -> Result<()> {
     // The records are rewritten whenever they change (networks and containers created or
     // removed); only a state directory that never had them needs writing here.
-    if !dns_file(store, "dns.json").exists() {
+    if !dns_file(store, DnsFile::Records).exists() {
         sync_dns(store)?;
     }
     let wanted: BTreeSet<Ipv4Addr> = list(store)?.iter().map(|n| n.gateway).collect();
@@ -94,9 +94,9 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
     }
     // The server binds new gateways when it reloads; a container must not ask before.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    let changes = crate::fsutil::DirChanges::watch([dir(store).as_path()]).ok();
+    let changes = crate::fsutil::DirChanges::watch([NetworksDir::of(store).path()]).ok();
     loop {
-        let bound: BTreeSet<Ipv4Addr> = std::fs::read(dns_file(store, "dns.bound"))
+        let bound: BTreeSet<Ipv4Addr> = std::fs::read(dns_file(store, DnsFile::Bound))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -106,7 +106,7 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
         if std::time::Instant::now() > deadline {
             tracing::warn!(
                 "the DNS server does not listen on every network yet; see {}",
-                dns_file(store, "dns.log").display()
+                dns_file(store, DnsFile::Log).display()
             );
             return Ok(());
         }
@@ -122,7 +122,7 @@ fn spawn_dns(store: &Store) -> Result<()> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dns_file(store, "dns.log"))
+        .open(dns_file(store, DnsFile::Log))
         .map_err(io_error("cannot open the DNS server's log"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("dns")
@@ -145,18 +145,18 @@ fn spawn_dns(store: &Store) -> Result<()> {
 /// runs per state directory (it holds `dns.lock`); a second one exits at once.
 pub fn serve_dns(store: &Store) -> Result<()> {
     use std::io::Write;
-    std::fs::create_dir_all(dir(store)).map_err(io_error("cannot create the networks directory"))?;
+    std::fs::create_dir_all(NetworksDir::of(store).path()).map_err(io_error("cannot create the networks directory"))?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dns_file(store, "dns.lock"))
+        .open(dns_file(store, DnsFile::Lock))
         .map_err(io_error("cannot open the DNS lock"))?;
     let Ok(_held) = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) else {
         println!("already running");
         return Ok(());
     };
-    fsutil::write_atomic(&dns_file(store, "dns.pid"), std::process::id().to_string().as_bytes())
+    fsutil::write_atomic(&dns_file(store, DnsFile::Pid), std::process::id().to_string().as_bytes())
         .map_err(io_error("cannot write the DNS server's PID"))?;
     let gateways: Vec<Ipv4Addr> = list(store)?.iter().map(|n| n.gateway).collect();
     let upstreams: Vec<std::net::SocketAddr> = match std::env::var("BERTH_DNS_UPSTREAM") {
@@ -168,10 +168,10 @@ pub fn serve_dns(store: &Store) -> Result<()> {
         .filter(|a| !matches!(a.ip(), std::net::IpAddr::V4(ip) if gateways.contains(&ip)))
         .collect(),
     };
-    let bound_path = dns_file(store, "dns.bound");
+    let bound_path = dns_file(store, DnsFile::Bound);
     let mut announced = false;
     let mut written: Option<Vec<Ipv4Addr>> = None;
-    let outcome = berth_network::dns::serve(&dns_file(store, "dns.json"), &upstreams, |bound| {
+    let outcome = berth_network::dns::serve(&dns_file(store, DnsFile::Records), &upstreams, |bound| {
         // The server reloads every second; the file changes only when the addresses do.
         if written.as_deref() != Some(bound) {
             let _ = fsutil::write_atomic(&bound_path, &serde_json::to_vec(bound).expect("addresses serialise"));

@@ -119,23 +119,71 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetworkEr
 
 type Result<T, E = NetworkError> = std::result::Result<T, E>;
 
-fn dir(store: &Store) -> PathBuf {
-    store.root.join("networks")
+/// The files of `<root>/networks/` by name (the layout at the top of this file).
+struct NetworksDir(PathBuf);
+
+/// The files of the DNS server, in the networks directory.
+#[derive(Clone, Copy)]
+enum DnsFile {
+    Records,
+    Lock,
+    Pid,
+    Bound,
+    Log,
+}
+
+impl NetworksDir {
+    fn of(store: &Store) -> NetworksDir {
+        NetworksDir(store.root.join("networks"))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn lock(&self) -> PathBuf {
+        self.0.join(".lock")
+    }
+
+    fn record(&self, id: &str) -> PathBuf {
+        self.0.join(format!("{id}.json"))
+    }
+
+    /// Whether `path`, found in the directory, is a network's record.
+    fn is_record(path: &Path) -> bool {
+        path.extension().is_some_and(|e| e == "json") && !path.ends_with(DnsFile::Records.name())
+    }
+
+    fn dns(&self, file: DnsFile) -> PathBuf {
+        self.0.join(file.name())
+    }
+}
+
+impl DnsFile {
+    fn name(self) -> &'static str {
+        match self {
+            DnsFile::Records => "dns.json",
+            DnsFile::Lock => "dns.lock",
+            DnsFile::Pid => "dns.pid",
+            DnsFile::Bound => "dns.bound",
+            DnsFile::Log => "dns.log",
+        }
+    }
 }
 
 /// Held while addresses are chosen and while the firewall is rewritten.
 pub fn lock(store: &Store) -> Result<Lock> {
-    let d = dir(store);
-    std::fs::create_dir_all(&d).map_err(io_error(format!("cannot create {}", d.display())))?;
-    Lock::acquire(&d.join(".lock")).map_err(io_error("cannot lock the networks"))
+    let d = NetworksDir::of(store);
+    std::fs::create_dir_all(d.path()).map_err(io_error(format!("cannot create {}", d.path().display())))?;
+    Lock::acquire(&d.lock()).map_err(io_error("cannot lock the networks"))
 }
 
 pub fn list(store: &Store) -> Result<Vec<NetworkRecord>> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir(store)) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(NetworksDir::of(store).path()) else { return Ok(out) };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "json") && !path.ends_with("dns.json") {
+        if NetworksDir::is_record(&path) {
             let bytes = std::fs::read(&path).map_err(io_error(format!("cannot read {}", path.display())))?;
             match serde_json::from_slice::<NetworkRecord>(&bytes) {
                 Ok(r) => out.push(r),
@@ -161,7 +209,7 @@ pub fn find(store: &Store, query: &str) -> Result<NetworkRecord> {
 }
 
 fn save(store: &Store, record: &NetworkRecord) -> Result<()> {
-    let path = dir(store).join(format!("{}.json", record.id));
+    let path = NetworksDir::of(store).record(&record.id);
     let bytes = serde_json::to_vec_pretty(record).expect("a network record serialises");
     fsutil::write_atomic(&path, &bytes).map_err(io_error(format!("cannot write {}", path.display())))
 }
@@ -256,7 +304,7 @@ pub fn create(store: &Store, opts: NetworkOptions) -> Result<NetworkRecord> {
         sync_dns(store)
     };
     if let Err(e) = setup() {
-        let _ = std::fs::remove_file(dir(store).join(format!("{}.json", record.id)));
+        let _ = std::fs::remove_file(NetworksDir::of(store).record(&record.id));
         let _ = Netlink::host().and_then(|nl| nl.delete(&record.bridge));
         let _ = sync_firewall_locked(store);
         return Err(e);
@@ -323,7 +371,7 @@ pub fn remove(store: &Store, record: &NetworkRecord) -> Result<()> {
         return Err(NetworkError::InUse { name: record.name.clone(), containers: names.join(", ") });
     }
     Netlink::host()?.delete(&record.bridge)?;
-    let path = dir(store).join(format!("{}.json", record.id));
+    let path = NetworksDir::of(store).record(&record.id);
     std::fs::remove_file(&path).map_err(io_error(format!("cannot remove {}", path.display())))?;
     sync_firewall_locked(store)?;
     sync_dns(store)
