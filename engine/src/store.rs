@@ -75,6 +75,9 @@ pub struct Store {
     /// Records this process has parsed (containers'): a command that lists 200 containers
     /// many times parses each once.
     pub(crate) records: std::sync::Arc<fsutil::ParsedFiles>,
+    /// Whether this process has looked for containers' directories without a record: once
+    /// is enough (a look into every container's directory).
+    pub(crate) swept: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -91,7 +94,7 @@ impl Store {
             }
         }
         let content = ContentStore::open(root).map_err(io)?;
-        Ok(Store { root: root.to_path_buf(), content, records: Default::default() })
+        Ok(Store { root: root.to_path_buf(), content, records: Default::default(), swept: Default::default() })
     }
 
     fn index_path(&self) -> PathBuf {

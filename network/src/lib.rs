@@ -23,9 +23,9 @@ pub mod ports;
 /// What went wrong, with what berth was doing at the time.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Netlink { what: String, source: rtnetlink::Error },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io { what: String, source: std::io::Error },
     #[error("firewall: {0}")]
     Firewall(String),

@@ -24,7 +24,7 @@ pub enum VolumeError {
     Options { name: String, message: String },
     #[error("{0}")]
     Mount(String),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

@@ -60,7 +60,7 @@ pub trait Progress {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{file}: {source}")]
+    #[error("cannot parse {file}")]
     Parse {
         file: String,
         #[source]

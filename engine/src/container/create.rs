@@ -185,8 +185,8 @@ const NOUNS: [&str; 16] = [
 ];
 
 /// A readable name like Docker's (`brave_harbor`), unique among the containers, from the ID.
-fn generated_name(all: &[super::store::Container], id: &str) -> String {
-    let taken = |name: &str| all.iter().any(|c| c.config.name == name);
+fn generated_name(all: &[ContainerConfig], id: &str) -> String {
+    let taken = |name: &str| all.iter().any(|c| c.name == name);
     let bytes = id.as_bytes();
     let base = format!("{}_{}", ADJECTIVES[(bytes[0] % 16) as usize], NOUNS[(bytes[1] % 16) as usize]);
     if !taken(&base) {

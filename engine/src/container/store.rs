@@ -113,16 +113,18 @@ impl Store {
     pub fn create_container<E: From<ContainerError>>(
         &self,
         config: &mut ContainerConfig,
-        complete: impl FnOnce(&[Container], &mut ContainerConfig) -> Result<(), E>,
+        complete: impl FnOnce(&[ContainerConfig], &mut ContainerConfig) -> Result<(), E>,
     ) -> Result<(), E> {
         let io_err = |source| ContainerError::Io { action: "create", id: config.id.clone(), source };
         if !config.name.is_empty() && !valid_name(&config.name) {
             return Err(ContainerError::BadName(config.name.clone()).into());
         }
         let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
-        self.remove_litter(".");
-        let all = self.list_containers()?;
-        if all.iter().any(|c| c.config.name == config.name) {
+        // Every creation would otherwise look into every container: that is left to removals.
+        self.remove_litter(".", false);
+        // Names and addresses are in the configurations: their states are not read.
+        let all = self.list_configs()?;
+        if all.iter().any(|c| c.name == config.name) {
             return Err(ContainerError::NameInUse(config.name.clone()).into());
         }
         complete(&all, config)?;
@@ -143,15 +145,21 @@ impl Store {
 
     /// Removes what killed commands left under `containers/`: the hidden directories whose
     /// name starts with `prefix` (`.new-` records half-made, `.gone-` ones half-removed; `.`
-    /// for both, with the containers lock held, when no creation is under way), and
-    /// directories without a record (of versions that wrote in place).
-    fn remove_litter(&self, prefix: &str) {
+    /// for both, with the containers lock held, when no creation is under way), and with
+    /// `unrecorded`, directories without a record (of versions that wrote in place), which
+    /// costs a look into every container's directory and is done once per process.
+    fn remove_litter(&self, prefix: &str, unrecorded: bool) {
+        let unrecorded = unrecorded && !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed);
         let Ok(entries) = fs::read_dir(self.containers_dir()) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            let half_done = name.starts_with(prefix) && path.is_dir();
-            let empty = !name.starts_with('.') && path.is_dir() && !ContainerDir::new(path.clone()).config().exists();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let half_done = name.starts_with(prefix) && is_dir;
+            let empty = unrecorded
+                && !name.starts_with('.')
+                && is_dir
+                && !ContainerDir::new(path.clone()).config().exists();
             if half_done || empty {
                 tracing::debug!("removing {}, left by a command that was killed", path.display());
                 let _ = fs::remove_dir_all(&path);
@@ -199,6 +207,19 @@ impl Store {
 
     /// Every container, oldest first.
     pub fn list_containers(&self) -> Result<Vec<Container>, ContainerError> {
+        let mut out = self.each_container(|id| self.load_container(id))?;
+        out.sort_by(|a, b| a.config.created.cmp(&b.config.created));
+        Ok(out)
+    }
+
+    /// Every container's configuration alone (no state read, nothing repaired), in no order.
+    pub fn list_configs(&self) -> Result<Vec<ContainerConfig>, ContainerError> {
+        self.each_container(|id| self.load_record(id, &self.container_dir(id).config()))
+    }
+
+    /// `load` of every container's ID, skipping those that went (or are half-created by a
+    /// command that was killed: nothing to show).
+    fn each_container<T>(&self, load: impl Fn(&str) -> Result<T, ContainerError>) -> Result<Vec<T>, ContainerError> {
         let mut out = Vec::new();
         let entries = match fs::read_dir(self.containers_dir()) {
             Ok(e) => e,
@@ -210,14 +231,12 @@ impl Store {
             if id.starts_with('.') {
                 continue;
             }
-            match self.load_container(&id) {
+            match load(&id) {
                 Ok(c) => out.push(c),
-                // A container half-created by a command that was killed: nothing to show.
                 Err(ContainerError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             }
         }
-        out.sort_by(|a, b| a.config.created.cmp(&b.config.created));
         Ok(out)
     }
 
@@ -271,7 +290,7 @@ impl Store {
             id: id.to_string(),
             source: e,
         })?;
-        self.remove_litter(".gone-");
+        self.remove_litter(".gone-", true);
         Ok(())
     }
 }

@@ -116,7 +116,7 @@ pub enum Document {
 pub enum DocumentError {
     #[error("unsupported manifest media type {0:?} (berth reads OCI and Docker v2 manifests and indexes)")]
     MediaType(String),
-    #[error("the {kind} is not valid JSON of its kind: {source}")]
+    #[error("the {kind} is not valid JSON of its kind")]
     Json {
         kind: &'static str,
         #[source]

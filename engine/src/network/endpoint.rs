@@ -39,7 +39,7 @@ pub fn allocate(
     store: &Store,
     container_id: &str,
     requests: &[EndpointRequest],
-    containers: &[Container],
+    containers: &[ContainerConfig],
 ) -> Result<Vec<Endpoint>> {
     allocate_among(store, container_id, requests, containers, 0)
 }
@@ -48,7 +48,7 @@ fn allocate_among(
     store: &Store,
     container_id: &str,
     requests: &[EndpointRequest],
-    containers: &[Container],
+    containers: &[ContainerConfig],
     first_index: usize,
 ) -> Result<Vec<Endpoint>> {
     let mut ordered: Vec<&EndpointRequest> = requests.iter().collect();
@@ -59,7 +59,7 @@ fn allocate_among(
         let network = find(store, &req.network)?;
         let taken: BTreeSet<Ipv4Addr> = containers
             .iter()
-            .flat_map(|c| c.config.network.endpoints.iter())
+            .flat_map(|c| c.network.endpoints.iter())
             .filter(|e| e.network_id == network.id)
             .map(|e| e.ip)
             .collect();
@@ -240,7 +240,7 @@ pub fn connect(store: &Store, c: &Container, request: EndpointRequest) -> Result
     let mut config = c.config.clone();
     {
         let _lock = lock(store)?;
-        let containers = store.list_containers()?;
+        let containers = store.list_configs()?;
         let next = config.network.endpoints.len();
         let mut added = allocate_among(store, &config.id, &[request], &containers, next)?;
         config.network.endpoints.append(&mut added);

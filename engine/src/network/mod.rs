@@ -100,7 +100,7 @@ pub enum NetworkError {
     AlreadyConnected { container: String, network: String },
     #[error("container {container} is not on network {network}")]
     NotConnected { container: String, network: String },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

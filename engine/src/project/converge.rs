@@ -67,7 +67,7 @@ pub fn ensure_resources(store: &Store, project: &Project, services: &[String], r
             labels,
             options: n.driver_opts.clone(),
         };
-        network::create(store, opts).map_err(|e| service_error(key, e))?;
+        network::create(store, opts).map_err(|e| failed(format!("cannot create network {key}"), e))?;
         report.event("Network", &name, "Created");
     }
     for key in volumes {
@@ -219,7 +219,8 @@ impl Apply<'_> {
                     reuse_anonymous_volumes(&mut options.mounts, volumes);
                 }
                 let config =
-                    create::create_record(self.store, image, record, options).map_err(|e| service_error(name, e))?;
+                    create::create_record(self.store, image, record, options)
+                        .map_err(|e| failed(format!("cannot create a container of service {name}"), e))?;
                 self.report.event("Container", &config.name, "Created");
                 let dir = self.store.container_dir(&config.id);
                 let replicas = self.by_service.entry(name.clone()).or_default();

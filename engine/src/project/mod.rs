@@ -47,12 +47,23 @@ pub enum ProjectError {
     NoImage { service: String, image: String },
     #[error(transparent)]
     Cycle(#[from] berth_compose::Cycle),
+    /// A step failed for a reason with causes of its own: what berth was doing, then why.
+    #[error("{what}")]
+    Failed {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
 }
 
 fn other(e: impl std::error::Error + Send + Sync + 'static) -> ProjectError {
     ProjectError::Other(Box::new(e))
+}
+
+fn failed(what: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> ProjectError {
+    ProjectError::Failed { what: what.into(), source: Box::new(e) }
 }
 
 fn service_error(service: &str, e: impl std::fmt::Display) -> ProjectError {

@@ -392,7 +392,8 @@ pub fn create_one_off(
         options.network.ports.clear();
     }
     options.network.ports.extend(run.publish);
-    create::create(store, &image, &record, options).map_err(|e| service_error(name, e))
+    create::create(store, &image, &record, options)
+        .map_err(|e| failed(format!("cannot create a container of service {name}"), e))
 }
 
 fn first_by_name<'a>(existing: &'a BTreeMap<String, Vec<Container>>, name: &str) -> Option<&'a Container> {
