@@ -130,6 +130,51 @@ impl ParsedFiles {
     }
 }
 
+/// A directory that paths are resolved inside, as the kernel resolves them for a process whose
+/// root it is (`openat2(RESOLVE_IN_ROOT)`): `..` and symbolic links, absolute or not, stay
+/// inside. The one resolver for paths of a container's root or a build's: `cp`, user lookup,
+/// the command check, volume seeding and COPY sources. Handles, not paths, are handed out.
+pub struct InRoot {
+    root: std::os::fd::OwnedFd,
+}
+
+impl InRoot {
+    pub fn open(root: &Path) -> io::Result<InRoot> {
+        use rustix::fs::{Mode, OFlags};
+        let root = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(InRoot { root })
+    }
+
+    /// `path` (absolute or not, `""` or `/` for the root itself) opened with `flags`.
+    pub fn open_at(&self, path: &str, flags: rustix::fs::OFlags) -> io::Result<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let rel = path.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        Ok(rustix::fs::openat2(&self.root, rel, flags | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)?)
+    }
+
+    /// A file's text, at most `limit` bytes of it.
+    pub fn read_to_string(&self, path: &str, limit: u64) -> io::Result<String> {
+        use std::io::Read;
+        let fd = self.open_at(path, rustix::fs::OFlags::RDONLY)?;
+        let mut text = String::new();
+        fs::File::from(fd).take(limit).read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    /// Where `path` resolves to, as a path of this host (for tools that take paths); the
+    /// handle's answer, so no link in the root is followed again by whoever uses it.
+    pub fn resolve(&self, path: &str) -> io::Result<PathBuf> {
+        let fd = self.open_at(path, rustix::fs::OFlags::PATH)?;
+        fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
+    }
+
+    /// The root itself.
+    pub fn fd(&self) -> &std::os::fd::OwnedFd {
+        &self.root
+    }
+}
+
 /// Tells when files are replaced in some directories: an inotify watch for renames into them
 /// (how every record and derived file is written, see [`write_atomic`]) and for their removal.
 /// Waiters read the state, and wait here instead of polling when it is not what they want

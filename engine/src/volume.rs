@@ -151,19 +151,14 @@ pub fn runtime_mounts(store: &Store, config: &ContainerConfig) -> Result<Vec<Run
 /// `nocopy`). `rootfs` is the container's mounted root; the mount point is resolved inside it
 /// without following links out of it.
 pub fn seed(store: &Store, config: &ContainerConfig, rootfs: &Path) -> Result<(), VolumeError> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::fs::OFlags;
     for m in config.mounts.iter().filter(|m| m.kind == MountKind::Volume && !m.nocopy && m.subpath.is_none()) {
         let Backing::Directory(data) = backing(store, m)? else { continue };
         if !berth_volumes::seed::is_empty(&data) {
             continue;
         }
-        let Ok(root) = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        else {
-            continue;
-        };
-        let rel = m.target.trim_start_matches('/');
-        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-        let Ok(dir) = rustix::fs::openat2(&root, rel, flags, Mode::empty(), ResolveFlags::IN_ROOT) else {
+        let Ok(root) = crate::fsutil::InRoot::open(rootfs) else { continue };
+        let Ok(dir) = root.open_at(&m.target, OFlags::DIRECTORY | OFlags::RDONLY) else {
             continue; // Nothing at the mount point in the image: nothing to copy.
         };
         let from = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)));

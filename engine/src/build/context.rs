@@ -141,17 +141,7 @@ fn matches(root: &Path, source: &str) -> Result<Vec<PathBuf>, ContextError> {
 /// `path` inside the image root `root`, resolved by the kernel as if `root` were `/`
 /// (`openat2(RESOLVE_IN_ROOT)`): links, absolute or not, and `..` stay inside `root`.
 pub fn resolve_in_root(root: &Path, path: &str) -> io::Result<PathBuf> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    let rel = path.trim_start_matches('/');
-    let fd = rustix::fs::openat2(
-        &dir,
-        if rel.is_empty() { "." } else { rel },
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT,
-    )?;
-    std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
+    crate::fsutil::InRoot::open(root)?.resolve(path)
 }
 
 /// The entries of `COPY sources... dest` from the tree at `root`: a directory's content (not

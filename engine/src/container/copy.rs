@@ -11,10 +11,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 use super::rootfs;
 use super::store::Container;
+use crate::fsutil::InRoot;
 use crate::store::Store;
 
 /// The root file system of a container: mounted while it runs, mounted here for the copy
@@ -43,21 +44,11 @@ pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
     Ok(Root { path, mounted_here: true })
 }
 
-fn open_in_root(root: &OwnedFd, path: &str, flags: OFlags) -> io::Result<OwnedFd> {
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
-    Ok(rustix::fs::openat2(root, rel, flags | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)?)
-}
-
-fn open_root(root: &Path) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
-}
-
 /// Copies `src` (a path in the container) to `dest` on the host. A directory is copied
 /// recursively; into an existing directory `dest`, the copy keeps its name.
 pub fn copy_out(root: &Path, src: &str, dest: &Path) -> io::Result<()> {
-    let rootfd = open_root(root)?;
-    let fd = open_in_root(&rootfd, src, OFlags::RDONLY)?;
+    let root = InRoot::open(root)?;
+    let fd = root.open_at(src, OFlags::RDONLY)?;
     let name = Path::new(src).file_name().map(|n| n.to_owned()).unwrap_or_else(|| "root".into());
     let target = if dest.is_dir() { dest.join(name) } else { dest.to_path_buf() };
     let stat = rustix::fs::fstat(&fd)?;
@@ -115,8 +106,8 @@ fn copy_dir_out(dir: OwnedFd, target: &Path) -> io::Result<()> {
 /// Copies `src` (on the host) to `dest` in the container. Into an existing directory `dest`,
 /// the copy keeps its name; otherwise `dest`'s parent must exist.
 pub fn copy_in(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
-    let rootfd = open_root(root)?;
-    let (dir, name) = match open_in_root(&rootfd, dest, OFlags::RDONLY | OFlags::DIRECTORY) {
+    let root = InRoot::open(root)?;
+    let (dir, name) = match root.open_at(dest, OFlags::RDONLY | OFlags::DIRECTORY) {
         Ok(dir) => {
             (dir, src.file_name().map(|n| n.to_owned()).ok_or_else(|| io::Error::other("the source has no name"))?)
         }
@@ -127,33 +118,33 @@ pub fn copy_in(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
                 .file_name()
                 .map(|n| n.to_owned())
                 .ok_or_else(|| io::Error::other(format!("invalid destination {dest:?}")))?;
-            (open_in_root(&rootfd, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name)
+            (root.open_at(&parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name)
         }
     };
     put(&dir, &name, src)
 }
 
 /// The open parent directory of `dest` in the container, and `dest`'s name.
-fn parent_of(rootfd: &OwnedFd, dest: &str) -> io::Result<(OwnedFd, std::ffi::OsString)> {
+fn parent_of(root: &InRoot, dest: &str) -> io::Result<(OwnedFd, std::ffi::OsString)> {
     let path = Path::new(dest);
     let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {dest:?}")))?;
     let parent = path.parent().map_or("/".to_string(), |p| p.to_string_lossy().into_owned());
-    Ok((open_in_root(rootfd, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name.to_owned()))
+    Ok((root.open_at(&parent, OFlags::RDONLY | OFlags::DIRECTORY)?, name.to_owned()))
 }
 
 /// Puts `src` (on the host) exactly at `dest` in the container, replacing what is there (a
 /// directory's content is merged). The parent of `dest` must exist.
 pub fn put_at(root: &Path, src: &Path, dest: &str) -> io::Result<()> {
-    let (dir, name) = parent_of(&open_root(root)?, dest)?;
+    let (dir, name) = parent_of(&InRoot::open(root)?, dest)?;
     put(&dir, &name, src)
 }
 
 /// Creates the directory `path` in the container with its missing parents (mode 0755).
 pub fn make_dirs(root: &Path, path: &str) -> io::Result<()> {
-    let rootfd = open_root(root)?;
+    let root = InRoot::open(root)?;
     let mut done = String::from("/");
     for part in path.split('/').filter(|p| !p.is_empty()) {
-        let dir = open_in_root(&rootfd, &done, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let dir = root.open_at(&done, OFlags::RDONLY | OFlags::DIRECTORY)?;
         match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
@@ -165,7 +156,7 @@ pub fn make_dirs(root: &Path, path: &str) -> io::Result<()> {
 
 /// Removes `dest` in the container, a directory with everything in it; nothing there is fine.
 pub fn remove_at(root: &Path, dest: &str) -> io::Result<()> {
-    let (dir, name) = parent_of(&open_root(root)?, dest)?;
+    let (dir, name) = parent_of(&InRoot::open(root)?, dest)?;
     remove_entry(&dir, &name)
 }
 

@@ -56,27 +56,23 @@ pub enum StartError {
 /// Docker's exit codes for a command that cannot run, checked before the container is
 /// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
 pub fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
-    use rustix::fs::{Access, Mode, OFlags, ResolveFlags};
+    use rustix::fs::OFlags;
     let Some(cmd) = args.first() else {
         return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
     };
     let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
     let candidates: Vec<String> =
         if cmd.contains('/') { vec![cmd.clone()] } else { path.split(':').map(|d| format!("{d}/{cmd}")).collect() };
-    let root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+    let root = crate::fsutil::InRoot::open(rootfs)
         .map_err(|e| StartError::Setup(format!("cannot open the root file system: {e}")))?;
     let mut found_not_exec = None;
     for c in &candidates {
-        let rel = c.trim_start_matches('/');
-        if let Ok(fd) =
-            rustix::fs::openat2(&root, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)
-        {
+        if let Ok(fd) = root.open_at(c, OFlags::PATH) {
             let stat = rustix::fs::fstat(&fd).ok();
             let is_file = stat
                 .is_some_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::RegularFile);
             let exec = stat.is_some_and(|s| s.st_mode & 0o111 != 0);
             if is_file && exec {
-                let _ = Access::EXEC_OK;
                 return Ok(());
             }
             found_not_exec.get_or_insert(c.clone());

@@ -156,10 +156,8 @@ impl Store {
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             let half_done = name.starts_with(prefix) && is_dir;
-            let empty = unrecorded
-                && !name.starts_with('.')
-                && is_dir
-                && !ContainerDir::new(path.clone()).config().exists();
+            let empty =
+                unrecorded && !name.starts_with('.') && is_dir && !ContainerDir::new(path.clone()).config().exists();
             if half_done || empty {
                 tracing::debug!("removing {}, left by a command that was killed", path.display());
                 let _ = fs::remove_dir_all(&path);

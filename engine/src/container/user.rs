@@ -1,7 +1,6 @@
 //! Resolving `user[:group]` against the image's /etc/passwd and /etc/group, read inside the
 //! container's root without following links out of it (CVE-2018-15664).
 
-use std::io::Read;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -21,13 +20,7 @@ pub struct UserError {
 
 /// Reads a file of the container's root, resolving every link inside it.
 fn read_in_root(root: &Path, path: &str) -> Option<String> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let dir = rustix::fs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let fd =
-        rustix::fs::openat2(&dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT).ok()?;
-    let mut text = String::new();
-    std::fs::File::from(fd).take(4 << 20).read_to_string(&mut text).ok()?;
-    Some(text)
+    crate::fsutil::InRoot::open(root).and_then(|r| r.read_to_string(path, 4 << 20)).ok()
 }
 
 /// Resolves `spec` (`""` is root) in the root file system at `root`.
