@@ -80,7 +80,7 @@ pub enum Command {
     Create(RunArgs),
     /// Start stopped containers
     Start {
-        #[arg(required = true)]
+        /// Containers; in a project, services (none: all of them)
         containers: Vec<String>,
     },
     /// Stop running containers (stop signal, then SIGKILL after the grace period)

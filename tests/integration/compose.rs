@@ -188,7 +188,7 @@ fn project_container_commands_act_on_services() {
 }
 
 #[test]
-fn a_project_is_read_once_per_command() {
+fn a_project_is_read_once_per_command_and_start_takes_no_services() {
     let state = with_latest_tag();
     let text =
         "version: \"3\"\nname: once\nservices:\n  web:\n    image: busybox:latest\n    command: [\"sleep\", \"600\"]\n";
@@ -198,8 +198,10 @@ fn a_project_is_read_once_per_command() {
     let out = state.berth(&["-f", &f, "kill", "web"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stderr(&out).matches("`version` is obsolete").count(), 1, "{}", stderr(&out));
+    // `start` without services starts them all, as Docker Compose's.
+    state.ok(&["-f", &f, "start"]);
+    assert_eq!(state.ok(&["-f", &f, "ps", "-q"]).lines().count(), 1);
     // From standard input, which can be read only once.
-    state.ok(&["-f", &f, "up", "-d"]);
     let out = state.berth_with_input(&["-f", "-", "kill", "web"], text);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("once-web-1") && stderr(&out).contains("Killed"), "{}", stderr(&out));

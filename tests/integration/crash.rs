@@ -494,3 +494,29 @@ fn two_ups_of_one_project_take_turns() {
     assert_eq!(state.ok(&["-f", f, "ps", "-q"]).lines().count(), 3, "one container per service");
     state.ok(&["-f", f, "down", "-t", "0"]);
 }
+
+#[test]
+fn an_unreadable_record_stops_the_image_collection() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "keeper", IMAGE, "sleep", "300"]);
+    state.ok(&["create", "--name", "broken", IMAGE, "true"]);
+    let broken = fs::read_dir(state.root().join("containers"))
+        .expect("containers")
+        .map(|e| e.expect("entry").path())
+        .find(|d| fs::read_to_string(d.join("config.json")).is_ok_and(|t| t.contains("\"name\": \"broken\"")))
+        .expect("broken's directory")
+        .join("state.json");
+    // Untagged, the image's layers are kept for the containers alone.
+    state.ok(&["rmi", "-f", IMAGE]);
+    let saved = fs::read(&broken).expect("state");
+    fs::write(&broken, "{damaged").expect("damage the record");
+    let snapshots = state.snapshots();
+    assert!(!snapshots.is_empty());
+    // Which layers the containers use cannot be told: the collection removes nothing.
+    let out = state.berth(&["image", "prune"]);
+    assert!(stderr(&out).contains("cannot tell what is in use"), "{}", stderr(&out));
+    assert_eq!(state.snapshots(), snapshots, "no layer was removed");
+    fs::write(&broken, saved).expect("repair the record");
+    state.ok(&["restart", "-t", "0", "keeper"]);
+    state.ok(&["rm", "-f", "keeper", "broken"]);
+}

@@ -23,6 +23,9 @@ pub enum ImageError {
     Reference(#[from] crate::reference::ReferenceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What is in use cannot be told: nothing is removed rather than something in use.
+    #[error("cannot tell what is in use, so nothing was removed")]
+    InUseUnknown(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An image as `berth images` shows it: one row per name.
@@ -137,11 +140,13 @@ impl Store {
             }
         }
         // Containers need their layers' snapshots even after their image is untagged.
-        for c in self.list_containers().unwrap_or_default() {
+        // A record that cannot be read stops the collection: its layers may be in use.
+        let containers = self.list_containers().map_err(|e| ImageError::InUseUnknown(Box::new(e)))?;
+        for c in containers {
             snapshots.extend(c.config.layers.iter().map(|d| d.hex().to_string()));
         }
         let mut out = Reclaimed::default();
-        for digest in self.content.list().unwrap_or_default() {
+        for digest in self.content.list().map_err(|e| ImageError::InUseUnknown(Box::new(e)))? {
             if !blobs.contains(&digest) {
                 out.bytes += self.content.size(&digest).unwrap_or(0);
                 if self.content.remove(&digest).is_ok() {

@@ -25,18 +25,23 @@ pub(super) fn volume_name(project: &Project, key: &str) -> Option<String> {
     project.volumes.get(key).map(|v| v.name.clone().unwrap_or_else(|| format!("{}_{key}", project.name)))
 }
 
-fn restart_policy(service: &Service) -> RestartPolicy {
+fn restart_policy(name: &str, service: &Service) -> Result<RestartPolicy> {
     if let Some(r) = service.restart.as_deref() {
-        return RestartPolicy::parse(r).unwrap_or_default();
+        return RestartPolicy::parse(r).ok_or_else(|| {
+            service_error(
+                name,
+                format!("invalid restart policy {r:?}: use no, always, on-failure[:N] or unless-stopped"),
+            )
+        });
     }
-    match service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) {
+    Ok(match service.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) {
         Some(p) => match p.condition.as_deref() {
             Some("none") => RestartPolicy::No,
             Some("on-failure") => RestartPolicy::OnFailure { max_retries: p.max_attempts.map(|n| n as u32) },
             _ => RestartPolicy::Always,
         },
         None => RestartPolicy::No,
-    }
+    })
 }
 
 fn millis(d: &Option<berth_compose::model::types::Duration>) -> Option<u64> {
@@ -151,7 +156,7 @@ pub fn create_options(
         args: service.command.clone().unwrap_or_default(),
         hostname: service.hostname.clone(),
         labels: labels_of(project, name, service, number),
-        restart: restart_policy(service),
+        restart: restart_policy(name, service)?,
         auto_remove: false,
         open_stdin: service.stdin_open,
         stdin_once: false,

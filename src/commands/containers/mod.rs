@@ -24,6 +24,7 @@ pub(crate) use exec::exec;
 const EXIT_ENGINE: u8 = 125;
 
 pub fn start(names: &[String]) -> anyhow::Result<ExitCode> {
+    need_some(names)?;
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let mut failed = false;
