@@ -299,11 +299,20 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _: &'static str,
-        _: &'static [&'static str],
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, BindError> {
         match self.node.as_text() {
-            Some(text) => visitor.visit_enum(text.into_deserializer()),
+            Some(text) if variants.contains(&text) || variants.is_empty() => {
+                visitor.visit_enum(text.into_deserializer())
+            }
+            Some(text) => {
+                let list = variants.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
+                self.record(format!("value {text:?} must be one of {list}"));
+                // Bound as the first, so that the load goes on to find the other mistakes; it
+                // fails with this one.
+                visitor.visit_enum(variants[0].into_deserializer())
+            }
             None => Err(BindError(format!("must be a string, not {}", self.node.kind()))),
         }
     }

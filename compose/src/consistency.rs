@@ -116,13 +116,6 @@ fn service_schema(c: &mut Checker<'_>, name: &str, s: &Service) {
             );
         }
     }
-    for (dep, d) in &s.depends_on {
-        c.one_of(
-            &["services", n, "depends_on", dep, "condition"],
-            Some(&d.condition),
-            &["service_started", "service_healthy", "service_completed_successfully"],
-        );
-    }
     if let Some(container_name) = &s.container_name {
         // The specification's pattern, [a-zA-Z0-9][a-zA-Z0-9_.-]+, takes two characters at least.
         if !valid_resource_name(container_name) || container_name.len() < 2 {

@@ -280,7 +280,7 @@ pub struct CredentialSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Dependency {
-    pub condition: String,
+    pub condition: Condition,
     #[serde(skip_serializing_if = "is_false")]
     pub restart: bool,
     pub required: bool,
@@ -288,7 +288,39 @@ pub struct Dependency {
 
 impl Default for Dependency {
     fn default() -> Self {
-        Dependency { condition: "service_started".into(), restart: false, required: true }
+        Dependency { condition: Condition::ServiceStarted, restart: false, required: true }
+    }
+}
+
+/// What a dependent waits for: the dependency started, turned healthy, or exited 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    #[default]
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::ServiceStarted => "service_started",
+            Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Condition> {
+        [Condition::ServiceStarted, Condition::ServiceHealthy, Condition::ServiceCompletedSuccessfully]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_compose::Project;
+use berth_compose::model::Condition;
 
 use super::*;
 use crate::container::store::Container;
@@ -46,11 +47,11 @@ impl Board {
 /// Waits until `dep`'s containers (`cs`, as listed before the start) meet `condition`. They
 /// have started already (the board said so): only health and completion are waited for,
 /// reading their records alone.
-fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -> Result<(), String> {
+fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: Condition) -> Result<(), String> {
     if cs.is_empty() {
         return Err(format!("service {dep:?} has no container"));
     }
-    if condition == "service_started" {
+    if condition == Condition::ServiceStarted {
         return Ok(());
     }
     // The shims rewrite the records as health and exit change; watched before the first read.
@@ -70,10 +71,10 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: &str) -
 
 /// Whether one container of service `dep` meets `condition` (healthy, or completed), or why it
 /// never will.
-fn condition_met(c: &Container, dep: &str, condition: &str) -> Result<bool, String> {
+fn condition_met(c: &Container, dep: &str, condition: Condition) -> Result<bool, String> {
     let s = &c.state;
     match condition {
-        "service_healthy" => {
+        Condition::ServiceHealthy => {
             let health = s.health.as_ref().map(|h| h.status);
             if c.config.healthcheck.is_none() {
                 return Err(format!(
@@ -93,7 +94,7 @@ fn condition_met(c: &Container, dep: &str, condition: &str) -> Result<bool, Stri
             }
             Ok(health == Some(HealthStatus::Healthy))
         }
-        "service_completed_successfully" => match s.status {
+        Condition::ServiceCompletedSuccessfully => match s.status {
             Status::Exited | Status::Dead => {
                 let code = s.exit_code.unwrap_or(-1);
                 if code != 0 {
@@ -103,7 +104,9 @@ fn condition_met(c: &Container, dep: &str, condition: &str) -> Result<bool, Stri
             }
             _ => Ok(false),
         },
-        _ => Ok(s.started_at.is_some() || matches!(s.status, Status::Running | Status::Restarting)),
+        Condition::ServiceStarted => {
+            Ok(s.started_at.is_some() || matches!(s.status, Status::Running | Status::Restarting))
+        }
     }
 }
 
@@ -120,7 +123,7 @@ struct Unit {
 struct Dep {
     key: String,
     service: String,
-    condition: String,
+    condition: Condition,
     required: bool,
     /// The dependency's containers, as listed before the start.
     containers: Vec<Container>,
@@ -169,15 +172,15 @@ impl Schedule<'_> {
                 Outcome::Failed(e) => Err(e),
                 Outcome::Started => {
                     // Only a wait for health or completion is worth progress lines.
-                    let waits = d.condition != "service_started";
+                    let waits = d.condition != Condition::ServiceStarted;
                     let report_all =
                         |word: &str| d.containers.iter().for_each(|c| report.event("Container", &c.config.name, word));
                     if waits {
                         report_all("Waiting");
                     }
-                    let r = wait_condition(self.store, &d.service, &d.containers, &d.condition);
+                    let r = wait_condition(self.store, &d.service, &d.containers, d.condition);
                     if waits && r.is_ok() {
-                        report_all(if d.condition == "service_healthy" { "Healthy" } else { "Exited" });
+                        report_all(if d.condition == Condition::ServiceHealthy { "Healthy" } else { "Exited" });
                     }
                     r
                 }
@@ -231,7 +234,7 @@ pub fn start(store: &Store, project: &Project, services: &[String], exe: &Path, 
                 .map(|(dep, d)| Dep {
                     key: dep.clone(),
                     service: dep.clone(),
-                    condition: d.condition.clone(),
+                    condition: d.condition,
                     required: d.required,
                     containers: of(dep),
                 })
@@ -300,13 +303,16 @@ fn boot_units(chosen: Vec<Container>) -> Vec<Unit> {
                 .filter(|d| !d.is_empty())
                 .filter_map(|dep| {
                     let mut parts = dep.split(':');
-                    let (name, condition) = (parts.next().unwrap_or(""), parts.next().unwrap_or("service_started"));
+                    let name = parts.next().unwrap_or("");
+                    // A label of another version's making that names no condition berth knows
+                    // waits for the start alone.
+                    let condition = parts.next().and_then(Condition::parse).unwrap_or_default();
                     // Only what this boot starts is waited for; a dependency left down stays so.
                     let containers = groups.get(&(project.clone(), name.to_string()))?.clone();
                     Some(Dep {
                         key: format!("{project}/{name}"),
                         service: name.to_string(),
-                        condition: condition.to_string(),
+                        condition,
                         required: true,
                         containers,
                     })
@@ -397,7 +403,7 @@ mod tests {
         assert_eq!(web.containers.len(), 2);
         // `cache` is not being started: nothing waits for it.
         assert_eq!(web.deps.len(), 1);
-        assert_eq!((web.deps[0].key.as_str(), web.deps[0].condition.as_str()), ("shop/db", "service_healthy"));
+        assert_eq!((web.deps[0].key.as_str(), web.deps[0].condition), ("shop/db", Condition::ServiceHealthy));
         assert_eq!(web.deps[0].containers[0].config.name, "shop-db-1");
         assert!(units[0].deps.is_empty() && units[1].deps.is_empty());
     }
