@@ -93,8 +93,9 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
         spawn_dns(store)?;
     }
     // The server binds new gateways when it reloads; a container must not ask before.
+    // Polled, not watched: the server answers within milliseconds, and an inotify instance
+    // would cost more than that when it is closed.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    let changes = crate::fsutil::DirChanges::watch([NetworksDir::of(store).path()]).ok();
     loop {
         let bound: BTreeSet<Ipv4Addr> = std::fs::read(dns_file(store, DnsFile::Bound))
             .ok()
@@ -110,10 +111,7 @@ pub fn ensure_dns(store: &Store) -> Result<()> {
             );
             return Ok(());
         }
-        match &changes {
-            Some(changes) => changes.wait(Duration::from_millis(100)),
-            None => std::thread::sleep(Duration::from_millis(1)),
-        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -54,8 +54,8 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: Conditi
     if condition == Condition::ServiceStarted {
         return Ok(());
     }
-    // The shims rewrite the records as health and exit change; watched before the first read.
-    let changes = DirChanges::watch(cs.iter().map(|c| c.dir.path())).ok();
+    // The shims rewrite the records as health and exit change.
+    let mut changes = Watch::Unset;
     loop {
         let mut met = true;
         for c in cs {
@@ -65,7 +65,7 @@ fn wait_condition(store: &Store, dep: &str, cs: &[Container], condition: Conditi
         if met {
             return Ok(());
         }
-        wait_for_change(changes.as_ref());
+        changes.wait(cs.iter().map(|c| c.dir.path()));
     }
 }
 
@@ -329,11 +329,11 @@ fn boot_units(chosen: Vec<Container>) -> Vec<Unit> {
 pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let of_services = |c: &Container| services.iter().any(|s| s == service_of(c));
-    let first = containers(store, project, false)?;
-    let changes = DirChanges::watch(first.iter().filter(|c| of_services(c)).map(|c| c.dir.path())).ok();
+    let mut changes = Watch::Unset;
     loop {
         let mut ready = true;
-        for c in containers(store, project, false)?.iter().filter(|c| of_services(c)) {
+        let cs = containers(store, project, false)?;
+        for c in cs.iter().filter(|c| of_services(c)) {
             let health = c.state.health.as_ref().map(|h| h.status);
             match c.state.status {
                 Status::Exited | Status::Dead if c.state.exit_code == Some(0) => {}
@@ -357,16 +357,48 @@ pub fn wait_ready(store: &Store, project: &str, services: &[String], timeout: Op
         if deadline.is_some_and(|d| Instant::now() > d) {
             return Err(ProjectError::Dependency("timed out waiting for the services to be ready".into()));
         }
-        wait_for_change(changes.as_ref());
+        changes.wait(cs.iter().filter(|c| of_services(c)).map(|c| c.dir.path()));
     }
 }
 
-/// Waits for the next change of the records watched, or a little while where they cannot be
-/// watched; bounded, so that what changes without a record (a dead shim) is seen too.
-fn wait_for_change(changes: Option<&DirChanges>) {
-    match changes {
-        Some(changes) => changes.wait(Duration::from_millis(500)),
-        None => std::thread::sleep(Duration::from_millis(20)),
+/// A wait for containers' records to change, set up only once a first look found them not
+/// ready: most dependencies are met at the first look, and an inotify instance costs a
+/// synchronisation in the kernel when it is closed (tens of milliseconds).
+enum Watch {
+    Unset,
+    Watching(Option<DirChanges>),
+    /// The directories cannot be watched: the records are read again every 20 ms.
+    Polling,
+}
+
+impl Watch {
+    /// The first call sets the watch up and returns at once (the caller looks again, so a
+    /// change made meanwhile is not missed); later ones wait for a change, bounded, so that
+    /// what changes without a record (a shim that died) is seen too.
+    fn wait<'a>(&mut self, dirs: impl IntoIterator<Item = &'a Path>) {
+        match self {
+            Watch::Unset => {
+                *self = DirChanges::watch(dirs).map_or(Watch::Polling, |c| Watch::Watching(Some(c)));
+            }
+            Watch::Watching(changes) => {
+                if let Some(changes) = changes {
+                    changes.wait(Duration::from_millis(500));
+                }
+            }
+            Watch::Polling => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+impl Drop for Watch {
+    /// The instance is closed on a thread of its own, so that the dependents of what was
+    /// waited for start without waiting for the kernel.
+    fn drop(&mut self) {
+        if let Watch::Watching(changes) = self {
+            if let Some(changes) = changes.take() {
+                std::thread::spawn(move || drop(changes));
+            }
+        }
     }
 }
 
