@@ -61,6 +61,18 @@ pub(crate) struct Show {
     pub(crate) prefix: String,
 }
 
+impl Show {
+    /// As `logs`'s flags say (no prefix: that is per container).
+    fn of(args: &LogsArgs) -> anyhow::Result<Show> {
+        Ok(Show {
+            timestamps: args.timestamps,
+            since: args.since.as_deref().map(log_time).transpose()?,
+            until: args.until.as_deref().map(log_time).transpose()?,
+            prefix: String::new(),
+        })
+    }
+}
+
 /// `--since`/`--until` values: an RFC 3339 time, Unix seconds, or a duration back from now
 /// (`10m`, `1h30m`).
 pub(crate) fn log_time(value: &str) -> anyhow::Result<String> {
@@ -98,12 +110,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     if !dir.log().exists() {
         return Ok(ExitCode::SUCCESS);
     }
-    let show = Show {
-        timestamps: args.timestamps,
-        since: args.since.as_deref().map(log_time).transpose()?,
-        until: args.until.as_deref().map(log_time).transpose()?,
-        prefix: String::new(),
-    };
+    let show = Show::of(&args)?;
     // Rotated files first, oldest first; with --tail, only the last N lines of them all.
     let from = logs::Start::All { tail: args.tail };
     let mut follower =
@@ -158,12 +165,7 @@ impl Tails {
 
 pub fn project_logs(scope: &Scope, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let (store, name, _, cs) = scope.containers(&args.targets)?;
-    let show = Show {
-        timestamps: args.timestamps,
-        since: args.since.as_deref().map(crate::commands::logs::log_time).transpose()?,
-        until: args.until.as_deref().map(crate::commands::logs::log_time).transpose()?,
-        prefix: String::new(),
-    };
+    let show = Show::of(&args)?;
     let mut tails = Tails { logs: true, tail: args.tail, show, ..Tails::default() };
     tails.pump(&store, &cs, !args.no_log_prefix);
     if !args.follow {

@@ -110,7 +110,7 @@ pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
                 "Command": format!("\"{}\"", c.config.args.join(" ")), "Project": c.config.labels.get(berth_engine::labels::PROJECT),
                 "Service": project::service_of(c), "CreatedAt": c.config.created, "State": c.state.status.to_string(),
                 "Health": c.state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
-                "ExitCode": c.state.exit_code.unwrap_or(0), "Status": crate::commands::ps::status_text(c),
+                "ExitCode": c.state.exit_code.unwrap_or(0), "Status": status_text(c),
                 "Publishers": c.config.network.ports, "Labels": c.config.labels,
             });
             println!("{line}");
@@ -122,10 +122,10 @@ pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
         table.row(vec![
             c.config.name.clone(),
             c.config.image.clone(),
-            crate::commands::ps::short_command(&c.config.args),
+            short_command(&c.config.args),
             project::service_of(c).to_string(),
             output::since(Some(&c.config.created)),
-            crate::commands::ps::status_text(c),
+            status_text(c),
             ports(c),
         ]);
     }

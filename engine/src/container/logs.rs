@@ -258,9 +258,7 @@ impl Follower {
     pub fn next_entries(&mut self) -> Vec<Entry> {
         let mut out = Vec::new();
         for f in std::mem::take(&mut self.backlog) {
-            if let Ok(file) = File::open(f) {
-                take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, &mut out);
-            }
+            self.take_file(&f, &mut out);
         }
         take_lines(&mut self.reader, &mut self.pending, &mut self.skip, &mut out);
         let Some(now) = inode(&self.path) else { return out };
@@ -272,9 +270,7 @@ impl Follower {
         // The files newer than the one just finished; all of them if it was already deleted.
         let start = rotated.iter().position(|f| inode(f) == Some(self.ino)).map_or(0, |i| i + 1);
         for f in &rotated[start..] {
-            if let Ok(file) = File::open(f) {
-                take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, &mut out);
-            }
+            self.take_file(f, &mut out);
         }
         if let Ok(file) = File::open(&self.path) {
             self.ino = file.metadata().map_or(now, |m| std::os::unix::fs::MetadataExt::ino(&m));
@@ -283,6 +279,13 @@ impl Follower {
             take_lines(&mut self.reader, &mut self.pending, &mut self.skip, &mut out);
         }
         out
+    }
+
+    /// Every complete line of a file read whole (a rotated one, which grows no more).
+    fn take_file(&mut self, path: &Path, out: &mut Vec<Entry>) {
+        if let Ok(file) = File::open(path) {
+            take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, out);
+        }
     }
 }
 
