@@ -65,6 +65,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::shim::start",
             "container::shim::supervise",
             "container::shim::serve",
+            "container::shim::mounts",
             "build",
             "build::dockerfile",
             "build::expand",

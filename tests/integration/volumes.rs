@@ -316,3 +316,38 @@ fn volume_modes_for_other_hosts_are_accepted_and_the_files_are_there() {
     assert_ne!(code(&state.berth(&["-f", f, "exec", "-T", "app", "touch", "/ro/x"])), 0, "ro still holds");
     state.ok(&["-f", f, "down", "-t", "0", "-v"]);
 }
+
+#[test]
+fn commands_and_files_on_binds_are_found_where_the_container_sees_them() {
+    let state = state_with_busybox();
+    let host = tempfile::tempdir().expect("tmp");
+    let script = host.path().join("start.sh");
+    fs::write(&script, "#!/bin/sh\necho from the bind \"$@\"\n").expect("write");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bind = format!("{}:/w", host.path().display());
+
+    // The command is looked up with the container's mounts, as the kernel will look it up.
+    let out = state.ok(&["run", "--rm", "-v", &bind, IMAGE, "/w/start.sh", "run"]);
+    assert_eq!(out, "from the bind run\n");
+    let out = state.berth(&["run", "--rm", "-v", &bind, IMAGE, "/w/missing.sh"]);
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+
+    state.ok(&["run", "-d", "--name", "tools", "-v", &bind, IMAGE, "sleep", "300"]);
+    let out = state.ok(&["exec", "tools", "/w/start.sh", "exec"]);
+    assert_eq!(out, "from the bind exec\n");
+    // cp reaches through the bind too, both ways.
+    let copied = host.path().join("copied.sh");
+    state.ok(&["cp", "tools:/w/start.sh", copied.to_str().expect("utf-8")]);
+    assert_eq!(fs::read(&copied).expect("copied out"), fs::read(&script).expect("script"));
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let note = elsewhere.path().join("note");
+    fs::write(&note, "hello\n").expect("write");
+    state.ok(&["cp", note.to_str().expect("utf-8"), "tools:/w/note"]);
+    assert_eq!(fs::read_to_string(host.path().join("note")).expect("copied in, onto the bind"), "hello\n");
+    // The running container's root is mounted in its shim's namespace, not on the host.
+    let id = state.ok(&["inspect", "-f", "{{.Id}}", "tools"]).trim().to_string();
+    let rootfs = state.root().join("containers").join(&id).join("rootfs");
+    let table = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!table.contains(rootfs.to_str().expect("utf-8")), "the root is on the host's mount table:\n{table}");
+    state.ok(&["rm", "-f", "tools"]);
+}

@@ -18,30 +18,17 @@ use super::store::Container;
 use crate::fsutil::InRoot;
 use crate::store::Store;
 
-/// The root file system of a container: mounted while it runs, mounted here for the copy
-/// otherwise (and unmounted when dropped).
+/// The root file system of a container as its processes see it (volumes and binds
+/// included): the running process's root, or mounted for the copy and unmounted when dropped.
 pub struct Root {
     pub path: PathBuf,
-    mounted_here: bool,
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        if self.mounted_here {
-            let _ = rootfs::unmount(&self.path);
-        }
-    }
+    _held: rootfs::MountedRoot,
 }
 
 pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
-    let dir = store.container_dir(&c.config.id);
-    let path = dir.rootfs();
-    if super::store::is_live(c) && rootfs::is_mounted(&path) {
-        return Ok(Root { path, mounted_here: false });
-    }
     let lowers: Vec<PathBuf> = c.config.layers.iter().map(|d| store.snapshot_fs(d)).collect();
-    rootfs::mount_overlay(&lowers, &dir.upper(), &dir.work(), &path)?;
-    Ok(Root { path, mounted_here: true })
+    let held = rootfs::MountedRoot::of(&store.container_dir(&c.config.id), c, &lowers)?;
+    Ok(Root { path: held.path(), _held: held })
 }
 
 /// Copies `src` (a path in the container) to `dest` on the host. A directory is copied

@@ -143,7 +143,12 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
     }
     let runtime = |message: String| ExecError::Runtime { name: c.config.name.clone(), message };
     let dir = store.container_dir(&c.config.id);
-    let rootfs = dir.rootfs();
+    // The user and the command are looked up where the process will run: in the container's
+    // root with its volumes and binds.
+    let root = super::rootfs::MountedRoot::running(c)
+        .map_err(|e| runtime(format!("cannot reach the container's root: {e}")))?
+        .ok_or_else(|| ExecError::NotRunning(c.config.name.clone()))?;
+    let rootfs = root.path();
     let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
         .map_err(|e| runtime(e.to_string()))?;
     let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user, tty);

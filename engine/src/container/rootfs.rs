@@ -2,9 +2,15 @@
 //! directories, shared) under its own upper directory.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
+use rustix::fs::{Mode, OFlags};
+
+use super::Status;
+use super::dir::ContainerDir;
+use super::store::Container;
 
 /// Mounts the overlay at `target`. `lowers` are the layer directories bottom first, as an image
 /// lists them; overlayfs wants the topmost first.
@@ -33,11 +39,89 @@ pub fn unmount(target: &Path) -> io::Result<()> {
     }
 }
 
-/// Whether `path` is a mount point (its device differs from its parent's, or /proc says so).
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
-    let wanted = path.display().to_string();
-    mounts.lines().any(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
+/// A container's root file system as its processes see it, held open: the root of its
+/// running process (with its volumes and binds), else the root its shim keeps mounted in the
+/// shim's own mount namespace (between restarts), else the overlay mounted here for as long as
+/// this value lives. `path()` names it through this process's descriptor, so what is found
+/// through it is in the container whatever happens to the record meanwhile.
+pub struct MountedRoot {
+    fd: OwnedFd,
+    mounted_here: Option<PathBuf>,
+}
+
+impl MountedRoot {
+    /// The root of container `c` in `dir`, reached without a mount when it runs.
+    pub fn of(dir: &ContainerDir, c: &Container, lowers: &[PathBuf]) -> io::Result<MountedRoot> {
+        if let Some(root) = MountedRoot::running(c)? {
+            return Ok(root);
+        }
+        if let Some(shim) = c.state.shim_pid.filter(|_| super::store::shim_running(dir)) {
+            if let Some(fd) = live_dir(shim, None, &format!("root{}", dir.rootfs().display()))? {
+                if nix::sys::statfs::fstatfs(&fd)
+                    .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
+                {
+                    return Ok(MountedRoot { fd, mounted_here: None });
+                }
+            }
+        }
+        let target = dir.rootfs();
+        mount_overlay(lowers, &dir.upper(), &dir.work(), &target)?;
+        let fd = rustix::fs::open(&target, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let root = MountedRoot { fd: fd.inspect_err(|_| drop(unmount(&target)))?, mounted_here: Some(target) };
+        Ok(root)
+    }
+
+    /// The root of the container's running process, if it runs: `/proc/PID/root` of the
+    /// recorded process, once that process is known to be the container's (its cgroup) and
+    /// to have lived on past the opening (a recorded PID can belong to another process later).
+    pub fn running(c: &Container) -> io::Result<Option<MountedRoot>> {
+        let Some(pid) = c.state.pid.filter(|_| matches!(c.state.status, Status::Running | Status::Paused)) else {
+            return Ok(None);
+        };
+        MountedRoot::process(pid, &c.config.id)
+    }
+
+    /// The root of process `pid` of container `id`, if that process is the container's.
+    pub fn process(pid: i32, id: &str) -> io::Result<Option<MountedRoot>> {
+        let cgroup = super::cgroup::cgroups_path(id);
+        Ok(live_dir(pid, Some(&cgroup), "root")?.map(|fd| MountedRoot { fd, mounted_here: None }))
+    }
+
+    /// The root as a path of this process (`/proc/self/fd/N`).
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+    }
+}
+
+impl Drop for MountedRoot {
+    fn drop(&mut self) {
+        if let Some(target) = self.mounted_here.take() {
+            let _ = unmount(&target);
+        }
+    }
+}
+
+/// `/proc/PID/<below>` opened as a directory, if process `pid` exists, is in cgroup `cgroup`
+/// (when given) and is still alive after the opening, so that the directory is that process's.
+fn live_dir(pid: i32, cgroup: Option<&str>, below: &str) -> io::Result<Option<OwnedFd>> {
+    let Some(raw) = rustix::process::Pid::from_raw(pid) else { return Ok(None) };
+    let Ok(pidfd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) else { return Ok(None) };
+    if let Some(cgroup) = cgroup {
+        let Ok(groups) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return Ok(None) };
+        let ours = groups.lines().any(|l| l.rsplit(':').next().is_some_and(|p| p == cgroup));
+        if !ours {
+            return Ok(None);
+        }
+    }
+    let path = format!("/proc/{pid}/{below}");
+    let Ok(fd) = rustix::fs::open(path.as_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    else {
+        return Ok(None);
+    };
+    // A pidfd becomes readable when its process has ended.
+    let mut poll = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let ended = nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO)? > 0;
+    Ok((!ended).then_some(fd))
 }
 
 /// The `PATH` of a container whose image sets none, as Docker's.
@@ -56,7 +140,6 @@ pub enum StartError {
 /// Docker's exit codes for a command that cannot run, checked before the container is
 /// created: 127 when it is not found (in the image's PATH), 126 when it is not executable.
 pub fn check_command(rootfs: &Path, args: &[String], env: &[String]) -> Result<(), StartError> {
-    use rustix::fs::OFlags;
     let Some(cmd) = args.first() else {
         return Err(StartError::Command { code: 127, message: "no command given, and the image has none".into() });
     };

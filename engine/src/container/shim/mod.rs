@@ -28,6 +28,7 @@ use super::store::Container;
 use super::{Status, rootfs};
 use crate::store::Store;
 
+mod mounts;
 mod serve;
 mod start;
 mod supervise;
@@ -49,6 +50,9 @@ struct Shim<'a> {
     health_run: Option<HealthRun>,
     run_started: Instant,
     rootfs_mounted: bool,
+    /// The shim's own mount namespace, where the container's root is mounted (none when it
+    /// could not be made, or a bind asks for shared propagation: then the host's).
+    mounts: Option<mounts::PrivateMounts>,
     /// Attached clients and the container's standard input.
     clients: Clients,
     /// The master end of the container's terminal (`tty`), for resizing.
@@ -82,6 +86,7 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
     if let Some((stream, streams)) = attached {
         shim.clients.add(stream, streams);
     }
+    shim.enter_private_mounts();
     shim.runs(&mut ready);
     shim.finish(ready);
     0
@@ -120,6 +125,7 @@ impl Shim<'_> {
             health_run: None,
             run_started: Instant::now(),
             rootfs_mounted: false,
+            mounts: None,
             clients,
             terminal: None,
             unsaved: std::cell::Cell::new(None),
@@ -194,7 +200,7 @@ impl Shim<'_> {
         // anyone hears of the exit, so that a start right after a stop finds the network clean
         // (the veth pairs go with the namespace; what the kernel has not deleted yet is seen
         // to below).
-        if let Err(e) = crate::network::release(self.store, &self.c.config) {
+        if let Err(e) = self.in_host(|| crate::network::release(self.store, &self.c.config)) {
             tracing::warn!("cannot take the container off its networks: {e}");
         }
         self.c.state.status = Status::Exited;
@@ -207,7 +213,7 @@ impl Shim<'_> {
         self.clients.finish(Duration::from_secs(2));
         self.answer_waiters(code);
         if self.c.config.auto_remove {
-            let _ = super::remove::discard(self.store, &self.c.config);
+            let _ = self.in_host(|| super::remove::discard(self.store, &self.c.config));
         }
         // A foreground `run` reads this, and returns when the pipe closes: by then a `--rm`
         // container is gone. If nobody listens any more the write just fails.
@@ -300,6 +306,32 @@ impl Shim<'_> {
         self.c.state.log_lines_lost = lost;
         if started {
             self.save();
+        }
+    }
+
+    /// Moves the shim into a mount namespace of its own ([`mounts`]). A bind that asks for
+    /// shared propagation must see the host's table, and keeps the shim there; so does a
+    /// failure, with a warning (the container runs as before, its root on the host).
+    fn enter_private_mounts(&mut self) {
+        let config = &self.c.config;
+        if config.mounts.iter().any(|m| m.propagation.as_deref().is_some_and(|p| p.ends_with("shared"))) {
+            return;
+        }
+        let mut keep = vec![self.dir.path().to_path_buf()];
+        if let super::NetworkMode::Container(other) = &config.network.mode {
+            keep.push(self.store.container_dir(other).path().to_path_buf());
+        }
+        match mounts::PrivateMounts::enter(&self.store.root, &keep) {
+            Ok(m) => self.mounts = Some(m),
+            Err(e) => tracing::warn!("cannot give the shim a mount namespace of its own: {e}"),
+        }
+    }
+
+    /// Runs `f` in the host's mount namespace.
+    fn in_host<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.mounts {
+            Some(m) => m.in_host(f),
+            None => f(),
         }
     }
 

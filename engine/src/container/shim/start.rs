@@ -30,6 +30,10 @@ impl Shim<'_> {
             self.write_spec(&rootfs)?;
         }
         let (mut container, stdout, stderr) = self.create()?;
+        if let Err(e) = self.check_command(&container) {
+            let _ = container.delete(true);
+            return Err(e);
+        }
         container.start().map_err(|e| setup("start the container", &e))?;
         let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
         let pidfd = rustix::process::pidfd_open(
@@ -71,8 +75,8 @@ impl Shim<'_> {
         Ok(rootfs)
     }
 
-    /// What the first start works out once: the user, the working directory, the command
-    /// check, the volumes' first contents, and the runtime spec.
+    /// What the first start works out once: the user, the working directory, the volumes'
+    /// first contents, and the runtime spec.
     fn write_spec(&self, rootfs: &Path) -> Result<(), StartError> {
         let config = &self.c.config;
         let user = user::resolve(rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
@@ -81,7 +85,6 @@ impl Shim<'_> {
             crate::container::copy::make_dirs(rootfs, &config.working_dir)
                 .map_err(|e| setup("make the working directory", &e))?;
         }
-        crate::container::rootfs::check_command(rootfs, &config.args, &config.env)?;
         if config.host.init && !spec::init_binary().is_file() {
             return Err(StartError::Setup(format!(
                 "--init needs a static init at {} (apt-get install tini, or set BERTH_INIT)",
@@ -96,6 +99,17 @@ impl Shim<'_> {
             .map_err(|e| setup("build the runtime spec", &e))?;
         spec.save(self.dir.spec()).map_err(|e| setup("write the runtime spec", &e))?;
         Ok(())
+    }
+
+    /// Docker's exit codes for a command that cannot run (127, 126), decided where the kernel
+    /// will look for it: in the created container's root, with its volumes and binds mounted.
+    fn check_command(&self, container: &YoukiContainer) -> Result<(), StartError> {
+        let config = &self.c.config;
+        let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
+        let root = rootfs::MountedRoot::process(pid.as_raw(), &config.id)
+            .map_err(|e| setup("reach the container's root", &e))?
+            .ok_or_else(|| StartError::Setup("the container's process ended before it started".into()))?;
+        rootfs::check_command(&root.path(), &config.args, &config.env)
     }
 
     /// The container created by the runtime (not started yet), its standard streams wired to
