@@ -469,6 +469,54 @@ pub struct RunArgs {
     /// Maximum number of processes
     #[arg(long)]
     pub pids_limit: Option<i64>,
+    /// Memory soft limit (`256m`)
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// Memory and swap together (`1g`; -1 for unlimited swap)
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// How readily the kernel swaps the container's memory (0-100)
+    #[arg(long, value_name = "N")]
+    pub memory_swappiness: Option<u64>,
+    /// Do not let the kernel's OOM killer kill the container's processes
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// The OOM killer's preference for the container's processes (-1000 to 1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// CPU weight relative to other containers (1024 by default)
+    #[arg(short = 'c', long, value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CFS quota in microseconds per period
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPUs the container may run on (`0-2,4`)
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Size of /dev/shm (`256m`; 64m by default)
+    #[arg(long, value_name = "BYTES")]
+    pub shm_size: Option<String>,
+    /// A kernel parameter of the container's own namespaces (`net.ipv4.ip_forward=1`)
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctls: Vec<String>,
+    /// One more group for the process (a number, or a name in the image's /etc/group)
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// `host` to share the host's process namespace
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// `host` to share the host's IPC namespace (`private` and `shareable` have their own)
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// `host` to share the host's UTS namespace (its host name)
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// `no-new-privileges`, `seccomp=unconfined`, `systempaths=unconfined`
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// Mount the root file system read-only
     #[arg(long)]
     pub read_only: bool,

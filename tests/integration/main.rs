@@ -14,6 +14,7 @@ mod lifecycle;
 mod network;
 mod realworld;
 mod registry;
+mod resources;
 mod security;
 mod support;
 mod terminal;

@@ -26,8 +26,7 @@ pub struct Root {
 }
 
 pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
-    let lowers: Vec<PathBuf> = c.config.layers.iter().map(|d| store.snapshot_fs(d)).collect();
-    let held = rootfs::MountedRoot::of(&store.container_dir(&c.config.id), c, &lowers)?;
+    let held = rootfs::MountedRoot::of(store, c)?;
     Ok(Root { path: held.path(), _held: held })
 }
 

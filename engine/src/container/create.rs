@@ -84,6 +84,9 @@ pub enum CreateError {
     Network(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Volume(#[from] berth_volumes::VolumeError),
+    /// Options that contradict each other or Docker's rules (a sysctl of the host's).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Records a new container of image `image` (named `image_name` by the user), and gives the
@@ -109,6 +112,19 @@ pub fn create_record(
     record: &ImageRecord,
     opts: CreateOptions,
 ) -> Result<ContainerConfig, CreateError> {
+    opts.host.check(opts.network.mode != super::NetworkMode::Host).map_err(CreateError::Invalid)?;
+    if let Some(adj) = opts.host.oom_score_adj {
+        let own: i32 =
+            std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        if adj < own && !spec::has_capability("CAP_SYS_RESOURCE") {
+            return Err(CreateError::Invalid(format!(
+                "oom_score_adj {adj} is below berth's own ({own}): lowering it needs CAP_SYS_RESOURCE, which this host's root lacks"
+            )));
+        }
+    }
+    if opts.host.uts_mode.is_some() && opts.hostname.is_some() {
+        return Err(CreateError::Invalid("a hostname cannot be set with the host's UTS namespace (uts: host)".into()));
+    }
     let image = store.config_of(record)?;
     let run = &image.config;
     let id = new_id();
@@ -137,7 +153,12 @@ pub fn create_record(
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into()),
         user: opts.user.or_else(|| run.user.clone()).filter(|u| !u.is_empty()),
-        hostname: opts.hostname.unwrap_or_else(|| id[..12].to_string()),
+        // With the host's UTS namespace the container has the host's name (and /etc/hostname
+        // says so).
+        hostname: match opts.host.uts_mode {
+            Some(_) => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            None => opts.hostname.unwrap_or_else(|| id[..12].to_string()),
+        },
         labels,
         restart: opts.restart,
         auto_remove: opts.auto_remove,

@@ -149,8 +149,9 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
         .map_err(|e| runtime(format!("cannot reach the container's root: {e}")))?
         .ok_or_else(|| ExecError::NotRunning(c.config.name.clone()))?;
     let rootfs = root.path();
-    let user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
+    let mut user = user::resolve(&rootfs, opts.user.as_deref().or(c.config.user.as_deref()))
         .map_err(|e| runtime(e.to_string()))?;
+    user::add_groups(&rootfs, &mut user, &c.config.host.group_add).map_err(|e| runtime(e.to_string()))?;
     let env_list = spec::process_env(c.config.env.iter().chain(&opts.env), &c.config.hostname, &user, tty);
     let env: HashMap<String, String> = env_list
         .iter()

@@ -18,6 +18,7 @@ mod executor;
 pub mod health;
 pub mod launch;
 pub mod logs;
+pub mod options;
 pub mod remove;
 pub mod restart;
 pub mod rootfs;
@@ -31,6 +32,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+pub use options::SecurityOpt;
 
 /// Everything fixed when a container is created.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -272,6 +274,93 @@ pub struct HostConfig {
     /// `RLIMIT_*` names (`nofile`, `nproc`...) to soft and hard limits.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ulimits: BTreeMap<String, (u64, u64)>,
+    /// A soft memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    /// Memory and swap together in bytes; -1 for unlimited swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// The CPU weight (1024 is everyone's share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// A CFS quota and period in microseconds, as set apart from `cpus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_period: Option<u64>,
+    /// The CPUs the container may run on (`0-2,4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// The size of /dev/shm in bytes (Docker's default 64 MiB when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// Kernel parameters of the container's own namespaces.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// More groups for the process: numbers, or names in the image's /etc/group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `host` shares the host's PID, IPC or UTS namespace; otherwise the container has its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uts_mode: Option<String>,
+    /// `security_opt` entries, checked by [`SecurityOpt::parse`] when the container is created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+}
+
+impl HostConfig {
+    /// The parsed `security_opt` entries (checked at creation, so none fails here).
+    pub fn security(&self) -> Vec<SecurityOpt> {
+        self.security_opt.iter().filter_map(|o| SecurityOpt::parse(o).ok()).collect()
+    }
+
+    /// Checks what the options say against each other and against Docker's rules, before the
+    /// container is created; `own_network` is whether it has a network namespace of its own.
+    pub fn check(&self, own_network: bool) -> Result<(), String> {
+        for o in &self.security_opt {
+            SecurityOpt::parse(o)?;
+        }
+        for mode in [("pid", &self.pid_mode), ("ipc", &self.ipc_mode), ("uts", &self.uts_mode)] {
+            if let (name, Some(m)) = mode {
+                let allowed: &[&str] = if name == "ipc" { &["host", "private", "shareable"] } else { &["host"] };
+                if !allowed.contains(&m.as_str()) {
+                    return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
+                }
+            }
+        }
+        let own_ipc = self.ipc_mode.as_deref() != Some("host");
+        for key in self.sysctls.keys() {
+            options::check_sysctl(key, own_network, own_ipc)?;
+        }
+        if self.cpus.is_some() && (self.cpu_quota.is_some() || self.cpu_period.is_some()) {
+            return Err("cpus cannot be set together with cpu_quota or cpu_period (Docker refuses them too)".into());
+        }
+        if let (Some(swap), Some(memory)) = (self.memory_swap, self.memory) {
+            if swap != -1 && (swap as u64) < memory {
+                return Err("memswap_limit must be at least mem_limit (it counts memory and swap together)".into());
+            }
+        }
+        if self.memory_swap.is_some() && self.memory.is_none() {
+            return Err("memswap_limit needs mem_limit".into());
+        }
+        if self.memory_swappiness.is_some_and(|s| s > 100) {
+            return Err("mem_swappiness must be between 0 and 100".into());
+        }
+        if self.oom_score_adj.is_some_and(|a| !(-1000..=1000).contains(&a)) {
+            return Err("oom_score_adj must be between -1000 and 1000".into());
+        }
+        Ok(())
+    }
 }
 
 /// The resource limits `--ulimit` may set, by the kernel's names.

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags};
 use rustix::fs::{Mode, OFlags};
 
-use super::Status;
-use super::dir::ContainerDir;
 use super::store::Container;
+use super::{ContainerConfig, Status};
+use crate::store::Store;
 
 /// Mounts the overlay at `target`. `lowers` are the layer directories bottom first, as an image
 /// lists them; overlayfs wants the topmost first.
@@ -29,6 +29,50 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
     }
     nix::mount::mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
         .map_err(|e| io::Error::other(format!("cannot mount the overlay root file system: {e}")))
+}
+
+/// The mount points every container's root needs (its /proc, /dev and /sys, and the /etc
+/// files berth binds), in one directory under every container's layers. An image that has
+/// them shows its own; one that lacks them gets them from here instead of each container
+/// making them in its upper directory: seven files fewer to create and delete a container.
+const INIT_DIRS: [&str; 4] = ["etc", "proc", "dev", "sys"];
+const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/// The lower directories of container `config`'s root, bottom first: the shared init layer,
+/// then its image's layers.
+pub fn lowers(store: &Store, config: &ContainerConfig) -> io::Result<Vec<PathBuf>> {
+    let mut lowers = vec![init_layer(&store.root)?];
+    lowers.extend(config.layers.iter().map(|d| store.snapshot_fs(d)));
+    Ok(lowers)
+}
+
+/// The init layer, made once (in a temporary directory renamed into place, so that two
+/// shims making it at once both find it whole).
+fn init_layer(root: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let layer = root.join("init-layer");
+    if layer.is_dir() {
+        return Ok(layer);
+    }
+    let temp = crate::fsutil::temp_name(&layer);
+    let made = (|| -> io::Result<()> {
+        for d in std::iter::once("").chain(INIT_DIRS) {
+            std::fs::create_dir_all(temp.join(d))?;
+            std::fs::set_permissions(temp.join(d), std::fs::Permissions::from_mode(0o755))?;
+        }
+        for f in INIT_FILES {
+            std::fs::write(temp.join(f), b"")?;
+            std::fs::set_permissions(temp.join(f), std::fs::Permissions::from_mode(0o644))?;
+        }
+        std::fs::rename(&temp, &layer)
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&temp);
+        if !layer.is_dir() {
+            return Err(io::Error::other(format!("cannot make {}: {e}", layer.display())));
+        }
+    }
+    Ok(layer)
 }
 
 /// Unmounts `target` if it is a mount point; a path that is not mounted is fine.
@@ -50,8 +94,9 @@ pub struct MountedRoot {
 }
 
 impl MountedRoot {
-    /// The root of container `c` in `dir`, reached without a mount when it runs.
-    pub fn of(dir: &ContainerDir, c: &Container, lowers: &[PathBuf]) -> io::Result<MountedRoot> {
+    /// The root of container `c`, reached without a mount when it runs.
+    pub fn of(store: &Store, c: &Container) -> io::Result<MountedRoot> {
+        let dir = &store.container_dir(&c.config.id);
         if let Some(root) = MountedRoot::running(c)? {
             return Ok(root);
         }
@@ -65,7 +110,7 @@ impl MountedRoot {
             }
         }
         let target = dir.rootfs();
-        mount_overlay(lowers, &dir.upper(), &dir.work(), &target)?;
+        mount_overlay(&lowers(store, &c.config)?, &dir.upper(), &dir.work(), &target)?;
         let fd = rustix::fs::open(&target, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
         let root = MountedRoot { fd: fd.inspect_err(|_| drop(unmount(&target)))?, mounted_here: Some(target) };
         Ok(root)

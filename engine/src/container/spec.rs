@@ -5,9 +5,9 @@ use std::path::Path;
 
 use libcontainer::oci_spec::runtime::Spec;
 
-use super::ContainerConfig;
 use super::dir::{ContainerDir, EtcFile};
 use super::user::User;
+use super::{ContainerConfig, SecurityOpt};
 
 /// Where `--init` puts the init in the container, as Docker does.
 pub const INIT_IN_CONTAINER: &str = "/dev/init";
@@ -104,6 +104,13 @@ pub fn build(
         tracing::warn!("this host does not have {}; container {} runs without", missing.join(", "), config.name);
     }
     let host = &config.host;
+    let security = host.security();
+    let no_new_privileges = security
+        .iter()
+        .rev()
+        .find_map(|o| if let SecurityOpt::NoNewPrivileges(on) = o { Some(*on) } else { None })
+        .unwrap_or(!host.privileged);
+    let system_paths = !host.privileged && !security.contains(&SecurityOpt::SystemPathsUnconfined);
     let etc = |file: EtcFile| {
         let name = file.file_name();
         serde_json::json!({
@@ -123,7 +130,10 @@ pub fn build(
             "env": env,
             "cwd": if config.working_dir.is_empty() { "/" } else { config.working_dir.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": !host.privileged,
+            // Unset rather than false: libcontainer loads the seccomp filter while it still has
+            // the capabilities to only when the field is absent.
+            "noNewPrivileges": no_new_privileges.then_some(true),
+            "oomScoreAdj": host.oom_score_adj,
             "rlimits": host.ulimits.iter().map(|(name, (soft, hard))| serde_json::json!({
                 "type": format!("RLIMIT_{}", name.to_ascii_uppercase()), "soft": soft, "hard": hard,
             })).collect::<Vec<_>>(),
@@ -137,7 +147,8 @@ pub fn build(
              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", host.shm_size.unwrap_or(64 << 20))]},
             etc(EtcFile::Hosts),
             etc(EtcFile::Hostname),
             etc(EtcFile::ResolvConf),
@@ -145,13 +156,20 @@ pub fn build(
         "linux": {
             "namespaces": namespaces(config, netns),
             "cgroupsPath": super::cgroup::cgroups_path(&config.id),
-            "maskedPaths": if host.privileged { &[][..] } else { &MASKED[..] },
-            "readonlyPaths": if host.privileged { &[][..] } else { &READ_ONLY[..] },
+            "maskedPaths": if system_paths { &MASKED[..] } else { &[][..] },
+            "readonlyPaths": if system_paths { &READ_ONLY[..] } else { &[][..] },
             "resources": resources(host),
+            "sysctl": host.sysctls,
         },
     });
     let mut value = value;
-    if let Some(filter) = seccomp(host, &caps) {
+    if host.uts_mode.is_some() {
+        // The host's UTS namespace: setting a name would rename the host.
+        if let Some(v) = value.as_object_mut() {
+            v.remove("hostname");
+        }
+    }
+    if let Some(filter) = seccomp(host, &caps).filter(|_| !security.contains(&SecurityOpt::SeccompUnconfined)) {
         value["linux"]["seccomp"] = filter;
     }
     if let Some(mounts) = value["mounts"].as_array_mut() {
@@ -176,12 +194,12 @@ pub fn build(
 }
 
 fn namespaces(config: &ContainerConfig, netns: Option<&Path>) -> serde_json::Value {
-    let mut list = vec![
-        serde_json::json!({"type": "pid"}),
-        serde_json::json!({"type": "ipc"}),
-        serde_json::json!({"type": "uts"}),
-        serde_json::json!({"type": "mount"}),
-    ];
+    let host = &config.host;
+    let own = [("pid", &host.pid_mode), ("ipc", &host.ipc_mode), ("uts", &host.uts_mode)]
+        .into_iter()
+        .filter(|(_, mode)| mode.as_deref() != Some("host"))
+        .map(|(kind, _)| serde_json::json!({"type": kind}));
+    let mut list: Vec<serde_json::Value> = own.chain([serde_json::json!({"type": "mount"})]).collect();
     match (netns, &config.network.mode) {
         (_, super::NetworkMode::Host) => {}
         (Some(path), _) => list.push(serde_json::json!({"type": "network", "path": path})),
@@ -373,18 +391,39 @@ fn seccomp(host: &super::HostConfig, caps: &[String]) -> Option<serde_json::Valu
     }))
 }
 
+/// The cgroup limits, in the runtime spec's terms (libcontainer writes them for cgroup v1 and
+/// v2 alike).
 fn resources(host: &super::HostConfig) -> serde_json::Value {
     let mut r = serde_json::json!({"devices": [{"allow": host.privileged, "access": "rwm"}]});
-    if let Some(m) = host.memory {
-        r["memory"] = serde_json::json!({"limit": m});
-    }
-    if let Some(cpus) = host.cpus {
-        r["cpu"] = serde_json::json!({"quota": (cpus * 100_000.0) as i64, "period": 100_000});
-    }
+    let memory = serde_json::json!({
+        "limit": host.memory,
+        "reservation": host.memory_reservation,
+        "swap": host.memory_swap,
+        "swappiness": host.memory_swappiness,
+        "disableOOMKiller": host.oom_kill_disable.then_some(true),
+    });
+    r["memory"] = without_nulls(memory);
+    let (quota, period) = match host.cpus {
+        Some(cpus) => (Some((cpus * 100_000.0) as i64), Some(100_000)),
+        None => (host.cpu_quota, host.cpu_period),
+    };
+    let cpu =
+        serde_json::json!({"shares": host.cpu_shares, "quota": quota, "period": period, "cpus": host.cpuset_cpus});
+    r["cpu"] = without_nulls(cpu);
     if let Some(p) = host.pids_limit {
         r["pids"] = serde_json::json!({"limit": p});
     }
+    if let Some(o) = r.as_object_mut() {
+        o.retain(|_, v| v.as_object().is_none_or(|m| !m.is_empty()));
+    }
     r
+}
+
+fn without_nulls(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !x.is_null());
+    }
+    v
 }
 
 /// Docker's merge of the image's entrypoint and command with the user's: `--entrypoint`

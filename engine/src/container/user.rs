@@ -83,6 +83,32 @@ pub fn resolve(root: &Path, spec: Option<&str>) -> Result<User, UserError> {
     Ok(user)
 }
 
+/// Adds `--group-add` groups (numbers, or names in the image's /etc/group) to `user`.
+pub fn add_groups(root: &Path, user: &mut User, names: &[String]) -> Result<(), UserError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let group = read_in_root(root, "etc/group").unwrap_or_default();
+    for name in names {
+        let gid = match name.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == name)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| UserError {
+                    spec: name.clone(),
+                    reason: "group_add: no such group in the image's /etc/group".into(),
+                })?,
+        };
+        if gid != user.gid && !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +135,10 @@ mod tests {
         assert_eq!(r("app:wheel").expect("group").gid, 10);
         assert!(r("nobody").is_err());
         assert!(r("app:nogroup").is_err());
+        let mut app = r("app").expect("app");
+        add_groups(dir.path(), &mut app, &["wheel".into(), "100".into(), "app".into(), "root".into()]).expect("groups");
+        assert_eq!(app.additional_gids, vec![10, 100, 0], "known ones once, the primary group not again");
+        assert!(add_groups(dir.path(), &mut app, &["nosuchgroup".into()]).is_err());
     }
 
     #[test]

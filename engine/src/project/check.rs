@@ -8,19 +8,14 @@ use super::*;
 use crate::container::store::Container;
 use crate::store::Store;
 
-/// Checks what can be checked before anything is pulled or created: the selected services'
+/// Checks what can be checked before anything is pulled or created: every attribute the
+/// selected services set (`support`: it runs, or it is refused by name, or it warns), their
 /// mounts and published ports, and the definitions of the volumes they use. A mistake in the
 /// file names the service or volume it is in, and leaves nothing half made.
 pub fn check(store: &Store, project: &Project, services: &[String]) -> Result<()> {
     for name in services {
-        if let Some(provider) = &project.services[name].provider {
-            let kind = provider.get("type").and_then(|t| t.as_str()).unwrap_or("?");
-            return Err(service_error(
-                name,
-                format!(
-                    "provider services (type {kind}) run a Docker Compose provider plugin, which berth does not support"
-                ),
-            ));
+        for warning in super::support::check(&project.services[name]).map_err(|e| service_error(name, e))? {
+            tracing::warn!("service {name}: {warning}");
         }
     }
     let published = check_definitions(project, services)?;

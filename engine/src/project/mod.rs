@@ -21,6 +21,7 @@ mod converge;
 mod down;
 pub mod plan;
 mod start;
+pub mod support;
 mod translate;
 
 pub use check::check;

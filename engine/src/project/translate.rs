@@ -163,23 +163,50 @@ pub fn create_options(
         tty: service.tty,
         stop_signal: service.stop_signal.clone(),
         stop_timeout: service.stop_grace_period.as_ref().map(|d| d.0.as_secs()),
-        host: HostConfig {
-            memory: service.mem_limit.as_ref().map(|m| m.0),
-            cpus: service.cpus,
-            pids_limit: service.pids_limit,
-            read_only: service.read_only,
-            tmpfs: service.tmpfs.clone(),
-            cap_add: service.cap_add.clone(),
-            cap_drop: service.cap_drop.clone(),
-            privileged: service.privileged,
-            init: service.init.unwrap_or(false),
-            ulimits,
-        },
+        host: host_of(name, service, ulimits)?,
         log: log_of(name, service)?,
         health: health_of(service),
         network,
         networks: requests,
         mounts,
+    })
+}
+
+/// What the service asks of the host: resources (`deploy.resources` over the attributes of
+/// the same meaning, as Docker Compose takes them), namespaces and privileges.
+fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>) -> Result<HostConfig> {
+    let resources = service.deploy.as_ref().and_then(|d| d.resources.as_ref());
+    let limits = resources.and_then(|r| r.limits.as_ref());
+    let reservations = resources.and_then(|r| r.reservations.as_ref());
+    let positive =
+        |n: i64, what: &str| u64::try_from(n).map_err(|_| service_error(name, format!("{what} must not be negative")));
+    Ok(HostConfig {
+        memory: limits.and_then(|l| l.memory).or(service.mem_limit).map(|m| m.0),
+        cpus: limits.and_then(|l| l.cpus).or(service.cpus),
+        pids_limit: limits.and_then(|l| l.pids).or(service.pids_limit),
+        memory_reservation: reservations.and_then(|r| r.memory).or(service.mem_reservation).map(|m| m.0),
+        memory_swap: service.memswap_limit.map(|m| m.0 as i64),
+        memory_swappiness: service.mem_swappiness.map(|s| positive(s, "mem_swappiness")).transpose()?,
+        oom_kill_disable: service.oom_kill_disable.unwrap_or(false),
+        oom_score_adj: service.oom_score_adj.map(|a| a.clamp(-1001, 1001) as i32),
+        cpu_shares: service.cpu_shares.map(|s| positive(s, "cpu_shares")).transpose()?,
+        cpu_quota: service.cpu_quota,
+        cpu_period: service.cpu_period.map(|p| positive(p, "cpu_period")).transpose()?,
+        cpuset_cpus: service.cpuset.clone(),
+        shm_size: service.shm_size.map(|s| s.0),
+        sysctls: service.sysctls.clone(),
+        group_add: service.group_add.clone(),
+        pid_mode: service.pid.clone(),
+        ipc_mode: service.ipc.clone(),
+        uts_mode: service.uts.clone(),
+        security_opt: service.security_opt.clone(),
+        read_only: service.read_only,
+        tmpfs: service.tmpfs.clone(),
+        cap_add: service.cap_add.clone(),
+        cap_drop: service.cap_drop.clone(),
+        privileged: service.privileged,
+        init: service.init.unwrap_or(false),
+        ulimits,
     })
 }
 

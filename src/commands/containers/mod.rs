@@ -254,7 +254,7 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
                     "StartPeriod": h.start_period_ms * 1_000_000, "StartInterval": h.start_interval_ms * 1_000_000, "Retries": h.retries,
                 })),
             },
-            "HostConfig": { "RestartPolicy": c.config.restart, "AutoRemove": c.config.auto_remove },
+            "HostConfig": host_config(&c.config),
             "LogPath": store.container_dir(&c.config.id).log(),
             "Mounts": c.config.mounts.iter().map(|m| serde_json::json!({
                 "Type": m.kind, "Name": m.source.clone().filter(|_| m.kind == berth_engine::volume::MountKind::Volume),
@@ -270,4 +270,32 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
     }
     crate::commands::inspect::print(&out, format)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A container's `HostConfig` under Docker's names, with Docker's values for what is unset.
+fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Value {
+    let h = &c.host;
+    let tmpfs: serde_json::Map<String, serde_json::Value> = h
+        .tmpfs
+        .iter()
+        .map(|t| t.split_once(':').unwrap_or((t, "")))
+        .map(|(path, opts)| (path.to_string(), opts.into()))
+        .collect();
+    serde_json::json!({
+        "RestartPolicy": c.restart, "AutoRemove": c.auto_remove,
+        "Memory": h.memory.unwrap_or(0), "MemoryReservation": h.memory_reservation.unwrap_or(0),
+        "MemorySwap": h.memory_swap.unwrap_or(0), "MemorySwappiness": h.memory_swappiness,
+        "OomKillDisable": h.oom_kill_disable, "OomScoreAdj": h.oom_score_adj.unwrap_or(0),
+        "NanoCpus": h.cpus.map_or(0, |c| (c * 1e9) as i64), "CpuShares": h.cpu_shares.unwrap_or(0),
+        "CpuQuota": h.cpu_quota.unwrap_or(0), "CpuPeriod": h.cpu_period.unwrap_or(0),
+        "CpusetCpus": h.cpuset_cpus.clone().unwrap_or_default(), "PidsLimit": h.pids_limit,
+        "ShmSize": h.shm_size.unwrap_or(64 << 20), "Sysctls": h.sysctls, "GroupAdd": h.group_add,
+        "PidMode": h.pid_mode.clone().unwrap_or_default(),
+        "IpcMode": h.ipc_mode.clone().unwrap_or_else(|| "private".into()),
+        "UTSMode": h.uts_mode.clone().unwrap_or_default(), "SecurityOpt": h.security_opt,
+        "ReadonlyRootfs": h.read_only, "Tmpfs": tmpfs, "CapAdd": h.cap_add, "CapDrop": h.cap_drop,
+        "Privileged": h.privileged, "Init": h.init,
+        "Ulimits": h.ulimits.iter().map(|(n, (soft, hard))| serde_json::json!({"Name": n, "Soft": soft, "Hard": hard}))
+            .collect::<Vec<_>>(),
+    })
 }

@@ -60,26 +60,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         stop_timeout: args.stop_timeout,
         log: Default::default(),
         health: health_flags(&args)?,
-        host: HostConfig {
-            memory: args
-                .memory
-                .as_deref()
-                .map(|m| berth_compose::model::types::ByteSize::parse(m).map(|b| b.0).map_err(anyhow::Error::msg))
-                .transpose()?,
-            cpus: args.cpus,
-            pids_limit: args.pids_limit,
-            read_only: args.read_only,
-            tmpfs: args.tmpfs.clone(),
-            cap_add: args.cap_add.clone(),
-            cap_drop: args.cap_drop.clone(),
-            privileged: args.privileged,
-            init: args.init,
-            ulimits: args
-                .ulimits
-                .iter()
-                .map(|u| berth_engine::container::parse_ulimit(u).map_err(anyhow::Error::msg))
-                .collect::<anyhow::Result<_>>()?,
-        },
+        host: host_flags(&args)?,
     };
     let mut opts = opts;
     for o in &args.log_opts {
@@ -102,6 +83,58 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let shown = args.detach.then_some(config.id.as_str());
     start_new(&store, &config, &exe, shown)
+}
+
+/// What the flags ask of the host: resources, namespaces and privileges.
+fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
+    let bytes = |what: &str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
+        v.as_deref()
+            .map(|m| berth_compose::model::types::ByteSize::parse(m).map(|b| b.0))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))
+    };
+    let memory_swap = match args.memory_swap.as_deref() {
+        Some("-1") => Some(-1),
+        _ => bytes("--memory-swap", &args.memory_swap)?.map(|b| b as i64),
+    };
+    let sysctls = args
+        .sysctls
+        .iter()
+        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect::<Option<BTreeMap<_, _>>>()
+        .context("invalid --sysctl: use KEY=VALUE")?;
+    Ok(HostConfig {
+        memory: bytes("--memory", &args.memory)?,
+        cpus: args.cpus,
+        pids_limit: args.pids_limit,
+        memory_reservation: bytes("--memory-reservation", &args.memory_reservation)?,
+        memory_swap,
+        memory_swappiness: args.memory_swappiness,
+        oom_kill_disable: args.oom_kill_disable,
+        oom_score_adj: args.oom_score_adj,
+        cpu_shares: args.cpu_shares,
+        cpu_quota: args.cpu_quota,
+        cpu_period: args.cpu_period,
+        cpuset_cpus: args.cpuset_cpus.clone(),
+        shm_size: bytes("--shm-size", &args.shm_size)?,
+        sysctls,
+        group_add: args.group_add.clone(),
+        pid_mode: args.pid.clone(),
+        ipc_mode: args.ipc.clone(),
+        uts_mode: args.uts.clone(),
+        security_opt: args.security_opt.clone(),
+        read_only: args.read_only,
+        tmpfs: args.tmpfs.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
+        privileged: args.privileged,
+        init: args.init,
+        ulimits: args
+            .ulimits
+            .iter()
+            .map(|u| berth_engine::container::parse_ulimit(u).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?,
+    })
 }
 
 /// Starts a container just created. In the foreground, shows its output until it ends and

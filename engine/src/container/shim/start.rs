@@ -49,7 +49,7 @@ impl Shim<'_> {
     /// restart), after killing what a dead shim left running.
     fn mount_rootfs(&mut self) -> Result<PathBuf, StartError> {
         let config = &self.c.config;
-        let lowers: Vec<PathBuf> = config.layers.iter().map(|d| self.store.snapshot_fs(d)).collect();
+        let lowers = rootfs::lowers(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
         if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
             return Err(StartError::Setup(format!(
                 "the image's layer {} is missing; pull {} again",
@@ -79,7 +79,8 @@ impl Shim<'_> {
     /// first contents, and the runtime spec.
     fn write_spec(&self, rootfs: &Path) -> Result<(), StartError> {
         let config = &self.c.config;
-        let user = user::resolve(rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+        let mut user = user::resolve(rootfs, config.user.as_deref()).map_err(|e| StartError::Setup(e.to_string()))?;
+        user::add_groups(rootfs, &mut user, &config.host.group_add).map_err(|e| StartError::Setup(e.to_string()))?;
         // As Docker does, a working directory missing from the image is made.
         if config.working_dir.starts_with('/') {
             crate::container::copy::make_dirs(rootfs, &config.working_dir)

@@ -1,0 +1,173 @@
+//! What a service asks of the host, checked where it lands: inside the container (/dev/shm,
+//! /proc/sys, groups, the OOM score, the process namespace) and in the host's cgroup files;
+//! and the attributes berth does not run, refused by name before anything exists.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::containers::{code, state_with_busybox};
+use crate::support::stderr;
+
+/// The cgroup v1 directory of controller `controller` for container `id`, if this host has one.
+fn cgroup_v1(controller: &str, id: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from("/sys/fs/cgroup").join(controller).join("berth").join(id);
+    dir.is_dir().then_some(dir)
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display())).trim().to_string()
+}
+
+#[test]
+fn a_services_resources_namespaces_and_privileges_take_effect() {
+    let state = state_with_busybox();
+    state.ok(&["tag", crate::containers::IMAGE, "busybox:latest"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        r#"name: res
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "300"]
+    shm_size: 256m
+    sysctls:
+      net.ipv4.ip_unprivileged_port_start: "80"
+    mem_limit: 512m
+    deploy: {resources: {limits: {memory: 64M, cpus: "0.5", pids: 50}, reservations: {memory: 32M}}}
+    cpu_shares: 512
+    cpuset: "0"
+    pid: host
+    group_add: ["100", "wheel"]
+    oom_score_adj: 500
+    security_opt: ["no-new-privileges:true"]
+"#,
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    // The image has no group named wheel: refused at the start, naming it.
+    let out = state.berth(&["-f", f, "up", "-d"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("wheel"), "{}", stderr(&out));
+    state.ok(&["-f", f, "down"]);
+    fs::write(&file, fs::read_to_string(&file).expect("read").replace(r#", "wheel""#, "")).expect("write");
+    state.ok(&["-f", f, "up", "-d"]);
+
+    let inside = |cmd: &str| state.ok(&["-f", f, "exec", "app", "sh", "-c", cmd]).trim().to_string();
+    assert_eq!(inside("df -k /dev/shm | tail -1 | awk '{print $2}'"), "262144", "shm_size");
+    assert_eq!(inside("cat /proc/sys/net/ipv4/ip_unprivileged_port_start"), "80", "sysctls");
+    assert!(inside("id -G").split(' ').any(|g| g == "100"), "group_add");
+    assert_eq!(inside("grep NoNewPrivs /proc/self/status | tr -d '\t '"), "NoNewPrivs:1");
+    let own = std::process::id().to_string();
+    assert!(inside("ls /proc").split_whitespace().any(|p| p == own), "pid: host shows the host's processes");
+
+    let id = state.ok(&["-f", f, "ps", "-q", "app"]).trim().to_string();
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", &id])).expect("json");
+    let host = &inspect[0]["HostConfig"];
+    assert_eq!(host["Memory"], 64 << 20, "deploy.resources.limits win over mem_limit: {host}");
+    assert_eq!(host["NanoCpus"], 500_000_000i64);
+    assert_eq!(host["PidsLimit"], 50);
+    assert_eq!(host["MemoryReservation"], 32 << 20);
+    assert_eq!(host["ShmSize"], 256 << 20);
+    assert_eq!(host["PidMode"], "host");
+    assert_eq!(host["OomScoreAdj"], 500);
+    assert_eq!(host["Sysctls"]["net.ipv4.ip_unprivileged_port_start"], "80");
+    let pid = inspect[0]["State"]["Pid"].as_i64().expect("a pid");
+    assert_eq!(read(std::path::Path::new(&format!("/proc/{pid}")), "oom_score_adj"), "500", "oom_score_adj");
+
+    if let Some(memory) = cgroup_v1("memory", &id) {
+        assert_eq!(read(&memory, "memory.limit_in_bytes"), (64u64 << 20).to_string());
+        assert_eq!(read(&memory, "memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+        let cpu = cgroup_v1("cpu", &id).expect("a cpu cgroup");
+        assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read(&cpu, "cpu.shares"), "512");
+        assert_eq!(read(&cgroup_v1("pids", &id).expect("a pids cgroup"), "pids.max"), "50");
+        assert_eq!(read(&cgroup_v1("cpuset", &id).expect("a cpuset cgroup"), "cpuset.cpus"), "0");
+    } else {
+        eprintln!("skipped the cgroup file checks: this host has no cgroup v1 memory controller");
+    }
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
+
+#[test]
+fn run_flags_set_the_same() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let out = state.ok(&[
+        "run",
+        "--rm",
+        "--shm-size",
+        "128m",
+        "--sysctl",
+        "kernel.shmmax=1000000",
+        "--group-add",
+        "42",
+        "--oom-score-adj",
+        "300",
+        "--uts",
+        "host",
+        "--security-opt",
+        "no-new-privileges:false",
+        "--security-opt",
+        "seccomp=unconfined",
+        image,
+        "sh",
+        "-c",
+        "df -k /dev/shm | tail -1 | awk '{print $2}'; cat /proc/sys/kernel/shmmax; id -G; \
+         cat /proc/self/oom_score_adj; hostname; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t '",
+    ]);
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(out, format!("131072\n1000000\n0 42\n300\n{}NoNewPrivs:0\nSeccomp:0\n", host));
+    // A default container keeps its filter and no new privileges.
+    let out = state.ok(&[
+        "run",
+        "--rm",
+        image,
+        "sh",
+        "-c",
+        "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t '",
+    ]);
+    assert_eq!(out, "NoNewPrivs:1\nSeccomp:2\n");
+}
+
+#[test]
+fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    for (flags, says) in [
+        (&["--sysctl", "kernel.pid_max=5"][..], "not namespaced"),
+        (&["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..], "host's network namespace"),
+        (&["--security-opt", "seccomp=/nonexistent.json"][..], "profile files"),
+        (&["--pid", "container:other"][..], "invalid pid mode"),
+        (&["--cpus", "1", "--cpu-quota", "50000"][..], "cpu_quota"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[image, "true"]);
+        let out = state.berth(&args);
+        assert_ne!(code(&out), 0, "{flags:?}");
+        assert!(stderr(&out).contains(says), "{flags:?}: {}", stderr(&out));
+    }
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let f = file.to_str().expect("utf-8");
+    for (attribute, says) in [
+        ("secrets: [pw]\n", "service app: secrets is not supported: berth does not mount secrets yet"),
+        ("post_start: [{command: [\"true\"]}]\n", "post_start is not supported"),
+        ("runtime: runsc\n", "runtime is not supported"),
+        ("ipc: \"container:db\"\n", "ipc: \"container:db\""),
+    ] {
+        let extra = if attribute.starts_with("secrets") { "secrets:\n  pw: {file: ./pw}\n" } else { "" };
+        fs::write(&file, format!("name: refused\nservices:\n  app:\n    image: {image}\n    {attribute}{extra}"))
+            .expect("write");
+        let out = state.berth(&["-f", f, "up", "-d"]);
+        assert_ne!(code(&out), 0, "{attribute}");
+        assert!(stderr(&out).contains(says), "{attribute}: {}", stderr(&out));
+    }
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
+    assert!(!state.ok(&["network", "ls"]).contains("refused"), "no project network was made");
+}
