@@ -514,6 +514,9 @@ pub struct RunArgs {
     /// `host` to share the host's UTS namespace (its host name)
     #[arg(long, value_name = "MODE")]
     pub uts: Option<String>,
+    /// `private` for a cgroup namespace of the container's own, `host` (the default) for none
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
     /// `no-new-privileges`, `seccomp=unconfined`, `systempaths=unconfined`
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,

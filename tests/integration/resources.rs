@@ -85,6 +85,13 @@ services:
         assert_eq!(read(&cpu, "cpu.shares"), "512");
         assert_eq!(read(&cgroup_v1("pids", &id).expect("a pids cgroup"), "pids.max"), "50");
         assert_eq!(read(&cgroup_v1("cpuset", &id).expect("a cpuset cgroup"), "cpuset.cpus"), "0");
+        // The container reads its own limits at /sys/fs/cgroup, and cannot change them.
+        assert_eq!(inside("cat /sys/fs/cgroup/memory/memory.limit_in_bytes"), (64u64 << 20).to_string());
+        assert_eq!(inside("cat /sys/fs/cgroup/pids/pids.max"), "50");
+        assert_eq!(
+            inside("echo 1 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo written || echo refused"),
+            "refused"
+        );
     } else {
         eprintln!("skipped the cgroup file checks: this host has no cgroup v1 memory controller");
     }

@@ -60,14 +60,7 @@ pub fn launch_attached(
     // one whose starter was killed may still be starting the container.
     if !super::remove::is_live(&container) {
         super::remove::wait_for_shim_exit(&container, std::time::Duration::from_secs(5));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while super::store::shim_running(&dir) && std::time::Instant::now() < deadline {
-            container = store.load_container(id)?;
-            if super::remove::is_live(&container) {
-                return Err(LaunchError::AlreadyStarted(container.config.name));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        container = wait_for_starting_shim(store, id)?;
     }
     crate::network::attach(store, &container.config)?;
     let log = std::fs::OpenOptions::new()
@@ -105,6 +98,13 @@ pub fn launch_attached(
     if let Some(pid) = line.strip_prefix("started ") {
         return Ok(Started { pid: pid.parse().unwrap_or(0), pipe, attached });
     }
+    if let Some(message) = line.strip_prefix("busy ") {
+        // Another shim took the lock between the look above and this one's start (a killed
+        // command's, still starting): its start is this launch's.
+        let c = wait_for_starting_shim(store, id)?;
+        let message = c.state.error.clone().unwrap_or_else(|| message.to_string());
+        return Err(LaunchError::Failed { code: 125, message });
+    }
     if let Some(rest) = line.strip_prefix("failed ") {
         let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
         // The shim closes the pipe when it is done (with `--rm`, after removing the container).
@@ -116,6 +116,24 @@ pub fn launch_attached(
 
 /// Reads the shim's final `exited CODE` line (foreground `run`), then waits for the shim to
 /// finish (with `--rm`, the container is gone when this returns).
+/// Waits (up to 10 s) while a shim that is starting the container, left by a killed command,
+/// holds its lock: `AlreadyStarted` if that shim starts it, else the container's record once
+/// the shim is gone.
+fn wait_for_starting_shim(store: &Store, id: &str) -> Result<super::store::Container, LaunchError> {
+    let dir = store.container_dir(id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let container = store.load_container(id)?;
+        if !super::store::shim_running(&dir) || std::time::Instant::now() >= deadline {
+            return Ok(container);
+        }
+        if super::remove::is_live(&container) {
+            return Err(LaunchError::AlreadyStarted(container.config.name));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 pub fn wait_exit(started: &mut Started) -> Option<i32> {
     let mut line = String::new();
     started.pipe.read_line(&mut line).ok()?;

@@ -313,6 +313,10 @@ pub struct HostConfig {
     pub ipc_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uts_mode: Option<String>,
+    /// `private` gives the container a cgroup namespace of its own; `host` (the default here,
+    /// as Docker's on cgroup v1) shows it its cgroups at their host paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroupns_mode: Option<String>,
     /// `security_opt` entries, checked by [`SecurityOpt::parse`] when the container is created.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
@@ -330,9 +334,19 @@ impl HostConfig {
         for o in &self.security_opt {
             SecurityOpt::parse(o)?;
         }
-        for mode in [("pid", &self.pid_mode), ("ipc", &self.ipc_mode), ("uts", &self.uts_mode)] {
+        let modes = [
+            ("pid", &self.pid_mode),
+            ("ipc", &self.ipc_mode),
+            ("uts", &self.uts_mode),
+            ("cgroup", &self.cgroupns_mode),
+        ];
+        for mode in modes {
             if let (name, Some(m)) = mode {
-                let allowed: &[&str] = if name == "ipc" { &["host", "private", "shareable"] } else { &["host"] };
+                let allowed: &[&str] = match name {
+                    "ipc" => &["host", "private", "shareable"],
+                    "cgroup" => &["host", "private"],
+                    _ => &["host"],
+                };
                 if !allowed.contains(&m.as_str()) {
                     return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
                 }

@@ -146,6 +146,11 @@ pub fn build(
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            // The container's own cgroups, read-only, so that runtimes (the JVM, Go, Node, .NET)
+            // read their limits: on cgroup v1 its own subtree of each controller, on v2 its
+            // cgroup namespace's root.
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", if host.privileged { "rw" } else { "ro" }]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
              "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", host.shm_size.unwrap_or(64 << 20))]},
@@ -157,7 +162,7 @@ pub fn build(
             "namespaces": namespaces(config, netns),
             "cgroupsPath": super::cgroup::cgroups_path(&config.id),
             "maskedPaths": if system_paths { &MASKED[..] } else { &[][..] },
-            "readonlyPaths": if system_paths { &READ_ONLY[..] } else { &[][..] },
+            "readonlyPaths": read_only_paths(system_paths, host.privileged),
             "resources": resources(host),
             "sysctl": host.sysctls,
         },
@@ -193,12 +198,29 @@ pub fn build(
     serde_json::from_value(value)
 }
 
+/// The paths remounted read-only: Docker's under /proc (unless `systempaths=unconfined`), and
+/// /sys/fs/cgroup with each controller mounted below it (the runtime applies the mount's `ro`
+/// to the tmpfs of cgroup v1 only, and a remount is not recursive).
+fn read_only_paths(system_paths: bool, privileged: bool) -> Vec<String> {
+    let mut paths: Vec<String> = if system_paths { READ_ONLY.iter().map(|p| p.to_string()).collect() } else { vec![] };
+    if !privileged {
+        paths.push("/sys/fs/cgroup".into());
+        let controllers = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten();
+        for entry in controllers.filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            paths.push(format!("/sys/fs/cgroup/{}", entry.file_name().to_string_lossy()));
+        }
+    }
+    paths
+}
+
 fn namespaces(config: &ContainerConfig, netns: Option<&Path>) -> serde_json::Value {
     let host = &config.host;
     let own = [("pid", &host.pid_mode), ("ipc", &host.ipc_mode), ("uts", &host.uts_mode)]
         .into_iter()
         .filter(|(_, mode)| mode.as_deref() != Some("host"))
-        .map(|(kind, _)| serde_json::json!({"type": kind}));
+        .map(|(kind, _)| kind)
+        .chain(host.cgroupns_mode.as_deref().filter(|m| *m == "private").map(|_| "cgroup"))
+        .map(|kind| serde_json::json!({"type": kind}));
     let mut list: Vec<serde_json::Value> = own.chain([serde_json::json!({"type": "mount"})]).collect();
     match (netns, &config.network.mode) {
         (_, super::NetworkMode::Host) => {}

@@ -31,7 +31,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("build", Support::Runs),
     ("cap_add", Support::Runs),
     ("cap_drop", Support::Runs),
-    ("cgroup", Support::Refused("berth does not give containers a cgroup namespace yet")),
+    ("cgroup", Support::Runs),
     ("cgroup_parent", Support::Refused("berth places every container under its own cgroup, /berth")),
     ("command", Support::Runs),
     ("configs", Support::Refused("berth does not mount configs yet")),

@@ -199,6 +199,7 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         pid_mode: service.pid.clone(),
         ipc_mode: service.ipc.clone(),
         uts_mode: service.uts.clone(),
+        cgroupns_mode: service.cgroup.clone(),
         security_opt: service.security_opt.clone(),
         read_only: service.read_only,
         tmpfs: service.tmpfs.clone(),

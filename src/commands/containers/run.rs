@@ -122,6 +122,7 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         pid_mode: args.pid.clone(),
         ipc_mode: args.ipc.clone(),
         uts_mode: args.uts.clone(),
+        cgroupns_mode: args.cgroupns.clone(),
         security_opt: args.security_opt.clone(),
         read_only: args.read_only,
         tmpfs: args.tmpfs.clone(),

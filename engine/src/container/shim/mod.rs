@@ -62,6 +62,13 @@ struct Shim<'a> {
     unsaved: std::cell::Cell<Option<Instant>>,
 }
 
+/// Why a shim did not take its container on.
+enum Refused {
+    /// Another shim holds the container's lock.
+    Busy(String),
+    Failed(String),
+}
+
 /// A healthcheck process being waited for.
 struct HealthRun {
     pid: Pid,
@@ -78,7 +85,11 @@ struct HealthRun {
 pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStream, Streams)>) -> i32 {
     let (mut shim, _one_shim) = match Shim::open(store, id) {
         Ok(x) => x,
-        Err(message) => {
+        Err(Refused::Busy(message)) => {
+            let _ = writeln!(ready, "busy {message}");
+            return 1;
+        }
+        Err(Refused::Failed(message)) => {
             let _ = writeln!(ready, "failed 125 {message}");
             return 1;
         }
@@ -95,11 +106,11 @@ pub fn run(store: &Store, id: &str, mut ready: File, attached: Option<(UnixStrea
 impl Shim<'_> {
     /// The shim of container `id`, holding the lock that makes it the only one, with its log
     /// open and its control socket listening.
-    fn open<'a>(store: &'a Store, id: &str) -> Result<(Shim<'a>, File), String> {
-        let c = store.load_container(id).map_err(|e| e.to_string())?;
+    fn open<'a>(store: &'a Store, id: &str) -> Result<(Shim<'a>, File), Refused> {
+        let c = store.load_container(id).map_err(|e| Refused::Failed(e.to_string()))?;
         let dir = store.container_dir(id);
         let one_shim = super::store::shim_lock(&dir)
-            .map_err(|e| format!("another shim runs container {} ({e})", c.config.name))?;
+            .map_err(|e| Refused::Busy(format!("another shim runs container {} ({e})", c.config.name)))?;
         let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
             nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
             let log = super::logs::RotatingLog::open(&dir.log(), c.config.log)?;
@@ -111,7 +122,7 @@ impl Shim<'_> {
             listener.set_nonblocking(true)?;
             Ok((log, listener))
         })();
-        let (log, listener) = setup.map_err(|e| format!("cannot set up the shim: {e}"))?;
+        let (log, listener) = setup.map_err(|e| Refused::Failed(format!("cannot set up the shim: {e}")))?;
         let clients = Clients::new(c.config.tty, c.config.stdin_once);
         let mut shim = Shim {
             store,
