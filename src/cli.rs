@@ -514,6 +514,12 @@ pub struct RunArgs {
     /// `host` to share the host's UTS namespace (its host name)
     #[arg(long, value_name = "MODE")]
     pub uts: Option<String>,
+    /// An OCI annotation on the container (`KEY=VALUE`)
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// A host device for the container (`/dev/fuse`, `/dev/sdb:/dev/xvdb:r`)
+    #[arg(long = "device", value_name = "SOURCE[:TARGET][:PERMS]")]
+    pub devices: Vec<String>,
     /// `private` for a cgroup namespace of the container's own, `host` (the default) for none
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,

@@ -78,6 +78,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "project::plan",
             "project::check",
             "project::support",
+            "project::hooks",
             "project::translate",
             "project::converge",
             "project::start",

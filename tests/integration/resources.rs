@@ -164,7 +164,10 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
     let f = file.to_str().expect("utf-8");
     for (attribute, says) in [
         ("secrets: [pw]\n", "service app: secrets is not supported: berth does not mount secrets yet"),
-        ("post_start: [{command: [\"true\"]}]\n", "post_start is not supported"),
+        (
+            "post_start: [{command: [\"true\"], privileged: true}]\n",
+            "post_start: privileged hooks are not supported yet",
+        ),
         ("runtime: runsc\n", "runtime is not supported"),
         ("ipc: \"container:db\"\n", "ipc: \"container:db\""),
     ] {
@@ -177,4 +180,81 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
     }
     assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
     assert!(!state.ok(&["network", "ls"]).contains("refused"), "no project network was made");
+}
+
+#[test]
+fn devices_and_annotations() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let out = state.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/myzero:r",
+        "--annotation",
+        "org.example.team=infra",
+        image,
+        "sh",
+        "-c",
+        "head -c 3 /dev/myzero | wc -c",
+    ]);
+    assert_eq!(out.trim(), "3", "the device node is there and opens");
+    let out = state.berth(&["run", "--rm", "--device", "/dev/no-such-device", image, "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("/dev/no-such-device: no such device on this host"), "{}", stderr(&out));
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let f = file.to_str().expect("utf-8");
+    fs::write(
+        &file,
+        format!(
+            "name: dev\nservices:\n  app:\n    image: {image}\n    command: [sleep, '300']\n    devices: ['/dev/zero:/dev/z']\n    annotations: {{org.example.team: infra}}\n"
+        ),
+    )
+    .expect("write");
+    state.ok(&["-f", f, "up", "-d"]);
+    assert_eq!(state.ok(&["-f", f, "exec", "app", "sh", "-c", "head -c 5 /dev/z | wc -c"]).trim(), "5");
+    let id = state.ok(&["-f", f, "ps", "-q", "app"]).trim().to_string();
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", &id])).expect("json");
+    let host = &inspect[0]["HostConfig"];
+    assert_eq!(host["Annotations"]["org.example.team"], "infra");
+    assert_eq!(host["Devices"][0]["PathInContainer"], "/dev/z");
+    let spec = fs::read_to_string(state.root().join("containers").join(&id).join("bundle/config.json")).expect("spec");
+    let spec: serde_json::Value = serde_json::from_str(&spec).expect("json");
+    assert_eq!(spec["annotations"]["org.example.team"], "infra", "the runtime spec carries the annotation");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
+
+#[test]
+fn post_start_and_pre_stop_hooks_run_in_the_container() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let shared = tempfile::tempdir().expect("tmp");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let f = file.to_str().expect("utf-8");
+    let project = |post: &str| {
+        format!(
+            "name: hooks\nservices:\n  app:\n    image: {image}\n    command: [sleep, '300']\n    volumes: ['{}:/shared']\n    \
+             post_start:\n      - command: {post}\n        environment: {{WHO: hook}}\n    \
+             pre_stop:\n      - command: [sh, -c, 'echo stopping $$WHO > /shared/pre']\n        user: nobody\n        environment: {{WHO: pre}}\n",
+            shared.path().display()
+        )
+    };
+    fs::write(&file, project(r#"[sh, -c, 'echo started $$WHO > /tmp/hook']"#)).expect("write");
+    state.ok(&["-f", f, "up", "-d"]);
+    assert_eq!(state.ok(&["-f", f, "exec", "app", "cat", "/tmp/hook"]), "started hook\n", "post_start ran");
+    fs::set_permissions(shared.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    assert_eq!(fs::read_to_string(shared.path().join("pre")).expect("pre_stop ran"), "stopping pre\n");
+    let meta = fs::metadata(shared.path().join("pre")).expect("stat");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534, "as the hook's user");
+
+    // A post_start hook that fails fails the start, and says which.
+    fs::write(&file, project("[sh, -c, 'exit 3']")).expect("write");
+    let out = state.berth(&["-f", f, "up", "-d"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("post_start hook of container hooks-app-1 exited with status 3"), "{}", stderr(&out));
+    state.ok(&["-f", f, "down", "-t", "0"]);
 }

@@ -34,6 +34,8 @@ pub struct CreateOptions {
     /// The networks to join (bridge mode), addresses chosen at creation.
     pub networks: Vec<crate::network::EndpointRequest>,
     pub mounts: Vec<berth_volumes::mount::Mount>,
+    pub post_start: Vec<super::options::Hook>,
+    pub pre_stop: Vec<super::options::Hook>,
 }
 
 /// The `--health-*` flags (or a Compose `healthcheck`): each replaces the image's value.
@@ -173,6 +175,8 @@ pub fn create_record(
         healthcheck: healthcheck(run.healthcheck.as_ref(), &opts.health),
         network: opts.network,
         mounts: crate::volume::prepare(store, &opts.mounts)?,
+        post_start: opts.post_start,
+        pre_stop: opts.pre_stop,
     };
     if config.network.exposed.is_empty() {
         config.network.exposed =

@@ -87,6 +87,11 @@ pub struct ContainerConfig {
     /// Binds, volumes and tmpfs mounts (anonymous volumes named at creation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<berth_volumes::mount::Mount>,
+    /// Commands a project runs in the container after it starts and before it stops it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<options::Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<options::Hook>,
 }
 
 /// How a container is networked.
@@ -317,6 +322,12 @@ pub struct HostConfig {
     /// as Docker's on cgroup v1) shows it its cgroups at their host paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroupns_mode: Option<String>,
+    /// OCI annotations on the container's runtime spec.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Host device nodes the container gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<options::Device>,
     /// `security_opt` entries, checked by [`SecurityOpt::parse`] when the container is created.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
@@ -351,6 +362,9 @@ impl HostConfig {
                     return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
                 }
             }
+        }
+        for d in &self.devices {
+            d.node()?;
         }
         let own_ipc = self.ipc_mode.as_deref() != Some("host");
         for key in self.sysctls.keys() {

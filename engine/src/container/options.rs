@@ -1,5 +1,96 @@
-//! The container options that are checked as text before anything is created: `security_opt`
-//! entries and kernel parameters (`sysctls`), with Docker's rules for which a container may set.
+//! The container options that are checked before anything is created: `security_opt`
+//! entries, kernel parameters (`sysctls`, with Docker's rules for which a container may set)
+//! and host devices.
+
+use serde::{Deserialize, Serialize};
+
+/// A lifecycle hook (`post_start`, `pre_stop`): a command run in the container, as `exec`
+/// runs it, after it starts or before it is stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// `KEY=VALUE`, on top of the container's environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+}
+
+/// A device node of the host: its kind (`c` or `b`), numbers and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub kind: &'static str,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+}
+
+/// A host device node given to the container (`devices`, `--device`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub source: String,
+    pub target: String,
+    /// Any of `r`, `w` and `m` (mknod), as the device cgroup takes them.
+    pub permissions: String,
+}
+
+impl Device {
+    /// `SOURCE[:TARGET][:PERMISSIONS]`, as Docker reads `--device`.
+    pub fn parse(text: &str) -> Result<Device, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let perms = |p: &str| !p.is_empty() && !p.starts_with('/') && p.chars().all(|c| "rwm".contains(c));
+        let (source, target, permissions) = match parts[..] {
+            [s] => (s, s, "rwm"),
+            [s, p] if perms(p) => (s, s, p),
+            [s, t] => (s, t, "rwm"),
+            [s, t, p] => (s, t, p),
+            _ => return Err(format!("invalid device {text:?}: use SOURCE[:TARGET][:PERMISSIONS]")),
+        };
+        let device = Device { source: source.into(), target: target.into(), permissions: permissions.into() };
+        device.check_form()?;
+        Ok(device)
+    }
+
+    fn check_form(&self) -> Result<(), String> {
+        if !self.source.starts_with('/') || !self.target.starts_with('/') {
+            return Err(format!("device {}: both paths must be absolute", self.source));
+        }
+        if self.permissions.is_empty() || !self.permissions.chars().all(|c| "rwm".contains(c)) {
+            return Err(format!(
+                "device {}: permissions {:?} are not a set of r, w and m",
+                self.source, self.permissions
+            ));
+        }
+        Ok(())
+    }
+
+    /// The host's node.
+    pub fn node(&self) -> Result<Node, String> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        self.check_form()?;
+        let meta = std::fs::metadata(&self.source)
+            .map_err(|e| format!("device {}: no such device on this host ({e})", self.source))?;
+        let kind = match meta.file_type() {
+            t if t.is_char_device() => "c",
+            t if t.is_block_device() => "b",
+            _ => {
+                return Err(format!(
+                    "device {}: not a device node (berth passes single nodes, not directories)",
+                    self.source
+                ));
+            }
+        };
+        let rdev = meta.rdev();
+        Ok(Node {
+            kind,
+            major: nix::sys::stat::major(rdev),
+            minor: nix::sys::stat::minor(rdev),
+            mode: meta.mode() & 0o7777,
+        })
+    }
+}
 
 /// One `security_opt` entry (`--security-opt`), in Docker's spellings (`key=value` or
 /// `key:value`).
@@ -92,6 +183,22 @@ mod tests {
         assert!(SecurityOpt::parse("seccomp=/etc/profile.json").expect_err("refused").contains("profile files"));
         assert!(SecurityOpt::parse("no-new-privileges:maybe").is_err());
         assert!(SecurityOpt::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn devices_in_dockers_spellings() {
+        let d = |s| Device::parse(s);
+        let full = Device { source: "/dev/fuse".into(), target: "/dev/fuse".into(), permissions: "rwm".into() };
+        assert_eq!(d("/dev/fuse"), Ok(full.clone()));
+        assert_eq!(d("/dev/fuse:/dev/f"), Ok(Device { target: "/dev/f".into(), ..full.clone() }));
+        assert_eq!(d("/dev/fuse:r"), Ok(Device { permissions: "r".into(), ..full.clone() }));
+        assert_eq!(d("/dev/fuse:/dev/f:rw"), Ok(Device { target: "/dev/f".into(), permissions: "rw".into(), ..full }));
+        assert!(d("/dev/fuse:/dev/f:rwx").is_err());
+        assert!(d("fuse").is_err());
+        assert!(d("/a:/b:r:w").is_err());
+        assert_eq!(d("/dev/null").and_then(|d| d.node()).map(|n| (n.kind, n.major, n.minor)), Ok(("c", 1, 3)));
+        assert!(d("/dev/no-such-device").and_then(|d| d.node()).expect_err("missing").contains("no such device"));
+        assert!(d("/etc/passwd").and_then(|d| d.node()).expect_err("a file").contains("not a device"));
     }
 
     #[test]

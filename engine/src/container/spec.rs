@@ -139,6 +139,7 @@ pub fn build(
             })).collect::<Vec<_>>(),
         },
         "root": {"path": rootfs, "readonly": host.read_only},
+        "annotations": host.annotations,
         "hostname": config.hostname,
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
@@ -165,6 +166,9 @@ pub fn build(
             "readonlyPaths": read_only_paths(system_paths, host.privileged),
             "resources": resources(host),
             "sysctl": host.sysctls,
+            "devices": devices(host).into_iter().map(|(d, n)| serde_json::json!({
+                "path": d.target, "type": n.kind, "major": n.major, "minor": n.minor, "fileMode": n.mode, "uid": 0, "gid": 0,
+            })).collect::<Vec<_>>(),
         },
     });
     let mut value = value;
@@ -196,6 +200,17 @@ pub fn build(
         }
     }
     serde_json::from_value(value)
+}
+
+/// The host's device nodes the container gets, with their numbers (checked at creation; one
+/// gone since is left out, with a warning).
+fn devices(host: &super::HostConfig) -> Vec<(&super::options::Device, super::options::Node)> {
+    let found = host.devices.iter().map(|d| (d, d.node()));
+    found
+        .filter_map(|(d, node)| {
+            node.inspect_err(|e| tracing::warn!("{e}; the container starts without it")).ok().map(|n| (d, n))
+        })
+        .collect()
 }
 
 /// The paths remounted read-only: Docker's under /proc (unless `systempaths=unconfined`), and
@@ -416,7 +431,12 @@ fn seccomp(host: &super::HostConfig, caps: &[String]) -> Option<serde_json::Valu
 /// The cgroup limits, in the runtime spec's terms (libcontainer writes them for cgroup v1 and
 /// v2 alike).
 fn resources(host: &super::HostConfig) -> serde_json::Value {
-    let mut r = serde_json::json!({"devices": [{"allow": host.privileged, "access": "rwm"}]});
+    let mut rules = vec![serde_json::json!({"allow": host.privileged, "access": "rwm"})];
+    for (d, n) in devices(host) {
+        let rule = serde_json::json!({"allow": true, "type": n.kind, "major": n.major, "minor": n.minor, "access": d.permissions});
+        rules.push(rule);
+    }
+    let mut r = serde_json::json!({"devices": rules});
     let memory = serde_json::json!({
         "limit": host.memory,
         "reservation": host.memory_reservation,

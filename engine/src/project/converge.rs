@@ -281,6 +281,9 @@ pub(super) fn remove_container(store: &Store, c: &Container, timeout: u64, repor
     let c = store.load_container(&c.config.id).map_err(other)?;
     if crate::container::remove::is_live(&c) {
         report.event("Container", &c.config.name, "Stopping");
+        if let Err(e) = super::hooks::run(store, &c, "pre_stop", &c.config.pre_stop) {
+            report.warn(&e);
+        }
         crate::container::remove::stop(store, &c, timeout).map_err(other)?;
         report.event("Container", &c.config.name, "Stopped");
     }

@@ -38,6 +38,9 @@ pub fn stop_containers(
             for c in set.iter().filter(|c| crate::container::remove::is_live(c)) {
                 scope.spawn(move || {
                     report.event("Container", &c.config.name, "Stopping");
+                    if let Err(e) = super::hooks::run(store, c, "pre_stop", &c.config.pre_stop) {
+                        report.warn(&e);
+                    }
                     let left = deadline.saturating_duration_since(Instant::now()).as_millis().div_ceil(1000);
                     let left = (left as u64).min(own(c));
                     if let Err(e) = crate::container::remove::stop(store, c, left) {

@@ -19,6 +19,7 @@ use crate::store::Store;
 mod check;
 mod converge;
 mod down;
+mod hooks;
 pub mod plan;
 mod start;
 pub mod support;

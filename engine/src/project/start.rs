@@ -258,7 +258,7 @@ fn launch_reported(store: &Store, c: &Container, exe: &Path, report: &dyn Report
     match launch::launch(store, &c.config.id, exe) {
         Ok(_) | Err(LaunchError::AlreadyStarted(_)) => {
             report.event("Container", &c.config.name, "Started");
-            Ok(())
+            super::hooks::run(store, c, "post_start", &c.config.post_start)
         }
         Err(e) => Err(format!("cannot start container {}: {e}", c.config.name)),
     }

@@ -25,7 +25,7 @@ pub enum Support {
 
 /// Every attribute of a service, by its name in the Compose specification.
 pub const SERVICE: &[(&str, Support)] = &[
-    ("annotations", Support::Refused("berth does not put annotations on containers yet")),
+    ("annotations", Support::Runs),
     ("attach", Support::Runs),
     ("blkio_config", Support::Refused("berth does not set block I/O weights or throttles yet")),
     ("build", Support::Runs),
@@ -50,7 +50,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("deploy", Support::Checked(deploy)),
     ("develop", Support::Runs),
     ("device_cgroup_rules", Support::Refused("berth does not add device rules yet")),
-    ("devices", Support::Refused("berth does not pass host devices into containers yet")),
+    ("devices", Support::Runs),
     ("dns", Support::Runs),
     ("dns_opt", Support::Runs),
     ("dns_search", Support::Runs),
@@ -88,8 +88,8 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("pids_limit", Support::Runs),
     ("platform", Support::Checked(platform)),
     ("ports", Support::Runs),
-    ("post_start", Support::Refused("berth does not run lifecycle hooks yet")),
-    ("pre_stop", Support::Refused("berth does not run lifecycle hooks yet")),
+    ("post_start", Support::Checked(hooks)),
+    ("pre_stop", Support::Checked(hooks)),
     ("privileged", Support::Runs),
     ("profiles", Support::Runs),
     (
@@ -168,6 +168,19 @@ fn deploy(service: &Service) -> Result<Vec<String>, String> {
         warnings.push(format!("deploy.{key} is ignored: it means something only to a swarm of hosts"));
     }
     Ok(warnings)
+}
+
+/// Hooks run as `exec` runs commands; a privileged one (more capabilities than the
+/// container's) is not run yet.
+fn hooks(service: &Service) -> Result<Vec<String>, String> {
+    let all = service.post_start.iter().chain(&service.pre_stop);
+    if all.clone().any(|h| h.privileged) {
+        return Err("privileged hooks are not supported yet".into());
+    }
+    if all.clone().any(|h| h.command.is_empty()) {
+        return Err("a hook needs a command".into());
+    }
+    Ok(Vec::new())
 }
 
 /// `host`, or a namespace of the container's own.

@@ -169,7 +169,18 @@ pub fn create_options(
         network,
         networks: requests,
         mounts,
+        post_start: service.post_start.iter().map(hook).collect(),
+        pre_stop: service.pre_stop.iter().map(hook).collect(),
     })
+}
+
+fn hook(h: &berth_compose::model::Hook) -> crate::container::options::Hook {
+    crate::container::options::Hook {
+        command: h.command.clone(),
+        user: h.user.clone(),
+        working_dir: h.working_dir.clone(),
+        env: h.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect(),
+    }
 }
 
 /// What the service asks of the host: resources (`deploy.resources` over the attributes of
@@ -200,6 +211,16 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         ipc_mode: service.ipc.clone(),
         uts_mode: service.uts.clone(),
         cgroupns_mode: service.cgroup.clone(),
+        annotations: service.annotations.clone(),
+        devices: service
+            .devices
+            .iter()
+            .map(|d| crate::container::options::Device {
+                source: d.source.clone(),
+                target: if d.target.is_empty() { d.source.clone() } else { d.target.clone() },
+                permissions: if d.permissions.is_empty() { "rwm".into() } else { d.permissions.clone() },
+            })
+            .collect(),
         security_opt: service.security_opt.clone(),
         read_only: service.read_only,
         tmpfs: service.tmpfs.clone(),

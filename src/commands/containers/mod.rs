@@ -294,6 +294,10 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         "IpcMode": h.ipc_mode.clone().unwrap_or_else(|| "private".into()),
         "UTSMode": h.uts_mode.clone().unwrap_or_default(), "SecurityOpt": h.security_opt,
         "CgroupnsMode": h.cgroupns_mode.clone().unwrap_or_else(|| "host".into()),
+        "Annotations": h.annotations,
+        "Devices": h.devices.iter().map(|d| serde_json::json!({
+            "PathOnHost": d.source, "PathInContainer": d.target, "CgroupPermissions": d.permissions,
+        })).collect::<Vec<_>>(),
         "ReadonlyRootfs": h.read_only, "Tmpfs": tmpfs, "CapAdd": h.cap_add, "CapDrop": h.cap_drop,
         "Privileged": h.privileged, "Init": h.init,
         "Ulimits": h.ulimits.iter().map(|(n, (soft, hard))| serde_json::json!({"Name": n, "Soft": soft, "Hard": hard}))

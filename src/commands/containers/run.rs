@@ -61,6 +61,8 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         log: Default::default(),
         health: health_flags(&args)?,
         host: host_flags(&args)?,
+        post_start: Vec::new(),
+        pre_stop: Vec::new(),
     };
     let mut opts = opts;
     for o in &args.log_opts {
@@ -123,6 +125,12 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         ipc_mode: args.ipc.clone(),
         uts_mode: args.uts.clone(),
         cgroupns_mode: args.cgroupns.clone(),
+        annotations: crate::commands::key_values(&args.annotations),
+        devices: args
+            .devices
+            .iter()
+            .map(|d| berth_engine::container::options::Device::parse(d).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?,
         security_opt: args.security_opt.clone(),
         read_only: args.read_only,
         tmpfs: args.tmpfs.clone(),
