@@ -79,6 +79,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "project::check",
             "project::support",
             "project::hooks",
+            "project::files",
             "project::translate",
             "project::converge",
             "project::start",

@@ -15,6 +15,7 @@ mod network;
 mod realworld;
 mod registry;
 mod resources;
+mod secrets;
 mod security;
 mod support;
 mod terminal;

@@ -36,6 +36,8 @@ pub struct CreateOptions {
     pub mounts: Vec<berth_volumes::mount::Mount>,
     pub post_start: Vec<super::options::Hook>,
     pub pre_stop: Vec<super::options::Hook>,
+    /// Secrets and configs: written into the container's directory, mounted read-only.
+    pub files: Vec<super::options::ContainerFile>,
 }
 
 /// The `--health-*` flags (or a Compose `healthcheck`): each replaces the image's value.
@@ -185,6 +187,13 @@ pub fn create_record(
     for b in config.network.ports.iter_mut().filter(|b| b.host_port == 0) {
         b.host_port = berth_network::ports::pick_port(b).map_err(crate::network::NetworkError::from)?;
     }
+    let dir = store.container_dir(&config.id);
+    for (n, f) in opts.files.iter().enumerate() {
+        let path = dir.file(n).display().to_string();
+        let mut mount = berth_volumes::mount::Mount::new(berth_volumes::mount::MountKind::Bind, Some(path), &f.target);
+        mount.read_only = true;
+        config.mounts.push(mount);
+    }
     let bridged = config.network.mode == super::NetworkMode::Bridge;
     // Addresses are chosen and recorded under one lock: two containers never share one.
     let _lock = bridged.then(|| crate::network::lock(store)).transpose()?;
@@ -197,7 +206,25 @@ pub fn create_record(
         }
         Ok(())
     })?;
+    if let Err(e) = write_files(&dir, &opts.files) {
+        let _ = store.remove_container_dir(&config.id);
+        return Err(CreateError::Invalid(format!("cannot write the container's secrets and configs: {e}")));
+    }
     Ok(config)
+}
+
+/// Writes the secrets' and configs' contents, only root able to reach them on the host
+/// (the container's directory is root's alone).
+fn write_files(dir: &super::dir::ContainerDir, files: &[super::options::ContainerFile]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for (n, f) in files.iter().enumerate() {
+        let path = dir.file(n);
+        std::fs::create_dir_all(path.parent().expect("a parent"))?;
+        std::fs::write(&path, &f.content)?;
+        std::os::unix::fs::chown(&path, Some(f.uid), Some(f.gid))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))?;
+    }
+    Ok(())
 }
 
 const ADJECTIVES: [&str; 16] = [

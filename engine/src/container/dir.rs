@@ -98,6 +98,12 @@ impl ContainerDir {
         self.0.join(name.file_name())
     }
 
+    /// The content of the container's `n`th secret or config, written at creation and
+    /// bind-mounted read-only into it.
+    pub fn file(&self, n: usize) -> PathBuf {
+        self.0.join("files").join(n.to_string())
+    }
+
     /// A file of this directory that lives only while one command uses it (an exec's process
     /// description and console socket): `name` is unique to that command.
     pub fn scratch(&self, name: &str) -> PathBuf {

@@ -18,6 +18,17 @@ pub struct Hook {
     pub env: Vec<String>,
 }
 
+/// A file the engine writes for the container at its creation and mounts read-only at
+/// `target` (a Compose secret or config), owned and moded as asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerFile {
+    pub target: String,
+    pub content: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
 /// A device node of the host: its kind (`c` or `b`), numbers and mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {

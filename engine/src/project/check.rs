@@ -42,6 +42,7 @@ pub(super) fn check_definitions<'a>(project: &Project, services: &'a [String]) -
     }
     for name in services {
         let service = &project.services[name];
+        super::files::files_of(project, name, service)?;
         for m in mounts_of(project, name, service)? {
             berth_volumes::mount::check(&m).map_err(|e| service_error(name, e))?;
         }

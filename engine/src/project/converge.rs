@@ -125,7 +125,7 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
             .map_err(|_| ProjectError::NoImage { service: name.clone(), image: image.clone() })?;
         desired.push(plan::Desired {
             service: name.clone(),
-            hash: berth_compose::hash::service_hash(service),
+            hash: super::files::config_hash(project, name, service)?,
             image_id: record.id.to_string(),
             replicas: replicas(service, name, &opts.scale),
         });

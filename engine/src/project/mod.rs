@@ -19,6 +19,7 @@ use crate::store::Store;
 mod check;
 mod converge;
 mod down;
+mod files;
 mod hooks;
 pub mod plan;
 mod start;

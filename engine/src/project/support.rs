@@ -34,7 +34,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("cgroup", Support::Runs),
     ("cgroup_parent", Support::Refused("berth places every container under its own cgroup, /berth")),
     ("command", Support::Runs),
-    ("configs", Support::Refused("berth does not mount configs yet")),
+    ("configs", Support::Runs),
     ("container_name", Support::Runs),
     ("cpu_count", Support::Warns("it applies to Windows containers only")),
     ("cpu_percent", Support::Warns("it applies to Windows containers only")),
@@ -101,7 +101,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("restart", Support::Runs),
     ("runtime", Support::Refused("berth runs every container with its own runtime")),
     ("scale", Support::Runs),
-    ("secrets", Support::Refused("berth does not mount secrets yet")),
+    ("secrets", Support::Runs),
     ("security_opt", Support::Checked(security_opt)),
     ("shm_size", Support::Runs),
     ("stdin_open", Support::Runs),
@@ -330,9 +330,9 @@ mod tests {
 
     #[test]
     fn refusals_name_the_attribute_and_warnings_come_once() {
-        let s = service(serde_json::json!({"image": "x", "secrets": [{"source": "pw"}]}));
+        let s = service(serde_json::json!({"image": "x", "runtime": "runsc"}));
         let e = check(&s).expect_err("refused");
-        assert!(e.starts_with("secrets is not supported: "), "{e}");
+        assert!(e.starts_with("runtime is not supported: "), "{e}");
         let s = service(serde_json::json!({"image": "x", "pid": "container:db"}));
         assert!(check(&s).expect_err("refused").starts_with("pid: \"container:db\""));
         let s = service(serde_json::json!({"image": "x", "pid": "host", "ipc": "shareable", "uts": "host"}));

@@ -155,7 +155,7 @@ pub fn create_options(
         entrypoint: service.entrypoint.clone(),
         args: service.command.clone().unwrap_or_default(),
         hostname: service.hostname.clone(),
-        labels: labels_of(project, name, service, number),
+        labels: labels_of(project, name, service, number)?,
         restart: restart_policy(name, service)?,
         auto_remove: false,
         open_stdin: service.stdin_open,
@@ -169,6 +169,7 @@ pub fn create_options(
         network,
         networks: requests,
         mounts,
+        files: super::files::files_of(project, name, service)?,
         post_start: service.post_start.iter().map(hook).collect(),
         pre_stop: service.pre_stop.iter().map(hook).collect(),
     })
@@ -233,13 +234,13 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
 }
 
 /// The labels Docker Compose puts on a service's containers, over the service's own.
-fn labels_of(project: &Project, name: &str, service: &Service, number: u64) -> BTreeMap<String, String> {
+fn labels_of(project: &Project, name: &str, service: &Service, number: u64) -> Result<BTreeMap<String, String>> {
     let mut labels = service.labels.clone();
     labels.insert(labels::PROJECT.into(), project.name.clone());
     labels.insert(labels::SERVICE.into(), name.into());
     labels.insert(labels::NUMBER.into(), number.to_string());
     labels.insert(labels::ONEOFF.into(), "False".into());
-    labels.insert(labels::CONFIG_HASH.into(), berth_compose::hash::service_hash(service));
+    labels.insert(labels::CONFIG_HASH.into(), super::files::config_hash(project, name, service)?);
     labels.insert(labels::WORKING_DIR.into(), project.working_dir.display().to_string());
     labels.insert(
         labels::CONFIG_FILES.into(),
@@ -252,7 +253,7 @@ fn labels_of(project: &Project, name: &str, service: &Service, number: u64) -> B
     let deps: Vec<String> =
         service.depends_on.iter().map(|(d, dep)| format!("{d}:{}:{}", dep.condition, dep.restart)).collect();
     labels.insert(labels::DEPENDS_ON.into(), deps.join(","));
-    labels
+    Ok(labels)
 }
 
 /// The first container of service `svc` among those recorded.

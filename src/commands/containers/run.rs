@@ -63,6 +63,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         host: host_flags(&args)?,
         post_start: Vec::new(),
         pre_stop: Vec::new(),
+        files: Vec::new(),
     };
     let mut opts = opts;
     for o in &args.log_opts {
