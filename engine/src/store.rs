@@ -45,6 +45,10 @@ pub struct ImageRecord {
     /// The index (manifest list) it was chosen from, if any; its digest is the repo digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<Digest>,
+    /// When it was last pulled (seconds since the epoch), for the `daily`, `weekly` and
+    /// `every_<duration>` pull policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

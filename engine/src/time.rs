@@ -8,6 +8,11 @@ fn since_epoch() -> std::time::Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
+/// Now, in seconds since the epoch.
+pub fn unix_seconds() -> u64 {
+    since_epoch().as_secs()
+}
+
 /// Now, to the second: `2026-01-02T15:04:05Z`.
 pub fn now() -> String {
     rfc3339(since_epoch().as_secs() as i64)

@@ -80,7 +80,7 @@ pub fn commit_image(
         annotations: Default::default(),
     };
     let manifest_digest = store.content.put(&serde_json::to_vec(&m).expect("a manifest serialises"))?;
-    let record = ImageRecord { id: config_digest, manifest: manifest_digest, index: None };
+    let record = ImageRecord { id: config_digest, manifest: manifest_digest, index: None, pulled: None };
     store.update_images(|images| {
         for name in names {
             images.insert(name.to_string(), record.clone());

@@ -162,7 +162,8 @@ async fn pull_from(
     }
 
     let fetched = fetch_layers(store, client, &manifest, &config, progress).await?;
-    let record = ImageRecord { id: config_digest, manifest: manifest_digest, index };
+    let record =
+        ImageRecord { id: config_digest, manifest: manifest_digest, index, pulled: Some(crate::time::unix_seconds()) };
     store.update_images(|images| images.insert(name.clone(), record.clone()))?;
     Ok(Pulled { record, repo_digest: top_digest, fetched })
 }

@@ -113,9 +113,54 @@ pub fn plan(desired: &[Desired], known: &[&str], observed: &[Observed], opts: Pl
     steps
 }
 
+/// Whether `up` pulls a service's image, by its pull policy (`--pull` given as `policy`
+/// overrides the service's unless it is `missing`, as Docker Compose's does): `missing` is
+/// the image's absence; `pulled` is when the image here was last pulled, for `daily`,
+/// `weekly` and `every_<duration>`; `now` in the same seconds. `never` without the image is
+/// an error, as is a policy that is none of these.
+pub fn should_pull(policy: &str, missing: bool, pulled: Option<u64>, now: u64) -> Result<bool, String> {
+    let older_than = |secs: u64| missing || pulled.is_none_or(|at| now.saturating_sub(at) >= secs);
+    match policy {
+        "always" => Ok(true),
+        "missing" | "if_not_present" => Ok(missing),
+        // A service that has a build section is built instead; one without is pulled if missing.
+        "build" => Ok(missing),
+        "never" if missing => Err("its image is not here and the pull policy is never".into()),
+        "never" => Ok(false),
+        "daily" => Ok(older_than(24 * 3600)),
+        "weekly" => Ok(older_than(7 * 24 * 3600)),
+        other => match other.strip_prefix("every_").map(berth_compose::model::types::Duration::parse) {
+            Some(Ok(d)) if !d.0.is_zero() => Ok(older_than(d.0.as_secs().max(1))),
+            _ => Err(format!(
+                "invalid pull policy {other:?}: use always, missing, never, build, daily, weekly or every_<duration>"
+            )),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pull_policies() {
+        let day = 24 * 3600;
+        let now = 100 * day;
+        assert_eq!(should_pull("always", false, Some(now), now), Ok(true));
+        assert_eq!(should_pull("missing", false, None, now), Ok(false));
+        assert_eq!(should_pull("if_not_present", true, None, now), Ok(true));
+        assert_eq!(should_pull("never", false, None, now), Ok(false));
+        assert!(should_pull("never", true, None, now).is_err());
+        assert_eq!(should_pull("daily", false, Some(now - day + 60), now), Ok(false), "pulled within the day");
+        assert_eq!(should_pull("daily", false, Some(now - day), now), Ok(true));
+        assert_eq!(should_pull("daily", false, None, now), Ok(true), "never pulled here (imported, built)");
+        assert_eq!(should_pull("weekly", false, Some(now - 6 * day), now), Ok(false));
+        assert_eq!(should_pull("every_12h", false, Some(now - 13 * 3600), now), Ok(true));
+        assert_eq!(should_pull("every_12h", false, Some(now - 11 * 3600), now), Ok(false));
+        assert_eq!(should_pull("every_1h30m", true, Some(now), now), Ok(true), "a missing image is pulled");
+        assert!(should_pull("every_", false, None, now).is_err());
+        assert!(should_pull("hourly", false, None, now).expect_err("refused").contains("every_<duration>"));
+    }
 
     fn want(service: &str, replicas: u64) -> Desired {
         Desired { service: service.into(), hash: format!("h-{service}"), image_id: "img".into(), replicas }

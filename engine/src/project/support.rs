@@ -96,7 +96,7 @@ pub const SERVICE: &[(&str, Support)] = &[
         "provider",
         Support::Refused("provider services run a Docker Compose provider plugin, which berth does not support"),
     ),
-    ("pull_policy", Support::Runs),
+    ("pull_policy", Support::Checked(pull_policy)),
     ("read_only", Support::Runs),
     ("restart", Support::Runs),
     ("runtime", Support::Refused("berth runs every container with its own runtime")),
@@ -181,6 +181,12 @@ fn hooks(service: &Service) -> Result<Vec<String>, String> {
         return Err("a hook needs a command".into());
     }
     Ok(Vec::new())
+}
+
+/// always, missing (if_not_present), never, build, daily, weekly or every_<duration>.
+fn pull_policy(service: &Service) -> Result<Vec<String>, String> {
+    let policy = service.pull_policy.as_deref().unwrap_or("missing");
+    super::plan::should_pull(policy, false, None, 0).map(|_| Vec::new())
 }
 
 /// `host`, or a namespace of the container's own.

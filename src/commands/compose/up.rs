@@ -29,18 +29,11 @@ pub(crate) fn pull_images(store: &Store, project: &Project, services: &[String],
         }
         let Some(image) = &service.image else { continue };
         let policy = service.pull_policy.as_deref().filter(|_| policy == "missing").unwrap_or(policy);
-        let missing = store.find_image(image).is_err();
-        let pull = match policy {
-            "always" => true,
-            "missing" | "if_not_present" => missing,
-            "never" => {
-                if missing {
-                    anyhow::bail!("service {name}: image {image} is not here and --pull is never");
-                }
-                false
-            }
-            other => anyhow::bail!("invalid pull policy {other:?}: use missing, always or never"),
-        };
+        let found = store.find_image(image).ok();
+        let pulled = found.as_ref().and_then(|(_, record)| record.pulled);
+        let now = berth_engine::time::unix_seconds();
+        let pull = project::plan::should_pull(policy, found.is_none(), pulled, now)
+            .map_err(|e| anyhow::anyhow!("service {name}: image {image}: {e}"))?;
         if pull {
             crate::commands::images::pull_one(store, image)?;
         }
