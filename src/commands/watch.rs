@@ -36,13 +36,15 @@ pub fn watch(store: &Store, project: &Project, services: &[String], exe: &Path) 
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(tx).context("cannot watch files")?;
     for (service, rule) in &rules {
-        if rule.action == "rebuild" {
-            output::warn(&format!("service {service}: the rebuild action needs build support, which berth lacks yet"));
-            continue;
+        if rule.action == "rebuild" && project.services[service].build.is_none() {
+            anyhow::bail!("service {service}: the rebuild action needs a build section");
         }
         watcher
             .watch(Path::new(&rule.path), RecursiveMode::Recursive)
             .with_context(|| format!("service {service}: cannot watch {}", rule.path))?;
+    }
+    for (service, rule) in rules.iter().filter(|(_, r)| r.initial_sync && r.action.starts_with("sync")) {
+        initial_sync(store, project, service, rule).with_context(|| format!("service {service}: the initial sync"))?;
     }
     eprintln!("Watching {} rule(s) of {}", rules.len(), project.name);
     loop {
@@ -59,7 +61,7 @@ pub fn watch(store: &Store, project: &Project, services: &[String], exe: &Path) 
                 break;
             }
         }
-        for (service, rule) in rules.iter().filter(|(_, r)| r.action != "rebuild") {
+        for (service, rule) in &rules {
             let root = Path::new(&rule.path);
             let hits: Vec<&PathBuf> = changed.iter().filter(|p| p.starts_with(root) && wanted(rule, root, p)).collect();
             if hits.is_empty() {
@@ -106,6 +108,16 @@ fn apply(
         .filter(|c| project::service_of(c) == service && remove::is_live(c))
         .collect();
     let root = Path::new(&rule.path);
+    if rule.action == "rebuild" {
+        // As Docker Compose does: build the image again, then replace the service's
+        // containers with ones of the new image (`up -d --no-deps SERVICE`).
+        eprintln!("Rebuilding service \"{service}\" after changes were detected");
+        crate::commands::build::build_service(project, service, false, true)?;
+        let opts = project::UpOptions { services: vec![service.to_string()], no_deps: true, ..Default::default() };
+        let services = project::converge(store, project, &opts, &output::Lines)?;
+        project::start(store, project, &services, exe, &output::Lines)?;
+        return Ok(());
+    }
     if rule.action.starts_with("sync") {
         let target = rule.target.as_deref().context("a sync rule needs a target")?;
         eprintln!("Syncing service \"{service}\" after {} changes were detected", hits.len());
@@ -144,6 +156,22 @@ fn apply(
 /// Makes `target/<hit relative to root>` in the container what `hit` is on the host: a copy,
 /// or nothing when `hit` is gone. A directory missing in the container is brought over whole,
 /// and `target`'s parents are made when missing.
+/// `initial_sync`: the rule's whole path copied into the service's running containers before
+/// watching starts, so that they begin with what is on the host.
+fn initial_sync(store: &Store, project: &Project, service: &str, rule: &WatchRule) -> anyhow::Result<()> {
+    let target = rule.target.as_deref().context("a sync rule needs a target")?;
+    let root = Path::new(&rule.path);
+    for c in project::containers(store, &project.name, false)?
+        .iter()
+        .filter(|c| project::service_of(c) == service && remove::is_live(c))
+    {
+        let fs = copy::root(store, c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
+        sync(&fs.path, root, target, root)
+            .with_context(|| format!("cannot sync {} into {}", root.display(), c.config.name))?;
+    }
+    Ok(())
+}
+
 fn sync(fs: &Path, root: &Path, target: &str, hit: &Path) -> std::io::Result<()> {
     let rel = hit.strip_prefix(root).unwrap_or(Path::new(""));
     let dest = Path::new(target).join(rel);

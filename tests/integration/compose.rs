@@ -356,8 +356,14 @@ services:
           ignore: [\"*.tmp\"]
         - path: ./conf
           action: restart
+        - path: ./seed
+          action: sync
+          target: /srv/seed
+          initial_sync: true
 ",
     );
+    fs::create_dir_all(dir.path().join("seed")).expect("mkdir");
+    fs::write(dir.path().join("seed/hello"), "hi\n").expect("write");
     let site = dir.path().join("site");
     fs::create_dir_all(site.join("old")).expect("mkdir");
     fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
@@ -372,6 +378,8 @@ services:
     let exec = |cmd: &str| stdout(&state.berth(&["-f", &f, "exec", "web", "sh", "-c", cmd]));
     crate::containers::wait_for("the service", || exec("echo up") == "up\n");
     let started = exec("cat /tmp/started");
+    // initial_sync: what is on the host already is in the container, without an edit.
+    crate::containers::wait_for("the initial sync", || exec("cat /srv/seed/hello 2>/dev/null") == "hi\n");
     // The watcher is set up after the service starts; edit until the first sync shows.
     crate::containers::wait_for("the first sync", || {
         fs::write(site.join("index.html"), "v1\n").expect("write");

@@ -73,7 +73,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("label_file", Support::Loaded),
     ("labels", Support::Runs),
     ("links", Support::Runs),
-    ("logging", Support::Runs),
+    ("logging", Support::Checked(logging)),
     ("mac_address", Support::Runs),
     ("mem_limit", Support::Runs),
     ("mem_reservation", Support::Runs),
@@ -181,6 +181,30 @@ fn hooks(service: &Service) -> Result<Vec<String>, String> {
         return Err("a hook needs a command".into());
     }
     Ok(Vec::new())
+}
+
+/// The json-file driver (and `local`, kept in the same store) with its rotation options;
+/// the options that shape entries berth does not shape yet warn.
+fn logging(service: &Service) -> Result<Vec<String>, String> {
+    let Some(logging) = &service.logging else { return Ok(Vec::new()) };
+    let mut warnings = Vec::new();
+    match logging.driver.as_deref() {
+        None | Some("json-file") => {}
+        Some("local") => warnings.push("logging: the local driver's logs are kept as json-file's, uncompressed".into()),
+        Some(other) => {
+            return Err(format!("driver {other:?}: berth keeps logs with the json-file (and local) driver only yet"));
+        }
+    }
+    for key in logging.options.keys() {
+        match key.as_str() {
+            "max-size" | "max-file" => {}
+            "compress" | "tag" | "labels" | "labels-regex" | "env" | "env-regex" => {
+                warnings.push(format!("logging option {key} has no effect yet: berth's log entries do not carry it"))
+            }
+            other => return Err(format!("unknown option {other:?} of the json-file driver")),
+        }
+    }
+    Ok(warnings)
 }
 
 /// always, missing (if_not_present), never, build, daily, weekly or every_<duration>.
@@ -353,6 +377,23 @@ mod tests {
         let s = service(serde_json::json!({"image": "x", "deploy": {"resources": {"reservations": {
             "devices": [{"capabilities": ["gpu"]}]}}}}));
         assert!(check(&s).expect_err("refused").contains("resources.reservations.devices"));
+    }
+
+    #[test]
+    fn logging_drivers_and_options() {
+        let with = |logging: serde_json::Value| check(&service(serde_json::json!({"image": "x", "logging": logging})));
+        assert_eq!(
+            with(serde_json::json!({"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}})),
+            Ok(vec![])
+        );
+        assert_eq!(with(serde_json::json!({"options": {"tag": "x"}})).expect("accepted").len(), 1);
+        assert_eq!(with(serde_json::json!({"driver": "local"})).expect("accepted").len(), 1);
+        assert!(
+            with(serde_json::json!({"driver": "syslog"}))
+                .expect_err("refused")
+                .starts_with("logging: driver \"syslog\"")
+        );
+        assert!(with(serde_json::json!({"options": {"max-sise": "1m"}})).is_err());
     }
 
     #[test]
