@@ -121,7 +121,9 @@ pub fn plan(desired: &[Desired], known: &[&str], observed: &[Observed], opts: Pl
 pub fn should_pull(policy: &str, missing: bool, pulled: Option<u64>, now: u64) -> Result<bool, String> {
     let older_than = |secs: u64| missing || pulled.is_none_or(|at| now.saturating_sub(at) >= secs);
     match policy {
-        "always" => Ok(true),
+        // refresh: pull when the registry has a newer image; a pull of an image whose
+        // manifest is unchanged fetches the manifest alone.
+        "always" | "refresh" => Ok(true),
         "missing" | "if_not_present" => Ok(missing),
         // A service that has a build section is built instead; one without is pulled if missing.
         "build" => Ok(missing),
@@ -132,7 +134,7 @@ pub fn should_pull(policy: &str, missing: bool, pulled: Option<u64>, now: u64) -
         other => match other.strip_prefix("every_").map(berth_compose::model::types::Duration::parse) {
             Some(Ok(d)) if !d.0.is_zero() => Ok(older_than(d.0.as_secs().max(1))),
             _ => Err(format!(
-                "invalid pull policy {other:?}: use always, missing, never, build, daily, weekly or every_<duration>"
+                "invalid pull policy {other:?}: use always, missing, never, build, refresh, daily, weekly or every_<duration>"
             )),
         },
     }
@@ -147,6 +149,7 @@ mod tests {
         let day = 24 * 3600;
         let now = 100 * day;
         assert_eq!(should_pull("always", false, Some(now), now), Ok(true));
+        assert_eq!(should_pull("refresh", false, Some(now), now), Ok(true));
         assert_eq!(should_pull("missing", false, None, now), Ok(false));
         assert_eq!(should_pull("if_not_present", true, None, now), Ok(true));
         assert_eq!(should_pull("never", false, None, now), Ok(false));
