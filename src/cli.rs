@@ -514,6 +514,9 @@ pub struct RunArgs {
     /// `host` to share the host's UTS namespace (its host name)
     #[arg(long, value_name = "MODE")]
     pub uts: Option<String>,
+    /// A device cgroup rule (`c 1:3 rwm`)
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rules: Vec<String>,
     /// An OCI annotation on the container (`KEY=VALUE`)
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,

@@ -257,3 +257,66 @@ fn post_start_and_pre_stop_hooks_run_in_the_container() {
     assert!(stderr(&out).contains("post_start hook of container hooks-app-1 exited with status 3"), "{}", stderr(&out));
     state.ok(&["-f", f, "down", "-t", "0"]);
 }
+
+/// A loop device of this host (`/dev/loop0`) and its numbers, if it has one: a block device
+/// that opens without touching a disk (the VM refuses even root a read of its disk).
+fn block_device() -> Option<(String, String)> {
+    let entries = fs::read_dir("/sys/block").ok()?.flatten();
+    entries
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("loop"))
+        .filter(|n| std::path::Path::new(&format!("/dev/{n}")).exists())
+        .find_map(|n| {
+            Some((format!("/dev/{n}"), fs::read_to_string(format!("/sys/block/{n}/dev")).ok()?.trim().to_string()))
+        })
+}
+
+#[test]
+fn block_io_throttles_and_device_rules() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let Some((device, numbers)) = block_device() else {
+        eprintln!("skipped: this host has no block device to throttle");
+        return;
+    };
+    let (major, minor) = numbers.split_once(':').expect("major:minor");
+    // The device cgroup lets the container at the disk only with the rule.
+    let open = format!("mknod /dev/disk b {major} {minor} && (exec 3</dev/disk && echo opened) 2>&1");
+    let out = crate::support::stdout(&state.berth(&["run", "--rm", image, "sh", "-c", &open]));
+    assert!(out.contains("Operation not permitted"), "no rule, no access: {out}");
+    let rule = format!("b {major}:{minor} r");
+    assert_eq!(state.ok(&["run", "--rm", "--device-cgroup-rule", &rule, image, "sh", "-c", &open]).trim(), "opened");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let f = file.to_str().expect("utf-8");
+    let project = |blkio: &str| {
+        format!(
+            "name: bio\nservices:\n  app:\n    image: {image}\n    command: [sleep, '300']\n    blkio_config: {blkio}\n"
+        )
+    };
+    fs::write(
+        &file,
+        project(&format!(
+            "{{device_read_bps: [{{path: {device}, rate: 1mb}}], device_write_iops: [{{path: {device}, rate: 100}}]}}"
+        )),
+    )
+    .expect("write");
+    state.ok(&["-f", f, "up", "-d"]);
+    let id = state.ok(&["-f", f, "ps", "-q", "app"]).trim().to_string();
+    if let Some(blkio) = cgroup_v1("blkio", &id) {
+        assert_eq!(read(&blkio, "blkio.throttle.read_bps_device"), format!("{numbers} 1048576"));
+        assert_eq!(read(&blkio, "blkio.throttle.write_iops_device"), format!("{numbers} 100"));
+    }
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    // A weight on a host whose I/O scheduler takes none is refused before anything exists.
+    if !std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/blkio/blkio.bfq.weight").exists()
+    {
+        fs::write(&file, project("{weight: 300}")).expect("write");
+        let out = state.berth(&["-f", f, "up", "-d"]);
+        assert_ne!(code(&out), 0);
+        assert!(stderr(&out).contains("takes no weights"), "{}", stderr(&out));
+        assert_eq!(state.ok(&["ps", "-aq"]), "");
+    }
+}

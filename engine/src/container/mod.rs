@@ -325,70 +325,18 @@ pub struct HostConfig {
     /// OCI annotations on the container's runtime spec.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Block I/O weights and throttles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio: Option<options::Blkio>,
+    /// More device cgroup rules (`c 1:3 rwm`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
     /// Host device nodes the container gets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<options::Device>,
     /// `security_opt` entries, checked by [`SecurityOpt::parse`] when the container is created.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
-}
-
-impl HostConfig {
-    /// The parsed `security_opt` entries (checked at creation, so none fails here).
-    pub fn security(&self) -> Vec<SecurityOpt> {
-        self.security_opt.iter().filter_map(|o| SecurityOpt::parse(o).ok()).collect()
-    }
-
-    /// Checks what the options say against each other and against Docker's rules, before the
-    /// container is created; `own_network` is whether it has a network namespace of its own.
-    pub fn check(&self, own_network: bool) -> Result<(), String> {
-        for o in &self.security_opt {
-            SecurityOpt::parse(o)?;
-        }
-        let modes = [
-            ("pid", &self.pid_mode),
-            ("ipc", &self.ipc_mode),
-            ("uts", &self.uts_mode),
-            ("cgroup", &self.cgroupns_mode),
-        ];
-        for mode in modes {
-            if let (name, Some(m)) = mode {
-                let allowed: &[&str] = match name {
-                    "ipc" => &["host", "private", "shareable"],
-                    "cgroup" => &["host", "private"],
-                    _ => &["host"],
-                };
-                if !allowed.contains(&m.as_str()) {
-                    return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
-                }
-            }
-        }
-        for d in &self.devices {
-            d.node()?;
-        }
-        let own_ipc = self.ipc_mode.as_deref() != Some("host");
-        for key in self.sysctls.keys() {
-            options::check_sysctl(key, own_network, own_ipc)?;
-        }
-        if self.cpus.is_some() && (self.cpu_quota.is_some() || self.cpu_period.is_some()) {
-            return Err("cpus cannot be set together with cpu_quota or cpu_period (Docker refuses them too)".into());
-        }
-        if let (Some(swap), Some(memory)) = (self.memory_swap, self.memory) {
-            if swap != -1 && (swap as u64) < memory {
-                return Err("memswap_limit must be at least mem_limit (it counts memory and swap together)".into());
-            }
-        }
-        if self.memory_swap.is_some() && self.memory.is_none() {
-            return Err("memswap_limit needs mem_limit".into());
-        }
-        if self.memory_swappiness.is_some_and(|s| s > 100) {
-            return Err("mem_swappiness must be between 0 and 100".into());
-        }
-        if self.oom_score_adj.is_some_and(|a| !(-1000..=1000).contains(&a)) {
-            return Err("oom_score_adj must be between -1000 and 1000".into());
-        }
-        Ok(())
-    }
 }
 
 /// The resource limits `--ulimit` may set, by the kernel's names.

@@ -1,6 +1,7 @@
-//! The container options that are checked before anything is created: `security_opt`
-//! entries, kernel parameters (`sysctls`, with Docker's rules for which a container may set)
-//! and host devices.
+//! The container options checked before anything is created: `security_opt` entries, kernel
+//! parameters (`sysctls`, with Docker's rules for which a container may set), host devices,
+//! block I/O limits, device rules and lifecycle hooks; `HostConfig::check` checks them all,
+//! with the namespaces and limits, when a container is created.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,87 @@ pub struct ContainerFile {
     pub uid: u32,
     pub gid: u32,
     pub mode: u32,
+}
+
+/// Block I/O weights and throttles (`blkio_config`), by device path on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blkio {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weight_device: Vec<(String, u16)>,
+    /// Bytes (or operations) a second, read and write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_bps: Vec<(String, u64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_bps: Vec<(String, u64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_iops: Vec<(String, u64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_iops: Vec<(String, u64)>,
+}
+
+impl Blkio {
+    /// The runtime spec's `blockIO`, each device by its numbers; a device that is not a block
+    /// device of this host, or a weight this host's I/O scheduler cannot take, is an error.
+    pub fn spec(&self) -> Result<serde_json::Value, String> {
+        let numbers = |path: &str| -> Result<(u64, u64), String> {
+            let node = Device { source: path.into(), target: path.into(), permissions: "r".into() }.node()?;
+            if node.kind != "b" {
+                return Err(format!("blkio_config: {path} is not a block device"));
+            }
+            Ok((node.major, node.minor))
+        };
+        let weights = self.weight.is_some() || !self.weight_device.is_empty();
+        let controller = std::path::Path::new("/sys/fs/cgroup/blkio");
+        let v2 = std::path::Path::new("/sys/fs/cgroup/io.weight").exists();
+        if weights && !v2 && !controller.join("blkio.weight").exists() && !controller.join("blkio.bfq.weight").exists()
+        {
+            return Err("blkio_config weights: this host's I/O scheduler takes no weights (no blkio.weight)".into());
+        }
+        let throttle = |list: &[(String, u64)]| -> Result<Vec<serde_json::Value>, String> {
+            list.iter()
+                .map(|(p, rate)| {
+                    numbers(p).map(|(major, minor)| serde_json::json!({"major": major, "minor": minor, "rate": rate}))
+                })
+                .collect()
+        };
+        let weight_device: Vec<serde_json::Value> = self
+            .weight_device
+            .iter()
+            .map(|(p, w)| {
+                numbers(p).map(|(major, minor)| serde_json::json!({"major": major, "minor": minor, "weight": w}))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut out = serde_json::json!({
+            "weightDevice": weight_device,
+            "throttleReadBpsDevice": throttle(&self.read_bps)?,
+            "throttleWriteBpsDevice": throttle(&self.write_bps)?,
+            "throttleReadIOPSDevice": throttle(&self.read_iops)?,
+            "throttleWriteIOPSDevice": throttle(&self.write_iops)?,
+        });
+        if let Some(w) = self.weight {
+            out["weight"] = w.into();
+        }
+        Ok(out)
+    }
+}
+
+/// A `device_cgroup_rules` entry (`c 1:3 rwm`, `b *:* m`) as the runtime spec's device rule.
+pub fn device_rule(text: &str) -> Result<serde_json::Value, String> {
+    let bad = || format!("invalid device cgroup rule {text:?}: use TYPE MAJOR:MINOR ACCESS, like \"c 1:3 rwm\"");
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [kind, numbers, access] = parts[..] else { return Err(bad()) };
+    if !matches!(kind, "a" | "b" | "c") || access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad());
+    }
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<Option<i64>, String> {
+        if n == "*" { Ok(None) } else { n.parse().map(Some).map_err(|_| bad()) }
+    };
+    Ok(
+        serde_json::json!({"allow": true, "type": kind, "major": number(major)?, "minor": number(minor)?, "access": access}),
+    )
 }
 
 /// A device node of the host: its kind (`c` or `b`), numbers and mode.
@@ -178,6 +260,70 @@ pub fn check_sysctl(key: &str, own_network: bool, own_ipc: bool) -> Result<(), S
     ))
 }
 
+impl super::HostConfig {
+    /// The parsed `security_opt` entries (checked at creation, so none fails here).
+    pub fn security(&self) -> Vec<SecurityOpt> {
+        self.security_opt.iter().filter_map(|o| SecurityOpt::parse(o).ok()).collect()
+    }
+
+    /// Checks what the options say against each other and against Docker's rules, before the
+    /// container is created; `own_network` is whether it has a network namespace of its own.
+    pub fn check(&self, own_network: bool) -> Result<(), String> {
+        for o in &self.security_opt {
+            SecurityOpt::parse(o)?;
+        }
+        let modes = [
+            ("pid", &self.pid_mode),
+            ("ipc", &self.ipc_mode),
+            ("uts", &self.uts_mode),
+            ("cgroup", &self.cgroupns_mode),
+        ];
+        for mode in modes {
+            if let (name, Some(m)) = mode {
+                let allowed: &[&str] = match name {
+                    "ipc" => &["host", "private", "shareable"],
+                    "cgroup" => &["host", "private"],
+                    _ => &["host"],
+                };
+                if !allowed.contains(&m.as_str()) {
+                    return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
+                }
+            }
+        }
+        for d in &self.devices {
+            d.node()?;
+        }
+        for r in &self.device_cgroup_rules {
+            device_rule(r)?;
+        }
+        if let Some(b) = &self.blkio {
+            b.spec()?;
+        }
+        let own_ipc = self.ipc_mode.as_deref() != Some("host");
+        for key in self.sysctls.keys() {
+            check_sysctl(key, own_network, own_ipc)?;
+        }
+        if self.cpus.is_some() && (self.cpu_quota.is_some() || self.cpu_period.is_some()) {
+            return Err("cpus cannot be set together with cpu_quota or cpu_period (Docker refuses them too)".into());
+        }
+        if let (Some(swap), Some(memory)) = (self.memory_swap, self.memory) {
+            if swap != -1 && (swap as u64) < memory {
+                return Err("memswap_limit must be at least mem_limit (it counts memory and swap together)".into());
+            }
+        }
+        if self.memory_swap.is_some() && self.memory.is_none() {
+            return Err("memswap_limit needs mem_limit".into());
+        }
+        if self.memory_swappiness.is_some_and(|s| s > 100) {
+            return Err("mem_swappiness must be between 0 and 100".into());
+        }
+        if self.oom_score_adj.is_some_and(|a| !(-1000..=1000).contains(&a)) {
+            return Err("oom_score_adj must be between -1000 and 1000".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +356,20 @@ mod tests {
         assert_eq!(d("/dev/null").and_then(|d| d.node()).map(|n| (n.kind, n.major, n.minor)), Ok(("c", 1, 3)));
         assert!(d("/dev/no-such-device").and_then(|d| d.node()).expect_err("missing").contains("no such device"));
         assert!(d("/etc/passwd").and_then(|d| d.node()).expect_err("a file").contains("not a device"));
+    }
+
+    #[test]
+    fn device_cgroup_rules_and_block_devices() {
+        let rule = device_rule("c 1:3 rwm").expect("a rule");
+        assert_eq!(rule, serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}));
+        let any = device_rule("b *:* m").expect("a rule");
+        assert_eq!((any["major"].is_null(), any["minor"].is_null()), (true, true));
+        for bad in ["c 1:3", "x 1:3 r", "c 1-3 r", "c 1:3 rwx", "c a:3 r"] {
+            assert!(device_rule(bad).is_err(), "{bad}");
+        }
+        let not_block = Blkio { read_bps: vec![("/dev/null".into(), 1024)], ..Blkio::default() };
+        assert!(not_block.spec().expect_err("refused").contains("not a block device"));
+        assert_eq!(Blkio::default().spec().expect("empty")["throttleReadBpsDevice"], serde_json::json!([]));
     }
 
     #[test]

@@ -436,7 +436,11 @@ fn resources(host: &super::HostConfig) -> serde_json::Value {
         let rule = serde_json::json!({"allow": true, "type": n.kind, "major": n.major, "minor": n.minor, "access": d.permissions});
         rules.push(rule);
     }
+    rules.extend(host.device_cgroup_rules.iter().filter_map(|r| super::options::device_rule(r).ok()));
     let mut r = serde_json::json!({"devices": rules});
+    if let Some(b) = host.blkio.as_ref().and_then(|b| b.spec().ok()) {
+        r["blockIO"] = b;
+    }
     let memory = serde_json::json!({
         "limit": host.memory,
         "reservation": host.memory_reservation,

@@ -27,7 +27,7 @@ pub enum Support {
 pub const SERVICE: &[(&str, Support)] = &[
     ("annotations", Support::Runs),
     ("attach", Support::Runs),
-    ("blkio_config", Support::Refused("berth does not set block I/O weights or throttles yet")),
+    ("blkio_config", Support::Runs),
     ("build", Support::Runs),
     ("cap_add", Support::Runs),
     ("cap_drop", Support::Runs),
@@ -49,7 +49,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("depends_on", Support::Runs),
     ("deploy", Support::Checked(deploy)),
     ("develop", Support::Runs),
-    ("device_cgroup_rules", Support::Refused("berth does not add device rules yet")),
+    ("device_cgroup_rules", Support::Runs),
     ("devices", Support::Runs),
     ("dns", Support::Runs),
     ("dns_opt", Support::Runs),

@@ -213,6 +213,19 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         uts_mode: service.uts.clone(),
         cgroupns_mode: service.cgroup.clone(),
         annotations: service.annotations.clone(),
+        device_cgroup_rules: service.device_cgroup_rules.clone(),
+        blkio: service.blkio_config.as_ref().map(|b| {
+            let limits =
+                |l: &[berth_compose::model::BlkioLimit]| l.iter().map(|l| (l.path.clone(), l.rate.0)).collect();
+            crate::container::options::Blkio {
+                weight: b.weight,
+                weight_device: b.weight_device.iter().map(|w| (w.path.clone(), w.weight)).collect(),
+                read_bps: limits(&b.device_read_bps),
+                write_bps: limits(&b.device_write_bps),
+                read_iops: limits(&b.device_read_iops),
+                write_iops: limits(&b.device_write_iops),
+            }
+        }),
         devices: service
             .devices
             .iter()

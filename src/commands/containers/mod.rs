@@ -294,7 +294,8 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         "IpcMode": h.ipc_mode.clone().unwrap_or_else(|| "private".into()),
         "UTSMode": h.uts_mode.clone().unwrap_or_default(), "SecurityOpt": h.security_opt,
         "CgroupnsMode": h.cgroupns_mode.clone().unwrap_or_else(|| "host".into()),
-        "Annotations": h.annotations,
+        "Annotations": h.annotations, "DeviceCgroupRules": h.device_cgroup_rules,
+        "BlkioWeight": h.blkio.as_ref().and_then(|b| b.weight).unwrap_or(0),
         "Devices": h.devices.iter().map(|d| serde_json::json!({
             "PathOnHost": d.source, "PathInContainer": d.target, "CgroupPermissions": d.permissions,
         })).collect::<Vec<_>>(),

@@ -127,6 +127,8 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         uts_mode: args.uts.clone(),
         cgroupns_mode: args.cgroupns.clone(),
         annotations: crate::commands::key_values(&args.annotations),
+        device_cgroup_rules: args.device_cgroup_rules.clone(),
+        blkio: None,
         devices: args
             .devices
             .iter()
