@@ -124,7 +124,7 @@ fn apply(
         for c in &containers {
             let fs = copy::root(store, c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
             for hit in hits {
-                sync(&fs.path, root, target, hit)
+                sync(&fs.path(), root, target, hit)
                     .with_context(|| format!("cannot sync {} into {}", hit.display(), c.config.name))?;
             }
         }
@@ -166,7 +166,7 @@ fn initial_sync(store: &Store, project: &Project, service: &str, rule: &WatchRul
         .filter(|c| project::service_of(c) == service && remove::is_live(c))
     {
         let fs = copy::root(store, c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
-        sync(&fs.path, root, target, root)
+        sync(&fs.path(), root, target, root)
             .with_context(|| format!("cannot sync {} into {}", root.display(), c.config.name))?;
     }
     Ok(())

@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
@@ -20,14 +20,8 @@ use crate::store::Store;
 
 /// The root file system of a container as its processes see it (volumes and binds
 /// included): the running process's root, or mounted for the copy and unmounted when dropped.
-pub struct Root {
-    pub path: PathBuf,
-    _held: rootfs::MountedRoot,
-}
-
-pub fn root(store: &Store, c: &Container) -> io::Result<Root> {
-    let held = rootfs::MountedRoot::of(store, c)?;
-    Ok(Root { path: held.path(), _held: held })
+pub fn root(store: &Store, c: &Container) -> io::Result<rootfs::MountedRoot> {
+    rootfs::MountedRoot::of(store, c)
 }
 
 /// Copies `src` (a path in the container) to `dest` on the host. A directory is copied

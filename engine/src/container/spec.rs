@@ -105,6 +105,7 @@ pub fn build(
     }
     let host = &config.host;
     let security = host.security();
+    let devices = devices(host);
     let no_new_privileges = security
         .iter()
         .rev()
@@ -164,9 +165,9 @@ pub fn build(
             "cgroupsPath": super::cgroup::cgroups_path(&config.id),
             "maskedPaths": if system_paths { &MASKED[..] } else { &[][..] },
             "readonlyPaths": read_only_paths(system_paths, host.privileged),
-            "resources": resources(host),
+            "resources": resources(host, &devices),
             "sysctl": host.sysctls,
-            "devices": devices(host).into_iter().map(|(d, n)| serde_json::json!({
+            "devices": devices.iter().map(|(d, n)| serde_json::json!({
                 "path": d.target, "type": n.kind, "major": n.major, "minor": n.minor, "fileMode": n.mode, "uid": 0, "gid": 0,
             })).collect::<Vec<_>>(),
         },
@@ -430,9 +431,12 @@ fn seccomp(host: &super::HostConfig, caps: &[String]) -> Option<serde_json::Valu
 
 /// The cgroup limits, in the runtime spec's terms (libcontainer writes them for cgroup v1 and
 /// v2 alike).
-fn resources(host: &super::HostConfig) -> serde_json::Value {
+fn resources(
+    host: &super::HostConfig,
+    devices: &[(&super::options::Device, super::options::Node)],
+) -> serde_json::Value {
     let mut rules = vec![serde_json::json!({"allow": host.privileged, "access": "rwm"})];
-    for (d, n) in devices(host) {
+    for (d, n) in devices {
         let rule = serde_json::json!({"allow": true, "type": n.kind, "major": n.major, "minor": n.minor, "access": d.permissions});
         rules.push(rule);
     }

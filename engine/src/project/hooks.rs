@@ -12,9 +12,12 @@ use crate::store::Store;
 
 /// Runs `hooks` (`which` names them in errors) in container `c`, in order, until one fails.
 pub fn run(store: &Store, c: &Container, which: &str, hooks: &[Hook]) -> Result<(), String> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the berth binary: {e}"))?;
     for hook in hooks {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the berth binary: {e}"))?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(&exe);
         cmd.env("BERTH_ROOT", &store.root).arg("exec").arg("-T");
         if let Some(user) = &hook.user {
             cmd.arg("-u").arg(user);

@@ -152,14 +152,14 @@ pub fn cp(source: &str, destination: &str) -> anyhow::Result<ExitCode> {
             let c = store.find_container(&c)?;
             let root =
                 copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
-            copy::copy_out(&root.path, &path, std::path::Path::new(destination))
+            copy::copy_out(&root.path(), &path, std::path::Path::new(destination))
                 .with_context(|| format!("cannot copy {path} out of {}", c.config.name))?;
         }
         (None, Some((c, path))) => {
             let c = store.find_container(&c)?;
             let root =
                 copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
-            copy::copy_in(&root.path, std::path::Path::new(source), &path)
+            copy::copy_in(&root.path(), std::path::Path::new(source), &path)
                 .with_context(|| format!("cannot copy {source} into {}", c.config.name))?;
         }
         _ => anyhow::bail!("give one side as CONTAINER:PATH and the other as a host path"),
