@@ -27,6 +27,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "registry::auth",
             "registry::config",
             "registry::client",
+            "registry::tls",
         ],
     ),
     (

@@ -28,10 +28,12 @@ pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         prompt("Password: ")?
     };
     let credentials = Credentials { username, password };
-    let endpoint = Config::load()?.endpoints(&registry).pop().expect("the registry itself is always an endpoint");
-    let client =
-        Client::new(&endpoint, &registry, "library/login-check", false)?.with_credentials(Some(credentials.clone()));
-    engine::runtime()?.block_on(client.check()).with_context(|| format!("cannot log in to {registry}"))?;
+    let endpoint = Config::load()?.registry_endpoint(&registry);
+    let check = async {
+        let client = Client::open(&endpoint, &registry, "library/login-check", false).await?;
+        client.with_credentials(Some(credentials.clone())).check().await
+    };
+    engine::runtime()?.block_on(check).with_context(|| format!("cannot log in to {registry}"))?;
     let path = auth::store(&registry, Some(&credentials)).context("cannot save the credentials")?;
     eprintln!("Login Succeeded (credentials saved in {})", path.display());
     Ok(ExitCode::SUCCESS)

@@ -94,6 +94,11 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
     stream.set_nonblocking(false)?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
+    // A TLS handshake (berth asks an insecure registry in HTTPS first): refused as a plain
+    // HTTP server refuses it.
+    if reader.fill_buf()?.first() == Some(&0x16) {
+        return write!(&stream, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    }
     let mut request = String::new();
     reader.read_line(&mut request)?;
     let mut authorization = String::new();

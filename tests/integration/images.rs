@@ -99,7 +99,7 @@ impl Drop for State {
     }
 }
 
-fn busybox_image(dir: &Path) -> PathBuf {
+pub fn busybox_image(dir: &Path) -> PathBuf {
     let mut layout = Layout::new(&dir.join("busybox-oci"));
     layout.image(host_arch(), vec![busybox_layer().finish()], &["sh"]);
     layout.finish()

@@ -19,4 +19,5 @@ mod secrets;
 mod security;
 mod support;
 mod terminal;
+mod tls;
 mod volumes;

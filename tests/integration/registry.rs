@@ -25,21 +25,41 @@ pub fn free_port() -> u16 {
 /// A `docker-registry` serving from its own storage directory; stopped when dropped.
 pub struct Registry {
     child: Child,
+    pub addr: std::net::IpAddr,
     pub port: u16,
     _dir: tempfile::TempDir,
 }
 
+/// How a registry serves TLS: its certificate and key, and the authorities whose client
+/// certificates it demands (mutual TLS) if any.
+#[derive(Default)]
+pub struct Tls {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+    pub client_cas: Option<PathBuf>,
+}
+
 impl Registry {
     pub fn start() -> Registry {
-        Registry::launch(None)
+        Registry::launch(None, None, [127, 0, 0, 1].into())
     }
 
     /// A registry that takes HTTP basic authentication for `user` with `password`.
     pub fn start_with_password(user: &str, password: &str) -> Registry {
-        Registry::launch(Some((user, password)))
+        Registry::launch(Some((user, password)), None, [127, 0, 0, 1].into())
     }
 
-    fn launch(account: Option<(&str, &str)>) -> Registry {
+    /// A plain-HTTP registry on `addr` that takes basic authentication.
+    pub fn start_plain_with_password(addr: std::net::IpAddr, user: &str, password: &str) -> Registry {
+        Registry::launch(Some((user, password)), None, addr)
+    }
+
+    /// A registry serving HTTPS on `addr`, with basic authentication if `account` is given.
+    pub fn start_tls(addr: std::net::IpAddr, tls: &Tls, account: Option<(&str, &str)>) -> Registry {
+        Registry::launch(account, Some(tls), addr)
+    }
+
+    fn launch(account: Option<(&str, &str)>, tls: Option<&Tls>, addr: std::net::IpAddr) -> Registry {
         let dir = tempfile::Builder::new().prefix("berth-registry-").tempdir().expect("tmp");
         let mut auth = String::new();
         if let Some((user, password)) = account {
@@ -54,12 +74,20 @@ impl Registry {
             auth = format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", htpasswd.display());
         }
         let port = free_port();
+        let mut tls_config = String::new();
+        if let Some(tls) = tls {
+            tls_config =
+                format!("  tls:\n    certificate: {}\n    key: {}\n", tls.certificate.display(), tls.key.display());
+            if let Some(cas) = &tls.client_cas {
+                tls_config.push_str(&format!("    clientcas:\n      - {}\n", cas.display()));
+            }
+        }
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
+                 http:\n  addr: {addr}:{port}\n{tls_config}{auth}",
                 dir.path().join("data").display()
             ),
         )
@@ -71,9 +99,9 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry starts");
-        let registry = Registry { child, port, _dir: dir };
+        let registry = Registry { child, addr, port, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect((addr, port)).is_err() {
             assert!(Instant::now() < deadline, "docker-registry did not start listening on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -81,7 +109,7 @@ impl Registry {
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.addr, self.port)
     }
 
     /// Pushes an OCI layout (all its platforms) with skopeo, the third-party client.

@@ -89,10 +89,13 @@ pub async fn pull(
     let endpoints = config.endpoints(&reference.registry);
     let last = endpoints.len() - 1;
     for (i, endpoint) in endpoints.iter().enumerate() {
-        let client = Client::new(endpoint, &reference.registry, &reference.repository, false)?;
-        match pull_from(store, &client, reference, platform, progress.clone()).await {
+        let result = match Client::open(endpoint, &reference.registry, &reference.repository, false).await {
+            Ok(client) => pull_from(store, &client, reference, platform, progress.clone()).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
             Err(e) if i < last => {
-                tracing::warn!("pulling {reference} from the mirror {endpoint} failed ({e}); trying the next")
+                tracing::warn!("pulling {reference} from the mirror {} failed ({e}); trying the next", endpoint.url)
             }
             other => return other,
         }

@@ -27,8 +27,8 @@ pub async fn push(
     target: &ImageRef,
     progress: Arc<dyn Progress>,
 ) -> Result<crate::digest::Digest, PushError> {
-    let endpoint = config.endpoints(&target.registry).pop().expect("the registry itself is always an endpoint");
-    let client = Client::new(&endpoint, &target.registry, &target.repository, true)?;
+    let endpoint = config.registry_endpoint(&target.registry);
+    let client = Client::open(&endpoint, &target.registry, &target.repository, true).await?;
     let manifest = store.manifest_of(record)?;
     let mut blobs: Vec<(crate::digest::Digest, u64)> =
         manifest.layers.iter().map(|l| (l.digest.clone(), l.size)).collect();

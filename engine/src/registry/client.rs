@@ -7,6 +7,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENT
 use tokio::sync::Mutex;
 
 use super::auth::{self, Challenge, Credentials};
+use super::config::Endpoint;
+use super::tls::{self, Failure, TlsError};
 use crate::digest::Digest;
 
 /// The largest manifest or token response read into memory.
@@ -24,6 +26,19 @@ pub enum RegistryError {
     TooLarge { url: String, limit: u64 },
     #[error("the transfer of {url} ended after {got} of {expected} bytes{detail}")]
     Truncated { url: String, got: u64, expected: u64, detail: String },
+    #[error("{message}")]
+    Certificate { url: String, message: String },
+    #[error("cannot use the certificates for {registry}")]
+    Tls {
+        registry: String,
+        #[source]
+        source: TlsError,
+    },
+    #[error(
+        "{url} asks for the credentials of {registry} in plain HTTP; berth sends them only over HTTPS, \
+         or to a registry listed in `insecure` under [registries] in berth's configuration"
+    )]
+    PlainHttp { url: String, registry: String },
     #[error("cannot store what {url} sent")]
     Write {
         url: String,
@@ -46,6 +61,10 @@ fn http_error(url: &str, e: reqwest::Error) -> RegistryError {
     RegistryError::Http { url: url.to_string(), message }
 }
 
+/// The base URL each insecure registry answered on in this process: once it has answered
+/// HTTPS it is never spoken to in plain HTTP.
+static RESOLVED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
 /// A client for one repository on one registry endpoint.
 pub struct Client {
     http: reqwest::Client,
@@ -53,29 +72,49 @@ pub struct Client {
     registry: String,
     repository: String,
     credentials: Option<Credentials>,
+    /// Whether credentials may go to this endpoint in plain HTTP.
+    insecure: bool,
     push: bool,
+    /// Why the last certificate was refused, in words.
+    failure: Failure,
     /// The `Authorization` header that worked, reused for every later request.
     authorization: Mutex<Option<String>>,
 }
 
 impl Client {
-    /// `base` is the endpoint URL (`https://registry-1.docker.io`); `registry` the name used
-    /// for credentials (`docker.io`).
-    pub fn new(base: &str, registry: &str, repository: &str, push: bool) -> Result<Client, RegistryError> {
+    /// A client of `endpoint`; `registry` is the name used for credentials (`docker.io`).
+    /// An insecure endpoint is asked once over HTTPS (unverified) and falls back to plain
+    /// HTTP when it does not speak TLS.
+    pub async fn open(
+        endpoint: &Endpoint,
+        registry: &str,
+        repository: &str,
+        push: bool,
+    ) -> Result<Client, RegistryError> {
+        let host = endpoint.host();
+        let (tls, failure) = tls::client_config(host, !endpoint.insecure)
+            .map_err(|e| RegistryError::Tls { registry: host.to_string(), source: e })?;
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::limited(10))
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| http_error(base, e))?;
+            .map_err(|e| http_error(&endpoint.url, e))?;
+        let mut base = endpoint.url.trim_end_matches('/').to_string();
+        if endpoint.insecure && base.starts_with("https://") {
+            base = resolve(&http, &base).await;
+        }
         Ok(Client {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            base,
             registry: registry.to_string(),
             repository: repository.to_string(),
             credentials: auth::lookup(registry),
+            insecure: endpoint.insecure,
             push,
+            failure,
             authorization: Mutex::new(None),
         })
     }
@@ -89,6 +128,23 @@ impl Client {
 
     pub fn endpoint(&self) -> &str {
         &self.base
+    }
+
+    /// A failed request, explained by the refused certificate when that was the cause.
+    fn error(&self, url: &str, e: reqwest::Error) -> RegistryError {
+        let explained = self.failure.take().or_else(|| tls::explain(Endpoint::host_of(url), &e));
+        match explained {
+            Some(message) => RegistryError::Certificate { url: url.to_string(), message },
+            None => http_error(url, e),
+        }
+    }
+
+    /// Credentials go in plain HTTP only to an insecure registry (as Docker has it).
+    fn may_send_credentials(&self, url: &str) -> Result<(), RegistryError> {
+        if url.starts_with("http://") && !self.insecure {
+            return Err(RegistryError::PlainHttp { url: url.to_string(), registry: self.registry.clone() });
+        }
+        Ok(())
     }
 
     fn url(&self, tail: &str) -> String {
@@ -107,7 +163,7 @@ impl Client {
             if let Some(h) = self.authorization.lock().await.clone() {
                 req = req.header(AUTHORIZATION, h);
             }
-            let resp = req.send().await.map_err(|e| http_error(url, e))?;
+            let resp = req.send().await.map_err(|e| self.error(url, e))?;
             if resp.status() != StatusCode::UNAUTHORIZED || attempt > 0 {
                 if resp.status() == StatusCode::UNAUTHORIZED {
                     return Err(RegistryError::Unauthorized { url: url.to_string(), registry: self.registry.clone() });
@@ -122,7 +178,10 @@ impl Client {
                     self.token(&realm, service.as_deref(), scope.as_deref()).await?
                 }
                 Some(Challenge::Basic) => match &self.credentials {
-                    Some(c) => c.basic_header(),
+                    Some(c) => {
+                        self.may_send_credentials(url)?;
+                        c.basic_header()
+                    }
                     None => {
                         return Err(RegistryError::Unauthorized {
                             url: url.to_string(),
@@ -149,9 +208,10 @@ impl Client {
         }
         let mut req = self.http.get(realm).query(&query);
         if let Some(c) = &self.credentials {
+            self.may_send_credentials(realm)?;
             req = req.header(AUTHORIZATION, c.basic_header());
         }
-        let resp = req.send().await.map_err(|e| http_error(realm, e))?;
+        let resp = req.send().await.map_err(|e| self.error(realm, e))?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(RegistryError::Unauthorized { url: realm.to_string(), registry: self.registry.clone() });
         }
@@ -264,6 +324,32 @@ impl Client {
         let resp = self.send(&url, |h| h.put(&url).header(CONTENT_TYPE, media_type).body(body.clone())).await?;
         ok_status(resp, &url).await.map(|_| ())
     }
+}
+
+/// The base URL of an insecure registry: `https_base` when it answers HTTPS (any status),
+/// else the same host in plain HTTP. Remembered for the rest of the process.
+async fn resolve(http: &reqwest::Client, https_base: &str) -> String {
+    let remembered = |base: &str| {
+        let resolved = RESOLVED.lock().unwrap_or_else(|e| e.into_inner());
+        resolved.iter().find(|(b, _)| b == base).map(|(_, r)| r.clone())
+    };
+    if let Some(r) = remembered(https_base) {
+        return r;
+    }
+    let probe = http.get(format!("{https_base}/v2/")).timeout(Duration::from_secs(15)).send().await;
+    let base = match probe {
+        Ok(_) => https_base.to_string(),
+        Err(e) => {
+            tracing::debug!("{https_base} does not answer HTTPS ({e}); using plain HTTP");
+            https_base.replacen("https://", "http://", 1)
+        }
+    };
+    let mut resolved = RESOLVED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, r)) = resolved.iter().find(|(b, _)| b == https_base) {
+        return r.clone();
+    }
+    resolved.push((https_base.to_string(), base.clone()));
+    base
 }
 
 /// A body that is cheap to clone for the retry after authentication.
