@@ -26,11 +26,14 @@ fn main() -> ExitCode {
         sigpipe(nix::sys::signal::SigHandler::SigDfl);
     }
     init_logging(cli.global.log_level.as_deref(), shim);
+    // As Docker's: `run` and `create` exit 125 when berth itself fails (the command's own
+    // status is theirs otherwise), other commands 1.
+    let run_like = matches!(cli.command, cli::Command::Run(_) | cli::Command::Create(_));
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
             output::print_error(&err);
-            ExitCode::from(output::exit_code(&err))
+            ExitCode::from(if run_like { output::EXIT_BERTH } else { output::exit_code(&err) })
         }
     }
 }

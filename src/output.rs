@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 
 /// Exit code for a project that does not load or a command that failed.
 pub const EXIT_FAILURE: u8 = 1;
+/// `run` and `create` when berth itself fails, as Docker's.
+pub const EXIT_BERTH: u8 = 125;
 
 /// The load failed; the diagnostics say why, one per line.
 #[derive(Debug, Clone)]

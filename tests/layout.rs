@@ -16,6 +16,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "image",
             "image::manifest",
             "image::unpack",
+            "image::expansion",
             "image::snapshot",
             "image::ops",
             "image::local",

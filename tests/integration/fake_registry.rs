@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::registry::{Layer, sha256};
@@ -26,11 +26,21 @@ pub enum Fault {
     WrongMediaType,
     /// The manifest URL redirects to itself.
     RedirectLoop,
+    /// The manifest names its layer by a digest that is a path (`sha256:../..`).
+    PathDigest,
+    /// The layer is a gzip bomb: 300 MiB of zeros in about 300 KiB.
+    GzipBomb,
+    /// As `BearerOnly`, with the layer blob redirected to another host (127.0.0.2), which
+    /// records the `Authorization` header it is sent.
+    RedirectElsewhere,
 }
 
 pub struct FakeRegistry {
     pub port: u16,
     stop: Arc<AtomicBool>,
+    /// What the other host of `RedirectElsewhere` was sent as `Authorization` ("" for none),
+    /// one entry a request.
+    pub elsewhere: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 struct Image {
@@ -41,14 +51,44 @@ struct Image {
     layer_digest: String,
 }
 
-fn image() -> Image {
+/// 300 MiB of zeros as a tar of one file, in gzip members of 1 MiB each (about 1 KiB
+/// compressed): what a decompression bomb is.
+fn gzip_bomb() -> Vec<u8> {
+    use flate2::{Compression, write::GzEncoder};
+    let member = |data: &[u8]| {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(data).expect("gzip");
+        gz.finish().expect("gzip")
+    };
+    let mut header = tar::Header::new_gnu();
+    header.set_path("zeros").expect("path");
+    header.set_size((300 << 20) - 1024);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut out = member(header.as_bytes());
+    let zeros = member(&vec![0u8; 1 << 20]);
+    for _ in 0..300 {
+        out.extend_from_slice(&zeros);
+    }
+    out
+}
+
+fn image(fault: Fault) -> Image {
     let (tar, gz) = Layer::new().file("hello", b"world", 0o644).finish();
+    let (diff_id, gz) = match fault {
+        Fault::GzipBomb => (sha256(b"never reached"), gzip_bomb()),
+        _ => (sha256(&tar), gz),
+    };
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": crate::registry::host_arch(), "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(&tar)]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }))
     .expect("json");
-    let (config_digest, layer_digest) = (sha256(&config), sha256(&gz));
+    let config_digest = sha256(&config);
+    let layer_digest = match fault {
+        Fault::PathDigest => "sha256:../../../../../../tmp/berth-path-digest".to_string(),
+        _ => sha256(&gz),
+    };
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
@@ -61,22 +101,23 @@ fn image() -> Image {
 impl FakeRegistry {
     pub fn start(fault: Fault) -> FakeRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            let image = image();
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let _ = serve(stream, &image, fault, port);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let elsewhere = Arc::new(Mutex::new(Vec::new()));
+        let image = Arc::new(image(fault));
+        let other = (fault == Fault::RedirectElsewhere).then(|| {
+            let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+            let other = listener.local_addr().expect("addr").port();
+            let (image, seen) = (image.clone(), elsewhere.clone());
+            listen(listener, stop.clone(), move |stream| {
+                let _ = serve_elsewhere(stream, &image, &seen);
+            });
+            other
         });
-        FakeRegistry { port, stop }
+        listen(listener, stop.clone(), move |stream| {
+            let _ = serve(stream, &image, fault, port, other);
+        });
+        FakeRegistry { port, stop, elsewhere }
     }
 
     pub fn name(&self) -> String {
@@ -90,14 +131,28 @@ impl Drop for FakeRegistry {
     }
 }
 
-fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::Result<()> {
+/// Serves the connections of `listener` one at a time until `stop` is set.
+fn listen(listener: TcpListener, stop: Arc<AtomicBool>, mut serve: impl FnMut(TcpStream) + Send + 'static) {
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => serve(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+}
+
+/// The request line's path and the `Authorization` header; `None` for a TLS handshake (berth
+/// asks an insecure registry in HTTPS first), which is refused as a plain HTTP server does.
+fn read_request(stream: &TcpStream) -> std::io::Result<Option<(String, String)>> {
     stream.set_nonblocking(false)?;
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    // A TLS handshake (berth asks an insecure registry in HTTPS first): refused as a plain
-    // HTTP server refuses it.
     if reader.fill_buf()?.first() == Some(&0x16) {
-        return write!(&stream, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        write!(&*stream, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")?;
+        return Ok(None);
     }
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -113,7 +168,19 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
             }
         }
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+    Ok(Some((request.split_whitespace().nth(1).unwrap_or("/").to_string(), authorization)))
+}
+
+/// The other host of `RedirectElsewhere`: serves the layer, noting what it was sent.
+fn serve_elsewhere(mut stream: TcpStream, image: &Image, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    let Some((_, authorization)) = read_request(&stream)? else { return Ok(()) };
+    seen.lock().unwrap_or_else(|e| e.into_inner()).push(authorization);
+    write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", image.layer.len())?;
+    stream.write_all(&image.layer)
+}
+
+fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16, other: Option<u16>) -> std::io::Result<()> {
+    let Some((path, authorization)) = read_request(&stream)? else { return Ok(()) };
     let mut out = stream;
     let respond = |out: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]| -> std::io::Result<()> {
         write!(out, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len())?;
@@ -123,7 +190,7 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
         write!(out, "\r\n")?;
         out.write_all(body)
     };
-    if fault == Fault::BearerOnly {
+    if matches!(fault, Fault::BearerOnly | Fault::RedirectElsewhere) {
         // base64("tester:s3cret")
         if path.starts_with("/token") {
             return if authorization == "Basic dGVzdGVyOnMzY3JldA==" {
@@ -164,6 +231,10 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16) -> std::io::
     if path == format!("/v2/fake/image/blobs/{}", image.layer_digest) {
         return match fault {
             Fault::WrongDigest => respond(&mut out, "200 OK", &[], &vec![b'x'; image.layer.len()]),
+            Fault::RedirectElsewhere => {
+                let location = format!("http://127.0.0.2:{}/layer", other.expect("the other host"));
+                respond(&mut out, "307 Temporary Redirect", &[("Location", location)], b"")
+            }
             Fault::Truncated => {
                 write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", image.layer.len())?;
                 out.write_all(&image.layer[..image.layer.len() / 2])

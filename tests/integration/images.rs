@@ -277,6 +277,29 @@ mod faults {
     fn a_redirect_loop() {
         refused(Fault::RedirectLoop, &["too many redirects"]);
     }
+
+    #[test]
+    fn a_layer_named_by_a_path_instead_of_a_digest() {
+        refused(Fault::PathDigest, &["invalid digest", "sha256:../"]);
+        assert!(!std::path::Path::new("/tmp/berth-path-digest").exists(), "nothing written where the path points");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped() {
+        refused(Fault::GzipBomb, &["decompression bomb", "compressed bytes"]);
+    }
+
+    #[test]
+    fn a_redirect_to_another_host_carries_no_credentials() {
+        let registry = FakeRegistry::start(Fault::RedirectElsewhere);
+        let state = State::new();
+        let host = format!("127.0.0.1:{}", registry.port);
+        let login = state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &host], "s3cret\n");
+        assert!(login.status.success(), "{}", stderr(&login));
+        state.ok(&["pull", "-q", &registry.name()]);
+        let seen = registry.elsewhere.lock().expect("lock").clone();
+        assert!(!seen.is_empty() && seen.iter().all(String::is_empty), "the other host was sent {seen:?}");
+    }
 }
 
 /// The image ID of `name` in `state`.

@@ -51,3 +51,35 @@ fn an_image_cannot_make_a_container_a_member_of_a_project() {
     assert!(state.ok(&["ps"]).contains("plain"), "down of another project leaves it alone");
     state.ok(&["rm", "-f", "plain"]);
 }
+
+#[test]
+fn mounts_over_proc_sys_and_dev_are_refused_before_anything_is_created() {
+    let state = state_with_busybox();
+    let src = tempfile::tempdir().expect("tmp");
+    let src = src.path().to_str().expect("utf-8").to_string();
+    // A volume whose /dev would send the runtime's /dev/null masks to the host's core_pattern.
+    state.ok(&["volume", "create", "devices"]);
+    state.ok(&["run", "--rm", "-v", "devices:/d", IMAGE, "ln", "-s", "/proc/sys/kernel/core_pattern", "/d/null"]);
+    let core_pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").expect("core_pattern");
+    for (mount, words) in [
+        (format!("{src}:/proc"), "/proc"),
+        (format!("{src}:/proc/sys/y"), "/proc/sys/y"),
+        (format!("{src}:/sys/kernel/y"), "sysfs has no /sys/kernel/y"),
+        ("devices:/dev".to_string(), "the container's /dev"),
+    ] {
+        let out = state.berth(&["run", "--rm", "--name", "victim", "-v", &mount, IMAGE, "true"]);
+        assert_eq!(crate::containers::code(&out), 125, "-v {mount}: {}", crate::support::stderr(&out));
+        let e = crate::support::stderr(&out);
+        assert!(e.contains(&format!("mount {}", mount.split(':').nth(1).expect("target"))), "names the mount: {e}");
+        assert!(e.contains(words), "-v {mount}: {e}");
+        assert_eq!(state.ok(&["ps", "-aq"]), "", "-v {mount}: nothing is created");
+    }
+    assert_eq!(fs::read_to_string("/proc/sys/kernel/core_pattern").expect("core_pattern"), core_pattern);
+    // What lxcfs users bind stays allowed.
+    let meminfo = format!("{src}/meminfo");
+    fs::write(&meminfo, "MemTotal: 1 kB\n").expect("write");
+    let out =
+        state.ok(&["run", "--rm", "-v", &format!("{meminfo}:/proc/meminfo:ro"), IMAGE, "head", "-1", "/proc/meminfo"]);
+    assert_eq!(out.trim(), "MemTotal: 1 kB");
+    state.ok(&["volume", "rm", "devices"]);
+}

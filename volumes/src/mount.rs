@@ -175,6 +175,7 @@ pub fn check(m: &Mount) -> Result<()> {
     if !m.target.starts_with('/') {
         return Err(bad("the target must be an absolute path".into()));
     }
+    check_target(&m.target, m.kind, m.source.as_deref(), Path::new("/sys")).map_err(bad)?;
     if let Some(p) = &m.propagation {
         if !PROPAGATIONS.contains(&p.as_str()) {
             return Err(bad(format!("unknown propagation {p:?}: use one of {}", PROPAGATIONS.join(", "))));
@@ -209,6 +210,73 @@ pub fn check(m: &Mount) -> Result<()> {
                 return Err(bad("a tmpfs mount takes no source".into()));
             }
         }
+    }
+    Ok(())
+}
+
+/// The files under /proc a bind may replace: what lxcfs serves, as runc allows them.
+const PROC_FILES: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Refuses the targets the runtime would refuse late, or that would let the mount's content
+/// steer what the runtime does on the host's behalf: /proc and what is under it (but the
+/// lxcfs files), /sys and what its sysfs (the host's, at `sys`) lacks, and /dev from anything
+/// but the host's /dev or a tmpfs (the runtime bind-mounts `/dev/null` over the masked paths;
+/// a planted `/dev/null` link would point that at the host's files, CVE-2025-31133).
+pub fn check_target(
+    target: &str,
+    kind: MountKind,
+    source: Option<&str>,
+    sys: &Path,
+) -> std::result::Result<(), String> {
+    let mut clean = PathBuf::from("/");
+    for c in Path::new(target).components() {
+        match c {
+            std::path::Component::Normal(part) => clean.push(part),
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
+    }
+    let clean = clean.to_string_lossy();
+    if clean == "/" {
+        return Err("nothing can be mounted over the container's root".into());
+    }
+    if clean == "/proc" || clean.starts_with("/proc/") {
+        if kind == MountKind::Bind && PROC_FILES.contains(&clean.as_ref()) {
+            return Ok(());
+        }
+        return Err(format!(
+            "berth mounts nothing over /proc or under it but the files lxcfs serves ({}): the container's procfs is \
+             the kernel's",
+            PROC_FILES.join(", ")
+        ));
+    }
+    if clean == "/sys" {
+        return Err("berth mounts nothing over /sys: the container's sysfs is the kernel's (read-only)".into());
+    }
+    if let Some(rest) = clean.strip_prefix("/sys/") {
+        if std::fs::symlink_metadata(sys.join(rest)).is_err() {
+            return Err(format!(
+                "sysfs has no {clean}, and nothing can be created in it (only a path sysfs has can be mounted over)"
+            ));
+        }
+    }
+    if clean == "/dev" && kind != MountKind::Tmpfs && !(kind == MountKind::Bind && source == Some("/dev")) {
+        return Err("only the host's /dev (a bind of /dev) or a tmpfs can replace the container's /dev: the runtime \
+                    mounts /dev/null over the masked paths, and another /dev could point it at the host's files"
+            .into());
     }
     Ok(())
 }
@@ -258,6 +326,27 @@ pub fn runtime_mount(m: &Mount, source: Option<&Path>, tmpfs_options: &[String])
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn targets_over_proc_sys_and_dev() {
+        use super::MountKind::{Bind, Tmpfs, Volume};
+        let sys = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(sys.path().join("fs/cgroup")).expect("mkdir");
+        let check = |target: &str, kind, source: Option<&str>| super::check_target(target, kind, source, sys.path());
+        for bad in ["/proc", "/proc/", "/proc/sys/kernel", "/proc/self/fd", "/tmp/../proc/sys", "/", "/sys"] {
+            assert!(check(bad, Bind, Some("/x")).is_err(), "{bad}");
+        }
+        assert!(check("/proc/meminfo", Bind, Some("/var/lib/lxcfs/proc/meminfo")).is_ok(), "lxcfs");
+        assert!(check("/proc/meminfo", Volume, Some("v")).is_err(), "only binds of lxcfs files");
+        assert!(check("/sys/fs/cgroup", Bind, Some("/sys/fs/cgroup")).is_ok(), "a path sysfs has");
+        let e = check("/sys/kernel/y", Bind, Some("/x")).expect_err("sysfs lacks it");
+        assert!(e.contains("/sys/kernel/y"), "{e}");
+        assert!(check("/dev", Volume, Some("devices")).is_err(), "a volume's /dev");
+        assert!(check("/dev/", Bind, Some("/srv/dev")).is_err(), "another directory's /dev");
+        assert!(check("/dev", Bind, Some("/dev")).is_ok(), "the host's /dev");
+        assert!(check("/dev", Tmpfs, None).is_ok());
+        assert!(check("/dev/shm", Volume, Some("shm")).is_ok() && check("/data", Volume, Some("d")).is_ok());
+    }
+
     use super::*;
 
     fn v(spec: &str) -> Result<Mount> {

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod content;
+pub mod expansion;
 pub mod import;
 pub mod local;
 pub mod manifest;

@@ -17,6 +17,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::{Digest, HashingReader};
+use crate::image::expansion;
 
 /// The largest GNU long-name or PAX header accepted.
 const MAX_HEADER: u64 = 1 << 20;
@@ -35,6 +36,8 @@ pub enum UnpackError {
     BadLink { entry: String, target: String },
     #[error("layer has a {size}-byte name header, over the {MAX_HEADER}-byte limit")]
     HeaderTooLarge { size: u64 },
+    #[error(transparent)]
+    TooLarge(#[from] expansion::TooLarge),
     #[error("cannot read the layer archive")]
     Read(#[source] io::Error),
     #[error("cannot unpack layer entry {entry:?}")]
@@ -68,9 +71,24 @@ pub fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>>
 }
 
 /// Unpacks a (possibly compressed) layer into `dest`, which must exist and be empty.
+/// Stops a layer that expands past `expansion`'s limits.
 pub fn unpack<R: Read>(reader: R, dest: &Path) -> Result<Unpacked, UnpackError> {
-    let plain = decompress(reader).map_err(UnpackError::Read)?;
-    let mut hashing = HashingReader::new(plain);
+    unpack_bounded(reader, dest).map_err(|e| {
+        let io = match &e {
+            UnpackError::Read(io) | UnpackError::Write { source: io, .. } => Some(io),
+            _ => None,
+        };
+        match io.and_then(expansion::too_large) {
+            Some(stopped) => UnpackError::TooLarge(stopped),
+            None => e,
+        }
+    })
+}
+
+fn unpack_bounded<R: Read>(reader: R, dest: &Path) -> Result<Unpacked, UnpackError> {
+    let count = expansion::counter();
+    let plain = decompress(expansion::Counting::new(reader, count.clone())).map_err(UnpackError::Read)?;
+    let mut hashing = HashingReader::new(expansion::Bounded::new(plain, count));
     let size = {
         let mut archive = tar::Archive::new(&mut hashing);
         let mut state = State { dest, dirs: HashSet::new(), size: 0, root: rustix::process::geteuid().is_root() };
