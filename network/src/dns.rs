@@ -29,6 +29,11 @@ pub struct Records {
 pub struct DnsNetwork {
     pub name: String,
     pub gateway: Ipv4Addr,
+    /// An `internal: true` network: its containers' queries are never forwarded upstream
+    /// (unless the container is also on a network that reaches out), so DNS cannot carry
+    /// data out of a network that has no way out (moby CVE-2024-29018).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// One container on one network.
@@ -281,6 +286,11 @@ fn answer_queries(
             Some(reply) => {
                 let _ = socket.send_to(&reply, from);
             }
+            None if !may_forward(records, *client.ip(), gateway) => {
+                if let Some(reply) = servfail(query) {
+                    let _ = socket.send_to(&reply, from);
+                }
+            }
             None => match forward(upstreams, query) {
                 Some(s) => pending.push(Pending {
                     socket: s,
@@ -296,6 +306,18 @@ fn answer_queries(
                 }
             },
         }
+    }
+}
+
+/// Whether a query from `client`, asked at `gateway`, may go upstream: when the container
+/// is on a network that is not internal (the one asked at, if the client is not known).
+pub fn may_forward(records: &Records, client: Ipv4Addr, gateway: Ipv4Addr) -> bool {
+    let internal = |name: &str| records.networks.iter().any(|n| n.name == name && n.internal);
+    let Some(asked) = records.networks.iter().find(|n| n.gateway == gateway) else { return false };
+    let container = records.endpoints.iter().find(|e| e.network == asked.name && e.ip == client);
+    match container {
+        Some(c) => records.endpoints.iter().any(|e| e.container == c.container && !internal(&e.network)),
+        None => !asked.internal,
     }
 }
 
@@ -330,8 +352,8 @@ mod tests {
         client.links.insert("database".into(), "d1".into());
         Records {
             networks: vec![
-                DnsNetwork { name: "front".into(), gateway: Ipv4Addr::new(10, 0, 0, 1) },
-                DnsNetwork { name: "back".into(), gateway: Ipv4Addr::new(10, 1, 0, 1) },
+                DnsNetwork { name: "front".into(), gateway: Ipv4Addr::new(10, 0, 0, 1), internal: false },
+                DnsNetwork { name: "back".into(), gateway: Ipv4Addr::new(10, 1, 0, 1), internal: true },
             ],
             endpoints: vec![
                 ep("w1", "front", [10, 0, 0, 2], &["web", "p-web-1", "www"]),
@@ -345,6 +367,17 @@ mod tests {
 
     const FRONT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const BACK: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
+
+    #[test]
+    fn queries_go_upstream_only_from_containers_with_a_way_out() {
+        let r = records();
+        assert!(may_forward(&r, Ipv4Addr::new(10, 0, 0, 4), FRONT), "a container on front");
+        assert!(!may_forward(&r, Ipv4Addr::new(10, 1, 0, 5), BACK), "db is only on the internal back");
+        assert!(may_forward(&r, Ipv4Addr::new(10, 1, 0, 2), BACK), "w1 is on front too");
+        assert!(!may_forward(&r, Ipv4Addr::new(10, 1, 0, 9), BACK), "an unknown client of back");
+        assert!(may_forward(&r, Ipv4Addr::new(10, 0, 0, 9), FRONT), "an unknown client of front");
+        assert!(!may_forward(&r, Ipv4Addr::new(10, 0, 0, 4), Ipv4Addr::new(10, 9, 0, 1)), "no such gateway");
+    }
 
     #[test]
     fn one_record_per_replica_on_shared_networks() {

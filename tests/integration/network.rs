@@ -340,6 +340,66 @@ fn networks_are_isolated_and_internal_ones_closed() {
 }
 
 #[test]
+fn an_internal_network_sends_no_query_upstream_and_dns_listens_only_on_gateways() {
+    let _host = forwarding();
+    let state = state_with_busybox();
+    // The upstream resolver is a socket of this test's, which counts what reaches it.
+    let upstream = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    upstream.set_read_timeout(Some(std::time::Duration::from_secs(3))).expect("timeout");
+    let address = upstream.local_addr().expect("addr").to_string();
+    let berth = |args: &[&str]| {
+        let out = state.command(args).env("BERTH_DNS_UPSTREAM", &address).output().expect("berth runs");
+        assert!(out.status.success(), "berth {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    berth(&["network", "create", "--internal", "sealed"]);
+    berth(&["network", "create", "open"]);
+    let ask = |network: &str, name: &str| {
+        let script = format!("timeout 5 nslookup {name} >/dev/null 2>&1; true");
+        berth(&["run", "--rm", "--network", network, IMAGE, "sh", "-c", &script]);
+    };
+    ask("sealed", "secret-from-sealed.example");
+    ask("open", "asked-from-open.example");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = upstream.recv(&mut buf) {
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(seen.iter().any(|q| q.contains("asked-from-open")), "the open network's query went upstream");
+    assert!(!seen.iter().any(|q| q.contains("secret-from-sealed")), "the internal network's query did not: {seen:?}");
+
+    // The helper listens on port 53 of the two gateways and on no other address of the host.
+    let pid = std::fs::read_to_string(state.root().join("networks/dns.pid")).expect("dns.pid");
+    let mut listening = udp_ports_of(pid.trim(), 53);
+    listening.sort();
+    let mut gateways = vec![gateway(&state, "sealed"), gateway(&state, "open")];
+    gateways.sort();
+    assert_eq!(listening, gateways);
+}
+
+/// The addresses on which process `pid` holds UDP sockets bound to `port`, from /proc/net/udp.
+fn udp_ports_of(pid: &str, port: u16) -> Vec<String> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the helper's fds")
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string))
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).expect("udp table");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, p) = fields.get(1)?.split_once(':')?;
+            let ip = u32::from_str_radix(addr, 16).ok()?;
+            (u16::from_str_radix(p, 16).ok()? == port && inodes.iter().any(|i| Some(&i.as_str()) == fields.get(9)))
+                .then(|| std::net::Ipv4Addr::from(ip.swap_bytes()).to_string())
+        })
+        .collect()
+}
+
+#[test]
 fn host_and_none_modes() {
     let state = state_with_busybox();
     let none = state.ok(&["run", "--rm", "--network", "none", IMAGE, "ip", "-o", "link"]);

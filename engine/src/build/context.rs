@@ -15,8 +15,9 @@ pub struct Ignore {
 }
 
 impl Ignore {
+    /// Reads `.dockerignore`, a link in it resolved inside the context (never the host's file).
     pub fn read(context: &Path) -> io::Result<Ignore> {
-        match std::fs::read_to_string(context.join(".dockerignore")) {
+        match crate::fsutil::InRoot::open(context)?.read_to_string(".dockerignore", 1 << 20) {
             Ok(text) => Ok(Ignore::parse(&text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ignore::default()),
             Err(e) => Err(e),

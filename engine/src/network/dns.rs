@@ -44,7 +44,10 @@ pub fn records(store: &Store) -> Result<Records> {
         }
     }
     Ok(Records {
-        networks: networks.iter().map(|n| DnsNetwork { name: n.name.clone(), gateway: n.gateway }).collect(),
+        networks: networks
+            .iter()
+            .map(|n| DnsNetwork { name: n.name.clone(), gateway: n.gateway, internal: n.internal })
+            .collect(),
         endpoints,
     })
 }

@@ -146,12 +146,17 @@ impl Shim<'_> {
             let builder = builder.with_stdin(input).with_stdout(out_w).with_stderr(err_w);
             (builder, Wiring::Pipes(out_r, err_r))
         };
-        let container = builder
-            .as_init(self.dir.bundle())
-            .with_systemd(false)
-            .with_detach(true)
-            .build()
-            .map_err(|e| setup("create the container", &e))?;
+        // libcontainer writes the container's `oomScoreAdj` into its caller so that the
+        // container's first process inherits it; the shim takes its own back at once, or the
+        // OOM killer would pick the supervisor along with what it supervises.
+        let own_oom_score = std::fs::read_to_string("/proc/self/oom_score_adj").ok();
+        let built = builder.as_init(self.dir.bundle()).with_systemd(false).with_detach(true).build();
+        if let Some(own) = own_oom_score {
+            if let Err(e) = std::fs::write("/proc/self/oom_score_adj", own.trim()) {
+                tracing::warn!("cannot restore the shim's oom_score_adj to {}: {e}", own.trim());
+            }
+        }
+        let container = built.map_err(|e| setup("create the container", &e))?;
         let (stdout, stderr) = match wiring {
             Wiring::Terminal(console) => {
                 let master =
