@@ -1,4 +1,5 @@
-//! Property test: the loader never panics, whatever YAML it is given.
+//! Property tests: the loader never panics, whatever YAML it is given, nor does the `.env`
+//! parser, whatever text.
 //!
 //! Documents are generated from Compose's own vocabulary (so they reach deep into every phase:
 //! interpolation, canonical forms, extends, merge tags, binding) mixed with arbitrary text.
@@ -166,7 +167,7 @@ fn document() -> impl Strategy<Value = String> {
 }
 
 fn cases() -> u32 {
-    std::env::var("BERTH_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    std::env::var("BERTH_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
 }
 
 proptest! {
@@ -176,6 +177,21 @@ proptest! {
     fn the_loader_never_panics_on_generated_compose(doc in document()) {
         let dir = std::env::temp_dir();
         berth_compose::fuzzing::load_text(&doc, &dir);
+    }
+
+    #[test]
+    fn the_dotenv_parser_never_panics(
+        text in "(A|B_1|=|\"|'|\\\\|\\$|\\{|\\}|:-|:\\?|#| |export |\n|\\PC){0,80}",
+        raw in any::<bool>(),
+    ) {
+        struct Env;
+        impl berth_compose::interpolate::Lookup for Env {
+            fn lookup(&self, name: &str) -> Option<String> {
+                (name == "A").then(|| "from-env".to_string())
+            }
+        }
+        let format = if raw { berth_compose::dotenv::Format::Raw } else { berth_compose::dotenv::Format::Standard };
+        let _ = berth_compose::dotenv::parse(&text, format, &Env);
     }
 
     #[test]

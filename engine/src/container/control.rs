@@ -168,4 +168,21 @@ mod tests {
         assert_eq!(Request::parse("resize 24"), None);
         assert_eq!(Request::parse("attach err"), None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 10_000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any line a client may send is read without a panic, and what it reads as is
+        /// written back to the same request.
+        #[test]
+        fn any_line_reads_without_panic_and_round_trips(
+            line in "((state|wait|pause|resume|kill|stop|attach|resize|in|out|,|-?[0-9]{1,25}|\\PC{0,4}) ?){0,5}"
+        ) {
+            if let Some(request) = Request::parse(&line) {
+                proptest::prop_assert_eq!(Request::parse(&request.line()), Some(request));
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Tests of the engine library that touch the file system as root. One test binary for the
 //! package; each area is a module.
 
+mod properties;
 mod unpack;
 
 /// Privileged tests need root: run without it, they fail loudly rather than pass.
