@@ -228,3 +228,26 @@ fn a_dev_link_out_of_the_root_and_a_workdir_through_proc_self_fd_reach_nothing()
     let out = state.berth(&["run", "--rm", "-w", "/proc/self/fd/7", IMAGE, "sh", "-c", "pwd; ls .. | head -3"]);
     assert!(!out.status.success(), "a working directory through a descriptor: {}", crate::support::stdout(&out));
 }
+
+/// CVE-2019-5736's class: while `exec` and healthchecks set up a process inside the
+/// container, that process is berth's binary; a process of the container watching for it
+/// must not reach its `/proc/<pid>/exe` (the runtime makes it non-dumpable, and containers
+/// lack CAP_SYS_PTRACE), and berth's binary is unchanged afterwards.
+#[test]
+fn a_container_cannot_reach_berths_binary_through_proc_exe() {
+    let state = state_with_busybox();
+    let binary = fs::read(crate::support::BERTH).expect("berth's binary");
+    let watch = "while true; do for p in /proc/[0-9]*; do \
+                 l=$(readlink $p/exe 2>/dev/null) && case \"$l\" in *berth*) echo \"$p $l\" >> /tmp/seen;; esac; \
+                 head -c 1 $p/exe >/dev/null 2>&1 && case \"$l\" in *berth*) echo \"read $p\" >> /tmp/seen;; esac; \
+                 done; done";
+    let health = ["--health-cmd", "true", "--health-interval", "1s"];
+    state.ok(&[&["run", "-d", "--name", "watcher"][..], &health, &[IMAGE, "sh", "-c", watch]].concat());
+    for _ in 0..40 {
+        state.ok(&["exec", "watcher", "true"]);
+    }
+    let seen = state.berth(&["exec", "watcher", "cat", "/tmp/seen"]);
+    assert!(!seen.status.success(), "the container saw berth's binary: {}", crate::support::stdout(&seen));
+    assert!(fs::read(crate::support::BERTH).expect("berth's binary") == binary, "berth's binary changed");
+    state.ok(&["rm", "-f", "watcher"]);
+}

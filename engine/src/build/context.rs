@@ -77,11 +77,51 @@ pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
-/// A file to put in a layer: where it comes from on the host, where it goes in the image.
+/// A file to put in a layer: where it comes from on the host (inside `root`, the context or
+/// a stage's root), where it goes in the image. It is read through a handle on `root`
+/// (`openat2(RESOLVE_IN_ROOT)`), so a link swapped in after it was listed stays inside.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    pub root: PathBuf,
     pub source: PathBuf,
     pub dest: String,
+}
+
+/// An entry opened inside its root: its metadata (of the entry itself, not what a link points
+/// to) and a handle that reads what it is.
+struct Opened {
+    meta: std::fs::Metadata,
+    handle: std::fs::File,
+}
+
+impl Opened {
+    fn of(roots: &mut Vec<(PathBuf, crate::fsutil::InRoot)>, e: &Entry) -> io::Result<Opened> {
+        use rustix::fs::OFlags;
+        let at = match roots.iter().position(|(r, _)| r == &e.root) {
+            Some(i) => i,
+            None => {
+                roots.push((e.root.clone(), crate::fsutil::InRoot::open(&e.root)?));
+                roots.len() - 1
+            }
+        };
+        let root = &roots[at].1;
+        let rel = e.source.strip_prefix(&e.root).unwrap_or(&e.source).to_string_lossy().into_owned();
+        let handle = std::fs::File::from(root.open_at(&rel, OFlags::PATH | OFlags::NOFOLLOW)?);
+        let meta = handle.metadata()?;
+        // A regular file is reopened for reading through the handle itself, not its path.
+        let handle = if meta.is_file() {
+            std::fs::File::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle)))?
+        } else {
+            handle
+        };
+        Ok(Opened { meta, handle })
+    }
+
+    fn link_target(&self) -> io::Result<PathBuf> {
+        let target = rustix::fs::readlinkat(&self.handle, "", Vec::new())?;
+        let bytes = target.into_bytes();
+        Ok(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes)))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +206,7 @@ pub fn entries(root: &Path, sources: &[String], dest: &str, ignore: &Ignore) -> 
             } else {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let to = if into_dir { format!("{}/{name}", dest.trim_end_matches('/')) } else { dest.to_string() };
-                out.push(Entry { source: path, dest: to });
+                out.push(Entry { root: root.to_path_buf(), source: path, dest: to });
             }
         }
     }
@@ -176,7 +216,8 @@ pub fn entries(root: &Path, sources: &[String], dest: &str, ignore: &Ignore) -> 
 fn walk(root: &Path, dir: &Path, dest: &str, ignore: &Ignore, out: &mut Vec<Entry>) -> Result<(), ContextError> {
     let mut children: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io_err(dir))?.flatten().map(|e| e.path()).collect();
     children.sort();
-    out.push(Entry { source: dir.to_path_buf(), dest: if dest.is_empty() { "/".into() } else { dest.to_string() } });
+    let to = if dest.is_empty() { "/".into() } else { dest.to_string() };
+    out.push(Entry { root: root.to_path_buf(), source: dir.to_path_buf(), dest: to });
     for child in children {
         if ignore.excludes(child.strip_prefix(root).unwrap_or(&child)) {
             continue;
@@ -186,7 +227,7 @@ fn walk(root: &Path, dir: &Path, dest: &str, ignore: &Ignore, out: &mut Vec<Entr
         if std::fs::symlink_metadata(&child).map_err(io_err(&child))?.is_dir() {
             walk(root, &child, &to, ignore, out)?;
         } else {
-            out.push(Entry { source: child, dest: to });
+            out.push(Entry { root: root.to_path_buf(), source: child, dest: to });
         }
     }
     Ok(())
@@ -195,12 +236,14 @@ fn walk(root: &Path, dir: &Path, dest: &str, ignore: &Ignore, out: &mut Vec<Entr
 /// The content hash of entries for the cache: names, modes and bytes.
 pub fn hash(entries: &[Entry]) -> io::Result<String> {
     let mut h = Sha256::new();
+    let mut roots = Vec::new();
     for e in entries {
-        let meta = std::fs::symlink_metadata(&e.source)?;
+        let opened = Opened::of(&mut roots, e)?;
+        let meta = &opened.meta;
         h.update(e.dest.as_bytes());
         h.update(meta.mode().to_le_bytes());
         if meta.is_file() {
-            let mut f = std::fs::File::open(&e.source)?;
+            let mut f = &opened.handle;
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = f.read(&mut buf)?;
@@ -210,7 +253,7 @@ pub fn hash(entries: &[Entry]) -> io::Result<String> {
                 h.update(&buf[..n]);
             }
         } else if meta.file_type().is_symlink() {
-            h.update(std::fs::read_link(&e.source)?.as_os_str().as_encoded_bytes());
+            h.update(opened.link_target()?.as_os_str().as_encoded_bytes());
         }
         h.update([0]);
     }
@@ -244,8 +287,9 @@ pub fn write_layer<W: Write>(
         h.set_mtime(meta.mtime().max(0) as u64);
         h
     };
+    let mut roots = Vec::new();
     for e in entries {
-        let meta = std::fs::symlink_metadata(&e.source)?;
+        let Opened { meta, handle } = Opened::of(&mut roots, e)?;
         let name = e.dest.trim_start_matches('/');
         if meta.is_dir() {
             if name.is_empty() {
@@ -259,17 +303,21 @@ pub fn write_layer<W: Write>(
             let mut h = header(&meta);
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
-            tar.append_link(&mut h, name, std::fs::read_link(&e.source)?)?;
+            let target = Opened { meta: meta.clone(), handle }.link_target()?;
+            tar.append_link(&mut h, name, target)?;
         } else if meta.is_file() {
-            if unpack_archives && is_archive(&e.source) {
-                let dir = Path::new(name).parent().unwrap_or(Path::new("")).to_path_buf();
-                append_archive(&mut tar, &e.source, &dir)?;
-                continue;
+            let mut file = handle;
+            if unpack_archives {
+                if let Some(gzip) = archive_kind(&mut file)? {
+                    let dir = Path::new(name).parent().unwrap_or(Path::new("")).to_path_buf();
+                    append_archive(&mut tar, file, gzip, &e.source, &dir)?;
+                    continue;
+                }
             }
             let mut h = header(&meta);
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(meta.len());
-            tar.append_data(&mut h, name, std::fs::File::open(&e.source)?)?;
+            tar.append_data(&mut h, name, file)?;
         }
     }
     for (dest, content) in inline {
@@ -285,19 +333,38 @@ pub fn write_layer<W: Write>(
     tar.into_inner()
 }
 
-fn is_archive(path: &Path) -> bool {
+/// Whether `file` is a tar archive: `Some(true)` gzip-compressed, `Some(false)` plain. Leaves
+/// the file at its start.
+fn archive_kind(file: &mut std::fs::File) -> io::Result<Option<bool>> {
+    use std::io::{Seek, SeekFrom};
     let mut head = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
-    let n = f.read(&mut head).unwrap_or(0);
-    (n >= 2 && head[..2] == [0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..])? {
+            0 => break,
+            got => n += got,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(if n >= 2 && head[..2] == [0x1f, 0x8b] {
+        Some(true)
+    } else if n >= 262 && &head[257..262] == b"ustar" {
+        Some(false)
+    } else {
+        None
+    })
 }
 
-/// Copies the entries of the archive at `path` under `dir`; names stay relative and free of
-/// `..` (the unpacker checks the layer again in any case).
-fn append_archive<W: Write>(tar: &mut tar::Builder<W>, path: &Path, dir: &Path) -> io::Result<()> {
-    let file = std::fs::File::open(path)?;
-    let reader: Box<dyn Read> =
-        if is_gzip(path) { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+/// Copies the entries of the archive `file` (at `path`, named in errors) under `dir`; names
+/// stay relative and free of `..` (the unpacker checks the layer again in any case).
+fn append_archive<W: Write>(
+    tar: &mut tar::Builder<W>,
+    file: std::fs::File,
+    gzip: bool,
+    path: &Path,
+    dir: &Path,
+) -> io::Result<()> {
+    let reader: Box<dyn Read> = if gzip { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -316,11 +383,6 @@ fn append_archive<W: Write>(tar: &mut tar::Builder<W>, path: &Path, dir: &Path) 
         }
     }
     Ok(())
-}
-
-fn is_gzip(path: &Path) -> bool {
-    let mut head = [0u8; 2];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == [0x1f, 0x8b]
 }
 
 /// `USER[:GROUP]` of `--chown` as numbers, names looked up in the image's `/etc/passwd` and
@@ -344,6 +406,24 @@ pub type Vars = BTreeMap<String, String>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_swapped_in_after_listing_is_read_inside_the_context() {
+        let ctx = tempfile::tempdir().expect("tmp");
+        let outside = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(ctx.path().join("dir")).expect("mkdir");
+        std::fs::write(ctx.path().join("dir/file"), "inside").expect("write");
+        std::fs::write(outside.path().join("file"), "outside").expect("write");
+        let listed = entries(ctx.path(), &["dir".to_string()], "/app", &Ignore::default()).expect("entries");
+        // Between the listing and the layer, the directory becomes a link to the host's.
+        std::fs::rename(ctx.path().join("dir"), ctx.path().join("old")).expect("rename");
+        std::os::unix::fs::symlink(outside.path(), ctx.path().join("dir")).expect("link");
+        let written = write_layer(&listed, &[], Attributes::default(), false, Vec::new());
+        if let Ok(tar) = written {
+            assert!(!String::from_utf8_lossy(&tar).contains("outside"), "the host's file went into the layer");
+        }
+        assert!(hash(&listed).is_err(), "the entry is gone from inside the context");
+    }
 
     #[test]
     fn dockerignore_rules() {
