@@ -33,12 +33,15 @@ pub enum Fault {
     /// As `BearerOnly`, with the layer blob redirected to another host (127.0.0.2), which
     /// records the `Authorization` header it is sent.
     RedirectElsewhere,
+    /// As `BearerOnly`, with the token service on another host (127.0.0.2), which records
+    /// the `Authorization` header it is sent.
+    RealmElsewhere,
 }
 
 pub struct FakeRegistry {
     pub port: u16,
     stop: Arc<AtomicBool>,
-    /// What the other host of `RedirectElsewhere` was sent as `Authorization` ("" for none),
+    /// What the other host of `RedirectElsewhere` or `RealmElsewhere` was sent as `Authorization` ("" for none),
     /// one entry a request.
     pub elsewhere: Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -105,7 +108,7 @@ impl FakeRegistry {
         let stop = Arc::new(AtomicBool::new(false));
         let elsewhere = Arc::new(Mutex::new(Vec::new()));
         let image = Arc::new(image(fault));
-        let other = (fault == Fault::RedirectElsewhere).then(|| {
+        let other = matches!(fault, Fault::RedirectElsewhere | Fault::RealmElsewhere).then(|| {
             let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
             let other = listener.local_addr().expect("addr").port();
             let (image, seen) = (image.clone(), elsewhere.clone());
@@ -171,10 +174,26 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Option<(String, String)>>
     Ok(Some((request.split_whitespace().nth(1).unwrap_or("/").to_string(), authorization)))
 }
 
-/// The other host of `RedirectElsewhere`: serves the layer, noting what it was sent.
+/// The token service: a token for the user `tester` with the password `s3cret`.
+fn serve_token(out: &mut TcpStream, authorization: &str) -> std::io::Result<()> {
+    // base64("tester:s3cret")
+    let (status, body): (_, &[u8]) = if authorization == "Basic dGVzdGVyOnMzY3JldA==" {
+        ("200 OK", br#"{"token":"t0k3n"}"#)
+    } else {
+        ("401 Unauthorized", b"")
+    };
+    write!(out, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+    out.write_all(body)
+}
+
+/// The other host of `RedirectElsewhere` and `RealmElsewhere`: serves tokens and the layer,
+/// noting what it was sent.
 fn serve_elsewhere(mut stream: TcpStream, image: &Image, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let Some((_, authorization)) = read_request(&stream)? else { return Ok(()) };
-    seen.lock().unwrap_or_else(|e| e.into_inner()).push(authorization);
+    let Some((path, authorization)) = read_request(&stream)? else { return Ok(()) };
+    seen.lock().unwrap_or_else(|e| e.into_inner()).push(authorization.clone());
+    if path.starts_with("/token") {
+        return serve_token(&mut stream, &authorization);
+    }
     write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", image.layer.len())?;
     stream.write_all(&image.layer)
 }
@@ -190,19 +209,17 @@ fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16, other: Optio
         write!(out, "\r\n")?;
         out.write_all(body)
     };
-    if matches!(fault, Fault::BearerOnly | Fault::RedirectElsewhere) {
-        // base64("tester:s3cret")
+    if matches!(fault, Fault::BearerOnly | Fault::RedirectElsewhere | Fault::RealmElsewhere) {
         if path.starts_with("/token") {
-            return if authorization == "Basic dGVzdGVyOnMzY3JldA==" {
-                respond(&mut out, "200 OK", &[("Content-Type", "application/json".into())], br#"{"token":"t0k3n"}"#)
-            } else {
-                respond(&mut out, "401 Unauthorized", &[], b"")
-            };
+            return serve_token(&mut out, &authorization);
         }
         if authorization != "Bearer t0k3n" {
-            let challenge = format!(
-                r#"Bearer realm="http://127.0.0.1:{port}/token",service="fake",scope="repository:fake/image:pull""#
-            );
+            let realm = match (fault, other) {
+                (Fault::RealmElsewhere, Some(other)) => format!("127.0.0.2:{other}"),
+                _ => format!("127.0.0.1:{port}"),
+            };
+            let challenge =
+                format!(r#"Bearer realm="http://{realm}/token",service="fake",scope="repository:fake/image:pull""#);
             return respond(&mut out, "401 Unauthorized", &[("WWW-Authenticate", challenge)], b"");
         }
     }

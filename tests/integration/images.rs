@@ -300,6 +300,24 @@ mod faults {
         let seen = registry.elsewhere.lock().expect("lock").clone();
         assert!(!seen.is_empty() && seen.iter().all(String::is_empty), "the other host was sent {seen:?}");
     }
+
+    /// Docker's rule for token realms: the registry names its token service, which gets the
+    /// credentials whatever its host (docker/distribution's token handler asks the realm of
+    /// the challenge with them); the token, not the password, then goes to the registry.
+    #[test]
+    fn a_token_realm_on_another_host_gets_the_credentials_as_dockers_do() {
+        let registry = FakeRegistry::start(Fault::RealmElsewhere);
+        let state = State::new();
+        let host = format!("127.0.0.1:{}", registry.port);
+        let login = state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &host], "s3cret\n");
+        assert!(login.status.success(), "{}", stderr(&login));
+        state.ok(&["pull", "-q", &registry.name()]);
+        let seen = registry.elsewhere.lock().expect("lock").clone();
+        assert!(
+            !seen.is_empty() && seen.iter().all(|a| a == "Basic dGVzdGVyOnMzY3JldA=="),
+            "the token service was sent {seen:?}"
+        );
+    }
 }
 
 /// The image ID of `name` in `state`.

@@ -39,40 +39,66 @@ pub struct Tls {
     pub client_cas: Option<PathBuf>,
 }
 
+/// How a test registry asks for credentials.
+enum Auth<'a> {
+    Open,
+    /// HTTP basic authentication of one account.
+    Password(&'a str, &'a str),
+    /// Bearer tokens from the service at `realm`, signed by a key of the certificates in
+    /// `bundle` (none of which the tests get that far with).
+    Token {
+        realm: &'a str,
+        bundle: &'a Path,
+    },
+}
+
 impl Registry {
     pub fn start() -> Registry {
-        Registry::launch(None, None, [127, 0, 0, 1].into())
+        Registry::launch(Auth::Open, None, [127, 0, 0, 1].into())
     }
 
     /// A registry that takes HTTP basic authentication for `user` with `password`.
     pub fn start_with_password(user: &str, password: &str) -> Registry {
-        Registry::launch(Some((user, password)), None, [127, 0, 0, 1].into())
+        Registry::launch(Auth::Password(user, password), None, [127, 0, 0, 1].into())
     }
 
     /// A plain-HTTP registry on `addr` that takes basic authentication.
     pub fn start_plain_with_password(addr: std::net::IpAddr, user: &str, password: &str) -> Registry {
-        Registry::launch(Some((user, password)), None, addr)
+        Registry::launch(Auth::Password(user, password), None, addr)
     }
 
     /// A registry serving HTTPS on `addr`, with basic authentication if `account` is given.
     pub fn start_tls(addr: std::net::IpAddr, tls: &Tls, account: Option<(&str, &str)>) -> Registry {
-        Registry::launch(account, Some(tls), addr)
+        let auth = account.map_or(Auth::Open, |(user, password)| Auth::Password(user, password));
+        Registry::launch(auth, Some(tls), addr)
     }
 
-    fn launch(account: Option<(&str, &str)>, tls: Option<&Tls>, addr: std::net::IpAddr) -> Registry {
+    /// A registry serving HTTPS on `addr` that sends clients for a token to `realm`.
+    pub fn start_tls_with_token_realm(addr: std::net::IpAddr, tls: &Tls, realm: &str) -> Registry {
+        Registry::launch(Auth::Token { realm, bundle: &tls.certificate }, Some(tls), addr)
+    }
+
+    fn launch(auth: Auth, tls: Option<&Tls>, addr: std::net::IpAddr) -> Registry {
         let dir = tempfile::Builder::new().prefix("berth-registry-").tempdir().expect("tmp");
-        let mut auth = String::new();
-        if let Some((user, password)) = account {
-            let htpasswd = dir.path().join("htpasswd");
-            let out = Command::new(tool("htpasswd"))
-                .args(["-Bbc"])
-                .arg(&htpasswd)
-                .args([user, password])
-                .output()
-                .expect("htpasswd");
-            assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
-            auth = format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", htpasswd.display());
-        }
+        let auth = match auth {
+            Auth::Open => String::new(),
+            Auth::Password(user, password) => {
+                let htpasswd = dir.path().join("htpasswd");
+                let out = Command::new(tool("htpasswd"))
+                    .args(["-Bbc"])
+                    .arg(&htpasswd)
+                    .args([user, password])
+                    .output()
+                    .expect("htpasswd");
+                assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+                format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", htpasswd.display())
+            }
+            Auth::Token { realm, bundle } => format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: berth-test\n    issuer: berth-test\n    \
+                 rootcertbundle: {}\n",
+                bundle.display()
+            ),
+        };
         let port = free_port();
         let mut tls_config = String::new();
         if let Some(tls) = tls {

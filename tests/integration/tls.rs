@@ -267,3 +267,24 @@ fn loopback_speaks_https_unverified_and_a_plain_registry_gets_no_credentials_unl
     let out = state.berth_with_input(&login, "s3cret\n");
     assert!(out.status.success(), "listed as insecure, the registry gets the login: {}", stderr(&out));
 }
+
+/// A secure registry whose token service is in plain HTTP: the password would cross the
+/// network in the clear, so berth refuses before sending it (Docker would send it).
+#[test]
+fn a_secure_registrys_token_realm_in_plain_http_gets_no_credentials() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lo = LoopbackAddress::add(16);
+    let state = State::new();
+    let tls = openssl_self_signed(state.dir.path(), lo.0);
+    let realm = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    let url = format!("http://{}/token", realm.local_addr().expect("addr"));
+    realm.set_nonblocking(true).expect("nonblocking");
+    let registry = Registry::start_tls_with_token_realm(lo.0, &tls, &url);
+    let host = registry.host();
+    let pem = std::fs::read_to_string(&tls.certificate).expect("certificate");
+    let _trust = CertsDir::put("/etc/docker/certs.d", &host, &[("ca.crt", &pem)]);
+
+    let e = failed(&state.berth_with_input(&["login", "-u", "tester", "--password-stdin", &host], "s3cret\n"));
+    assert!(e.contains(&url) && e.contains("plain HTTP"), "the refusal names the realm: {e}");
+    assert!(realm.accept().is_err(), "the token service was asked at all");
+}

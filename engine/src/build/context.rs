@@ -126,9 +126,9 @@ impl Opened {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("COPY source {0:?} is outside the build context")]
+    #[error("source {0:?} is outside the build context")]
     Outside(String),
-    #[error("COPY source {0:?} matches nothing in the build context")]
+    #[error("source {0:?} matches nothing in the build context")]
     Missing(String),
     #[error("cannot read {path}")]
     Io {
