@@ -34,6 +34,8 @@ pub enum UnpackError {
     Device { entry: String },
     #[error("layer entry {entry:?} is a hard link to {target:?}, which is not in the layer")]
     BadLink { entry: String, target: String },
+    #[error("layer entry {entry:?} is a whiteout of no name in its directory, or of the directory itself")]
+    BadWhiteout { entry: String },
     #[error("layer has a {size}-byte name header, over the {MAX_HEADER}-byte limit")]
     HeaderTooLarge { size: u64 },
     #[error(transparent)]
@@ -196,7 +198,16 @@ impl State<'_> {
         let kind = header.entry_type();
 
         if let Some(hidden) = name.to_str().and_then(|n| n.strip_prefix(WHITEOUT_PREFIX)) {
-            return self.whiteout(parent, name == OPAQUE, hidden).map_err(werr);
+            if name == OPAQUE {
+                return self.whiteout(parent, true, hidden).map_err(werr);
+            }
+            if hidden.starts_with(WHITEOUT_PREFIX) {
+                return Ok(()); // Docker's metadata (`.wh..wh.plnk`), which Docker skips too
+            }
+            if matches!(hidden, "" | "." | "..") {
+                return Err(UnpackError::BadWhiteout { entry: shown });
+            }
+            return self.whiteout(parent, false, hidden).map_err(werr);
         }
 
         use tar::EntryType as T;

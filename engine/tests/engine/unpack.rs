@@ -118,6 +118,26 @@ fn whiteouts_become_overlay_whiteouts() {
     assert!(!dest.join(".wh.removed").exists() && !dest.join("gone/.wh..wh..opq").exists());
 }
 
+/// `.wh..` and `.wh...` would hide the directory itself or its parent: at the layer's root
+/// that is the directory holding the layer (the whole store). `.wh.` hides nothing, and
+/// other `.wh..wh.` names are Docker's metadata, skipped as Docker skips them.
+#[test]
+fn whiteouts_of_dot_names_are_refused_and_metadata_names_skipped() {
+    require_root();
+    for name in [".wh..", ".wh...", "sub/.wh...", ".wh."] {
+        let (tmp, dest) = scratch();
+        fs::write(tmp.path().join("neighbour"), "kept").expect("write");
+        let tar = Tar::new().dir("sub/").file("sub/kept", "x").file(name, "").finish();
+        let err = unpack_bytes(&tar, &dest).expect_err(name);
+        assert!(matches!(err, UnpackError::BadWhiteout { .. }), "{name}: {err}");
+        assert!(tmp.path().join("neighbour").is_file() && dest.is_dir(), "{name} removed what holds the layer");
+        assert!(dest.join("sub/kept").is_file(), "{name} removed the directory it is in");
+    }
+    let (_tmp, dest) = scratch();
+    unpack_bytes(&Tar::new().file(".wh..wh.plnk", "").finish(), &dest).expect("metadata is skipped");
+    assert_eq!(fs::read_dir(&dest).expect("read").count(), 0, "nothing is made of Docker's metadata names");
+}
+
 #[test]
 fn parent_directory_entries_are_refused() {
     require_root();
