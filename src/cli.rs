@@ -505,10 +505,11 @@ pub struct RunArgs {
     /// One more group for the process (a number, or a name in the image's /etc/group)
     #[arg(long = "group-add", value_name = "GROUP")]
     pub group_add: Vec<String>,
-    /// `host` to share the host's process namespace
+    /// `host` or `container:NAME` to share that process namespace
     #[arg(long, value_name = "MODE")]
     pub pid: Option<String>,
-    /// `host` to share the host's IPC namespace (`private` and `shareable` have their own)
+    /// `host` or `container:NAME` to share that IPC namespace (`private`, `shareable`: others may
+    /// join it, and `none`: no /dev/shm, have their own)
     #[arg(long, value_name = "MODE")]
     pub ipc: Option<String>,
     /// `host` to share the host's UTS namespace (its host name)

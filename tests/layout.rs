@@ -44,6 +44,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::user",
             "container::options",
             "container::rootfs",
+            "container::joins",
             "container::executor",
             "container::cgroup",
             "container::attach",

@@ -147,7 +147,8 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
         (&["--sysctl", "kernel.pid_max=5"][..], "not namespaced"),
         (&["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..], "host's network namespace"),
         (&["--security-opt", "seccomp=/nonexistent.json"][..], "profile files"),
-        (&["--pid", "container:other"][..], "invalid pid mode"),
+        (&["--pid", "container:nosuch"][..], "cannot join the pid namespace of \"nosuch\""),
+        (&["--ipc", "container:"][..], "invalid ipc mode"),
         (&["--cpus", "1", "--cpu-quota", "50000"][..], "cpu_quota"),
     ] {
         let mut args = vec!["run", "--rm"];
@@ -169,7 +170,7 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
             "post_start: privileged hooks are not supported yet",
         ),
         ("runtime: runsc\n", "runtime is not supported"),
-        ("ipc: \"container:db\"\n", "ipc: \"container:db\""),
+        ("ipc: bogus\n", "ipc: \"bogus\""),
     ] {
         fs::write(&file, format!("name: refused\nservices:\n  app:\n    image: {image}\n    {attribute}"))
             .expect("write");
@@ -319,4 +320,69 @@ fn block_io_throttles_and_device_rules() {
         assert!(stderr(&out).contains("takes no weights"), "{}", stderr(&out));
         assert_eq!(state.ok(&["ps", "-aq"]), "");
     }
+}
+
+/// `pid` and `ipc` of `service:NAME` (Docker Compose makes them `container:ID`) and the flags of
+/// `run`: the joiner sees the donor's processes, shares its IPC namespace and its `/dev/shm`;
+/// `ipc: none` has no `/dev/shm`; a private IPC namespace or a stopped donor cannot be joined;
+/// the shareable `/dev/shm` is gone from the host with its container.
+#[test]
+fn containers_join_each_others_pid_and_ipc_namespaces() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        format!(
+            r#"name: joins
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "echo hello > /dev/shm/from-db; exec sleep 300"]
+    ipc: shareable
+  app:
+    image: {image}
+    command: ["sleep", "301"]
+    pid: service:db
+    ipc: service:db
+  lone:
+    image: {image}
+    command: ["sleep", "302"]
+    ipc: none
+"#
+        ),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let inside = |svc: &str, cmd: &str| state.ok(&["-f", f, "exec", svc, "sh", "-c", cmd]).trim().to_string();
+    let ns = |svc: &str, kind: &str| inside(svc, &format!("readlink /proc/self/ns/{kind}"));
+    assert_eq!(ns("app", "pid"), ns("db", "pid"), "app is in db's PID namespace");
+    assert_eq!(ns("app", "ipc"), ns("db", "ipc"), "app is in db's IPC namespace");
+    assert_ne!(ns("lone", "ipc"), ns("db", "ipc"));
+    assert!(inside("app", "ps -o args").contains("sleep 300"), "app sees db's processes");
+    assert_eq!(inside("app", "cat /dev/shm/from-db"), "hello", "app has db's /dev/shm");
+    assert_eq!(inside("lone", "test -e /dev/shm && echo there || echo none"), "none", "ipc: none");
+    let inspect = state.ok(&["-f", f, "ps", "-q", "db"]);
+    let db = inspect.trim();
+    let app_inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "joins-app-1"])).expect("json");
+    assert_eq!(app_inspect[0]["HostConfig"]["PidMode"].as_str(), Some(format!("container:{db}").as_str()));
+
+    // The same with run's flags, by name.
+    let seen = state.ok(&["run", "--rm", "--pid", "container:joins-db-1", image, "ps", "-o", "args"]);
+    assert!(seen.contains("sleep 300"), "{seen}");
+    let out = state.berth(&["run", "--rm", "--ipc", "container:joins-app-1", image, "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("it is private (give it ipc: shareable)"), "{}", stderr(&out));
+    state.ok(&["create", "--name", "asleep", "--ipc", "shareable", image, "sleep", "1"]);
+    let out = state.berth(&["run", "--rm", "--ipc", "container:asleep", image, "true"]);
+    assert!(stderr(&out).contains("cannot join the ipc namespace of asleep: it is not running"), "{}", stderr(&out));
+
+    let shm = format!("/containers/{db}/shm ");
+    let mounted = || fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").contains(&shm);
+    assert!(mounted(), "the shareable /dev/shm is on the host");
+    state.ok(&["rm", "-f", "asleep"]);
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    assert!(!mounted(), "the shareable /dev/shm went with its container");
 }

@@ -114,9 +114,10 @@ pub fn create_record(
     store: &Store,
     image_name: &str,
     record: &ImageRecord,
-    opts: CreateOptions,
+    mut opts: CreateOptions,
 ) -> Result<ContainerConfig, CreateError> {
     opts.host.check(opts.network.mode != super::NetworkMode::Host).map_err(CreateError::Invalid)?;
+    join_by_id(store, &mut opts.host)?;
     if let Some(adj) = opts.host.oom_score_adj {
         let own: i32 =
             std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
@@ -237,6 +238,25 @@ const NOUNS: [&str; 16] = [
 ];
 
 /// A readable name like Docker's (`brave_harbor`), unique among the containers, from the ID.
+/// `pid` and `ipc` of `container:NAME` made `container:ID`, as Docker records them, once the
+/// container is found; the IPC namespace only of a container that shares it (Docker's rule).
+fn join_by_id(store: &Store, host: &mut super::HostConfig) -> Result<(), CreateError> {
+    for (kind, mode) in [("pid", &mut host.pid_mode), ("ipc", &mut host.ipc_mode)] {
+        let Some(name) = mode.as_deref().and_then(|m| m.strip_prefix("container:")) else { continue };
+        let donor = store
+            .find_container(name)
+            .map_err(|e| CreateError::Invalid(format!("cannot join the {kind} namespace of {name:?}: {e}")))?;
+        if kind == "ipc" && donor.config.host.ipc_mode.as_deref() != Some("shareable") {
+            return Err(CreateError::Invalid(format!(
+                "cannot join the IPC namespace of {}: it is private (give it ipc: shareable)",
+                donor.config.name
+            )));
+        }
+        *mode = Some(format!("container:{}", donor.config.id));
+    }
+    Ok(())
+}
+
 fn generated_name(all: &[ContainerConfig], id: &str) -> String {
     let taken = |name: &str| all.iter().any(|c| c.name == name);
     let bytes = id.as_bytes();

@@ -92,6 +92,12 @@ impl ContainerDir {
         self.0.join("netns")
     }
 
+    /// The `/dev/shm` of a container whose IPC namespace others may join (`ipc: shareable`),
+    /// mounted on the host so that their shims bind it too.
+    pub fn shm(&self) -> PathBuf {
+        self.0.join("shm")
+    }
+
     /// One of the files bind-mounted into the container's `/etc`: `hosts`, `hostname` or
     /// `resolv.conf`.
     pub fn etc(&self, name: EtcFile) -> PathBuf {

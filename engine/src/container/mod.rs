@@ -16,6 +16,7 @@ pub mod dir;
 pub mod exec;
 mod executor;
 pub mod health;
+pub mod joins;
 pub mod launch;
 pub mod logs;
 pub mod options;

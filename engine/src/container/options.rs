@@ -245,7 +245,7 @@ pub fn check_sysctl(key: &str, own_network: bool, own_ipc: bool) -> Result<(), S
         return if own_ipc {
             Ok(())
         } else {
-            Err(format!("sysctl {key:?} is not allowed with the host's IPC namespace"))
+            Err(format!("sysctl {key:?} is not allowed with the host's or another container's IPC namespace"))
         };
     }
     if key.starts_with("net.") {
@@ -261,6 +261,16 @@ pub fn check_sysctl(key: &str, own_network: bool, own_ipc: bool) -> Result<(), S
 }
 
 impl super::HostConfig {
+    /// The container whose PID namespace this one joins (`pid: container:ID`).
+    pub fn pid_donor(&self) -> Option<&str> {
+        self.pid_mode.as_deref()?.strip_prefix("container:")
+    }
+
+    /// The container whose IPC namespace (and `/dev/shm`) this one joins (`ipc: container:ID`).
+    pub fn ipc_donor(&self) -> Option<&str> {
+        self.ipc_mode.as_deref()?.strip_prefix("container:")
+    }
+
     /// The parsed `security_opt` entries (checked at creation, so none fails here).
     pub fn security(&self) -> Vec<SecurityOpt> {
         self.security_opt.iter().filter_map(|o| SecurityOpt::parse(o).ok()).collect()
@@ -281,11 +291,14 @@ impl super::HostConfig {
         for mode in modes {
             if let (name, Some(m)) = mode {
                 let allowed: &[&str] = match name {
-                    "ipc" => &["host", "private", "shareable"],
+                    "ipc" => &["host", "private", "shareable", "none", "container:NAME"],
+                    "pid" => &["host", "container:NAME"],
                     "cgroup" => &["host", "private"],
                     _ => &["host"],
                 };
-                if !allowed.contains(&m.as_str()) {
+                let joins = m.strip_prefix("container:").is_some_and(|c| !c.is_empty());
+                let ok = allowed.contains(&m.as_str()) || (joins && allowed.contains(&"container:NAME"));
+                if !ok {
                     return Err(format!("invalid {name} mode {m:?}: use {}", allowed.join(" or ")));
                 }
             }
@@ -299,7 +312,8 @@ impl super::HostConfig {
         if let Some(b) = &self.blkio {
             b.spec()?;
         }
-        let own_ipc = self.ipc_mode.as_deref() != Some("host");
+        // Another container's namespace is that container's to set.
+        let own_ipc = self.ipc_mode.as_deref() != Some("host") && self.ipc_donor().is_none();
         for key in self.sysctls.keys() {
             check_sysctl(key, own_network, own_ipc)?;
         }

@@ -134,6 +134,7 @@ pub fn clean_leftovers(store: &Store, c: &Container) {
     super::cgroup::kill_leftovers(&c.config.id);
     delete_runtime_state(&dir.runtime_state(&c.config.id));
     let _ = rootfs::unmount(&dir.rootfs());
+    let _ = super::joins::unmount_shm(&dir);
 }
 
 /// Deletes libcontainer's state of a container (and with it the container's cgroups), if any.

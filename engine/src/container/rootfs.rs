@@ -146,6 +146,13 @@ impl Drop for MountedRoot {
     }
 }
 
+/// `/proc/PID/ns/<kind>` of container `id`'s process `pid`, if that process is the
+/// container's (its cgroup) and alive.
+pub fn live_namespace(pid: i32, id: &str, kind: &str) -> io::Result<Option<PathBuf>> {
+    let cgroup = super::cgroup::cgroups_path(id);
+    Ok(live_dir(pid, Some(&cgroup), "ns")?.map(|_| PathBuf::from(format!("/proc/{pid}/ns/{kind}"))))
+}
+
 /// `/proc/PID/<below>` opened as a directory, if process `pid` exists, is in cgroup `cgroup`
 /// (when given) and is still alive after the opening, so that the directory is that process's.
 fn live_dir(pid: i32, cgroup: Option<&str>, below: &str) -> io::Result<Option<OwnedFd>> {

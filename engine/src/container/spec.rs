@@ -6,6 +6,7 @@ use std::path::Path;
 use libcontainer::oci_spec::runtime::Spec;
 
 use super::dir::{ContainerDir, EtcFile};
+use super::joins::Joins;
 use super::user::User;
 use super::{ContainerConfig, SecurityOpt};
 
@@ -87,15 +88,14 @@ pub fn process_env<'a>(
     out
 }
 
-/// The spec for `config`, running as `user`, with its root at `rootfs` and its /etc files in
-/// `dir`; `netns` is the network namespace to join (none: a new one, unless the container
-/// uses the host's).
+/// The spec for `config`, running as `user`, with its root at `rootfs`, its /etc files in
+/// `dir`, and what it `joins`.
 pub fn build(
     config: &ContainerConfig,
     user: &User,
     rootfs: &Path,
     dir: &ContainerDir,
-    netns: Option<&Path>,
+    joins: &Joins,
     volumes: &[berth_volumes::mount::RuntimeMount],
 ) -> Result<Spec, serde_json::Error> {
     let env = process_env(&config.env, &config.hostname, user, config.tty);
@@ -154,14 +154,12 @@ pub fn build(
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
              "options": ["nosuid", "noexec", "nodev", "relatime", if host.privileged { "rw" } else { "ro" }]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", host.shm_size.unwrap_or(64 << 20))]},
             etc(EtcFile::Hosts),
             etc(EtcFile::Hostname),
             etc(EtcFile::ResolvConf),
         ],
         "linux": {
-            "namespaces": namespaces(config, netns),
+            "namespaces": super::joins::namespaces(config, joins),
             "cgroupsPath": super::cgroup::cgroups_path(&config.id),
             "maskedPaths": if system_paths { &MASKED[..] } else { &[][..] },
             "readonlyPaths": read_only_paths(system_paths, host.privileged),
@@ -183,6 +181,7 @@ pub fn build(
         value["linux"]["seccomp"] = filter;
     }
     if let Some(mounts) = value["mounts"].as_array_mut() {
+        mounts.extend(super::joins::shm_mount(host, joins));
         if host.init {
             // The host's static tini, read-only: the container can run it, never change it.
             mounts.push(serde_json::json!({
@@ -227,23 +226,6 @@ fn read_only_paths(system_paths: bool, privileged: bool) -> Vec<String> {
         }
     }
     paths
-}
-
-fn namespaces(config: &ContainerConfig, netns: Option<&Path>) -> serde_json::Value {
-    let host = &config.host;
-    let own = [("pid", &host.pid_mode), ("ipc", &host.ipc_mode), ("uts", &host.uts_mode)]
-        .into_iter()
-        .filter(|(_, mode)| mode.as_deref() != Some("host"))
-        .map(|(kind, _)| kind)
-        .chain(host.cgroupns_mode.as_deref().filter(|m| *m == "private").map(|_| "cgroup"))
-        .map(|kind| serde_json::json!({"type": kind}));
-    let mut list: Vec<serde_json::Value> = own.chain([serde_json::json!({"type": "mount"})]).collect();
-    match (netns, &config.network.mode) {
-        (_, super::NetworkMode::Host) => {}
-        (Some(path), _) => list.push(serde_json::json!({"type": "network", "path": path})),
-        (None, _) => list.push(serde_json::json!({"type": "network"})),
-    }
-    serde_json::Value::Array(list)
 }
 
 /// Docker's default set, with `--cap-add`/`--cap-drop` (names with or without `CAP_`, or
@@ -562,8 +544,9 @@ mod tests {
     #[test]
     fn the_spec_is_valid() {
         let config = ContainerConfig { id: "abc".into(), args: v(&["sh"]), hostname: "h".into(), ..Default::default() };
-        let spec = build(&config, &User::default(), Path::new("/r"), &ContainerDir::new("/d".into()), None, &[])
-            .expect("valid spec");
+        let spec =
+            build(&config, &User::default(), Path::new("/r"), &ContainerDir::new("/d".into()), &Joins::default(), &[])
+                .expect("valid spec");
         assert_eq!(spec.hostname().as_deref(), Some("h"));
         let caps = spec
             .process()

@@ -213,18 +213,25 @@ fn pull_policy(service: &Service) -> Result<Vec<String>, String> {
     super::plan::should_pull(policy, false, None, 0).map(|_| Vec::new())
 }
 
-/// `host`, or a namespace of the container's own.
+/// Whether `mode` names another service's or container's namespace (`service:db`).
+fn joins(mode: &str) -> bool {
+    ["service:", "container:"].iter().any(|p| mode.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// `host`, another service's or container's, or a namespace of the container's own.
 fn pid(service: &Service) -> Result<Vec<String>, String> {
     match service.pid.as_deref() {
         None | Some("host") => Ok(Vec::new()),
-        Some(other) => Err(format!("{other:?}: berth shares only the host's process namespace (pid: host) yet")),
+        Some(m) if joins(m) => Ok(Vec::new()),
+        Some(other) => Err(format!("{other:?}: use host, service:NAME or container:NAME")),
     }
 }
 
 fn ipc(service: &Service) -> Result<Vec<String>, String> {
     match service.ipc.as_deref() {
-        None | Some("host" | "private" | "shareable") => Ok(Vec::new()),
-        Some(other) => Err(format!("{other:?}: use host, private or shareable (berth shares no container's yet)")),
+        None | Some("host" | "private" | "shareable" | "none") => Ok(Vec::new()),
+        Some(m) if joins(m) => Ok(Vec::new()),
+        Some(other) => Err(format!("{other:?}: use host, private, shareable, none, service:NAME or container:NAME")),
     }
 }
 
@@ -363,9 +370,13 @@ mod tests {
         let s = service(serde_json::json!({"image": "x", "runtime": "runsc"}));
         let e = check(&s).expect_err("refused");
         assert!(e.starts_with("runtime is not supported: "), "{e}");
-        let s = service(serde_json::json!({"image": "x", "pid": "container:db"}));
-        assert!(check(&s).expect_err("refused").starts_with("pid: \"container:db\""));
+        let s = service(serde_json::json!({"image": "x", "pid": "container:"}));
+        assert!(check(&s).expect_err("refused").starts_with("pid: \"container:\""));
+        let s = service(serde_json::json!({"image": "x", "ipc": "service"}));
+        assert!(check(&s).expect_err("refused").starts_with("ipc: \"service\""));
         let s = service(serde_json::json!({"image": "x", "pid": "host", "ipc": "shareable", "uts": "host"}));
+        assert_eq!(check(&s), Ok(vec![]));
+        let s = service(serde_json::json!({"image": "x", "pid": "service:db", "ipc": "container:other"}));
         assert_eq!(check(&s), Ok(vec![]));
         let s = service(serde_json::json!({
             "image": "x", "cpu_count": 2,

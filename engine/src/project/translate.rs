@@ -163,7 +163,11 @@ pub fn create_options(
         tty: service.tty,
         stop_signal: service.stop_signal.clone(),
         stop_timeout: service.stop_grace_period.as_ref().map(|d| d.0.as_secs()),
-        host: host_of(name, service, ulimits)?,
+        host: HostConfig {
+            pid_mode: joined(name, service.pid.as_deref(), existing)?,
+            ipc_mode: joined(name, service.ipc.as_deref(), existing)?,
+            ..host_of(name, service, ulimits)?
+        },
         log: log_of(name, service)?,
         health: health_of(service),
         network,
@@ -208,8 +212,9 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         shm_size: service.shm_size.map(|s| s.0),
         sysctls: service.sysctls.clone(),
         group_add: service.group_add.clone(),
-        pid_mode: service.pid.clone(),
-        ipc_mode: service.ipc.clone(),
+        // Made below, where the project's containers are known.
+        pid_mode: None,
+        ipc_mode: None,
         uts_mode: service.uts.clone(),
         cgroupns_mode: service.cgroup.clone(),
         annotations: service.annotations.clone(),
@@ -275,6 +280,17 @@ fn first_container(name: &str, svc: &str, existing: &BTreeMap<String, Vec<Contai
         .get(svc)
         .and_then(|v| v.first().cloned())
         .ok_or_else(|| service_error(name, format!("service {svc} has no container yet")))
+}
+
+/// A namespace mode with `service:NAME` made `container:ID` of the service's first container,
+/// as Docker Compose makes it.
+fn joined(name: &str, mode: Option<&str>, existing: &BTreeMap<String, Vec<Container>>) -> Result<Option<String>> {
+    Ok(match mode {
+        Some(m) if m.starts_with("service:") => {
+            Some(format!("container:{}", first_container(name, &m["service:".len()..], existing)?.config.id))
+        }
+        other => other.map(str::to_string),
+    })
 }
 
 /// The service's network settings and the endpoints it asks of its networks.

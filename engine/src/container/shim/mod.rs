@@ -214,6 +214,9 @@ impl Shim<'_> {
         if let Err(e) = self.in_host(|| crate::network::release(self.store, &self.c.config)) {
             tracing::warn!("cannot take the container off its networks: {e}");
         }
+        if let Err(e) = self.in_host(|| super::joins::unmount_shm(&self.dir)) {
+            tracing::warn!("cannot take down the shareable /dev/shm: {e}");
+        }
         self.c.state.status = Status::Exited;
         self.c.state.shim_pid = None;
         self.save();
@@ -325,6 +328,13 @@ impl Shim<'_> {
     /// failure, with a warning (the container runs as before, its root on the host).
     fn enter_private_mounts(&mut self) {
         let config = &self.c.config;
+        // On the host, before the shim leaves its mount table, so that joiners find it; a
+        // failure is told by the start (Joins::of).
+        if config.host.ipc_mode.as_deref() == Some("shareable") {
+            if let Err(e) = super::joins::mount_shm(&self.dir, &config.host) {
+                tracing::warn!("cannot mount the shareable /dev/shm: {e}");
+            }
+        }
         if config.mounts.iter().any(|m| m.propagation.as_deref().is_some_and(|p| p.ends_with("shared"))) {
             return;
         }
@@ -332,6 +342,7 @@ impl Shim<'_> {
         if let super::NetworkMode::Container(other) = &config.network.mode {
             keep.push(self.store.container_dir(other).path().to_path_buf());
         }
+        keep.extend(super::joins::kept_dirs(self.store, &config.host));
         match mounts::PrivateMounts::enter(&self.store.root, &keep) {
             Ok(m) => self.mounts = Some(m),
             Err(e) => tracing::warn!("cannot give the shim a mount namespace of its own: {e}"),

@@ -13,6 +13,7 @@ use libcontainer::syscall::syscall::SyscallType;
 
 use crate::container::attach::{self};
 use crate::container::dir::{ContainerDir, EtcFile};
+use crate::container::joins::{self, Joins};
 use crate::container::{Status, rootfs, spec, user};
 
 use super::*;
@@ -26,7 +27,8 @@ impl Shim<'_> {
             write_etc_files(&self.dir, &self.c.config).map_err(|e| setup("write /etc/hosts and friends", &e))?;
         }
         let rootfs = self.mount_rootfs()?;
-        if first {
+        // Another container's namespaces are found again: its process may have changed.
+        if first || joins::joins_another(&self.c.config.host) {
             self.write_spec(&rootfs)?;
         }
         let (mut container, stdout, stderr) = self.create()?;
@@ -96,7 +98,8 @@ impl Shim<'_> {
         let volumes =
             crate::volume::runtime_mounts(self.store, config).map_err(|e| StartError::Setup(e.to_string()))?;
         let netns = crate::network::namespace_for(self.store, config);
-        let spec = spec::build(config, &user, rootfs, &self.dir, netns.as_deref(), &volumes)
+        let joins = Joins::of(self.store, config, netns).map_err(StartError::Setup)?;
+        let spec = spec::build(config, &user, rootfs, &self.dir, &joins, &volumes)
             .map_err(|e| setup("build the runtime spec", &e))?;
         spec.save(self.dir.spec()).map_err(|e| setup("write the runtime spec", &e))?;
         Ok(())
