@@ -43,6 +43,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::logs",
             "container::user",
             "container::options",
+            "container::seccomp",
             "container::rootfs",
             "container::joins",
             "container::executor",

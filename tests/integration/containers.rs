@@ -72,6 +72,12 @@ fn the_container_is_isolated() {
     assert!(text.contains("read-only"), "/proc/sys is read-only: {text}");
     let filtered = stdout(&state.berth(&["run", "--rm", IMAGE, "grep", "^Seccomp:", "/proc/self/status"]));
     assert_eq!(filtered, "Seccomp:\t2\n", "a seccomp filter is in place");
+    // A process joining the container is filtered as its first one (libcontainer 0.7 alone
+    // would leave it unfiltered).
+    state.ok(&["run", "-d", "--name", "filtered", IMAGE, "sleep", "60"]);
+    let joined = state.ok(&["exec", "filtered", "grep", "^Seccomp:", "/proc/self/status"]);
+    assert_eq!(joined, "Seccomp:\t2\n", "exec'd processes are filtered too");
+    state.ok(&["rm", "-f", "filtered"]);
     let privileged =
         stdout(&state.berth(&["run", "--rm", "--privileged", IMAGE, "grep", "^Seccomp:", "/proc/self/status"]));
     assert_eq!(privileged, "Seccomp:\t0\n", "none when privileged");

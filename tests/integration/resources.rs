@@ -146,7 +146,7 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
     for (flags, says) in [
         (&["--sysctl", "kernel.pid_max=5"][..], "not namespaced"),
         (&["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..], "host's network namespace"),
-        (&["--security-opt", "seccomp=/nonexistent.json"][..], "profile files"),
+        (&["--security-opt", "seccomp=/nonexistent.json"][..], "cannot read the profile /nonexistent.json"),
         (&["--pid", "container:nosuch"][..], "cannot join the pid namespace of \"nosuch\""),
         (&["--ipc", "container:"][..], "invalid ipc mode"),
         (&["--cpus", "1", "--cpu-quota", "50000"][..], "cpu_quota"),
@@ -385,4 +385,68 @@ services:
     state.ok(&["rm", "-f", "asleep"]);
     state.ok(&["-f", f, "down", "-t", "0"]);
     assert!(!mounted(), "the shareable /dev/shm went with its container");
+}
+
+const PROFILE: &str = r#"{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+              {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+  "syscalls": [
+    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+    {"names": ["chmod", "fchmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+     "includes": {"caps": ["CAP_SYS_ADMIN"]}}
+  ]
+}"#;
+
+/// `security_opt: [seccomp=FILE]` in Docker's format: read (relative to the project) when the
+/// container is created and kept, rules by capability; a missing or malformed file refused by
+/// name before anything exists.
+#[test]
+fn a_seccomp_profile_in_dockers_format() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let dir = tempfile::tempdir().expect("tmp");
+    fs::write(dir.path().join("profile.json"), PROFILE).expect("write");
+    let file = dir.path().join("compose.yaml");
+    let service = |name: &str, extra: &str| {
+        format!(
+            "  {name}:\n    image: {image}\n    command: [\"sleep\", \"300\"]\n    security_opt: [\"seccomp:./profile.json\"]\n{extra}"
+        )
+    };
+    let compose =
+        format!("name: sec\nservices:\n{}{}", service("plain", ""), service("admin", "    cap_add: [SYS_ADMIN]\n"));
+    fs::write(&file, compose).expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let try_in = |svc: &str, cmd: &str| {
+        state
+            .ok(&["-f", f, "exec", svc, "sh", "-c", &format!("{cmd} 2>&1 && echo done || echo refused")])
+            .trim()
+            .to_string()
+    };
+    assert!(try_in("plain", "mkdir /tmp/d").ends_with("refused"), "mkdir is filtered");
+    assert!(try_in("plain", "mkdir /tmp/d").contains("Operation not permitted"));
+    assert_eq!(try_in("plain", "touch /tmp/f && chmod 600 /tmp/f"), "done", "chmod's rule is for CAP_SYS_ADMIN");
+    assert!(try_in("admin", "touch /tmp/f && chmod 600 /tmp/f").ends_with("refused"), "with CAP_SYS_ADMIN it is");
+    assert_eq!(try_in("plain", "grep ^Seccomp: /proc/self/status"), "Seccomp:\t2\ndone");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+
+    // run's flag; the content is kept, so the file may go once the container exists.
+    let path = dir.path().join("profile.json");
+    let flag = format!("seccomp={}", path.display());
+    state.ok(&["create", "--name", "kept", "--security-opt", &flag, image, "mkdir", "/x"]);
+    fs::remove_file(&path).expect("remove");
+    state.ok(&["start", "kept"]);
+    assert_eq!(state.ok(&["wait", "kept"]).trim(), "1", "mkdir was refused");
+    state.ok(&["rm", "kept"]);
+
+    let out = state.berth(&["-f", f, "up", "-d"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("profile.json") && stderr(&out).contains("service "), "{}", stderr(&out));
+    assert!(!state.ok(&["network", "ls"]).contains("sec_default"), "nothing was made");
+    fs::write(&path, "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n}").expect("write");
+    let out = state.berth(&["run", "--rm", "--security-opt", &flag, image, "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("profile.json") && stderr(&out).contains("line 3"), "{}", stderr(&out));
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
 }

@@ -83,9 +83,7 @@ pub fn spawn_terminal(
     let dir = store.container_dir(&c.config.id);
     // A terminal is asked for in a whole process description: the container's own, with this
     // process's command, environment, directory and user.
-    let spec = libcontainer::oci_spec::runtime::Spec::load(dir.spec())
-        .map_err(|e| runtime(format!("cannot read the container's runtime spec: {e}")))?;
-    let mut process = spec.process().clone().unwrap_or_default();
+    let mut process = prepared.spec.process().clone().unwrap_or_default();
     let mut user = process.user().clone();
     user.set_uid(prepared.user.uid)
         .set_gid(prepared.user.gid)
@@ -132,6 +130,8 @@ impl Drop for RemoveOnDrop {
 /// What every exec needs, checked before the runtime is asked for anything.
 struct Prepared {
     builder: ContainerBuilder,
+    /// The container's runtime spec.
+    spec: libcontainer::oci_spec::runtime::Spec,
     user: user::User,
     env: HashMap<String, String>,
     cwd: String,
@@ -162,11 +162,13 @@ fn prepare(store: &Store, c: &Container, opts: &ExecOptions, tty: bool) -> Resul
         other => runtime(other.to_string()),
     })?;
     let cwd = opts.working_dir.clone().unwrap_or_else(|| c.config.working_dir.clone());
+    let spec = libcontainer::oci_spec::runtime::Spec::load(dir.spec())
+        .map_err(|e| runtime(format!("cannot read the container's runtime spec: {e}")))?;
     let builder = ContainerBuilder::new(c.config.id.clone(), SyscallType::default())
-        .with_executor(super::executor::BerthExecutor)
+        .with_executor(super::executor::BerthExecutor::joining(&spec))
         .with_root_path(dir.runtime())
         .map_err(|e| runtime(e.to_string()))?;
-    Ok(Prepared { builder, user, env, cwd })
+    Ok(Prepared { builder, spec, user, env, cwd })
 }
 
 /// Runs `opts.args` in `c` with this process's standard streams, and returns its exit code.

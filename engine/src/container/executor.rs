@@ -3,17 +3,39 @@
 use std::ffi::CString;
 use std::io::Write;
 
-use libcontainer::oci_spec::runtime::Spec;
+use libcontainer::oci_spec::runtime::{LinuxSeccomp, Spec};
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 
 /// `execvp` of the process's command, after restoring the signal dispositions the shim (a
 /// Rust program) changed: Rust ignores SIGPIPE, and ignored signals survive `execve`, so
 /// without this `yes | head` would misbehave inside the container.
-#[derive(Clone)]
-pub struct BerthExecutor;
+///
+/// A process joining a running container (`exec`, healthchecks) also gets the container's
+/// seccomp filter here: libcontainer 0.7 builds a joining process's spec without the
+/// container's `linux.seccomp`, where runc (and so Docker) applies it to every process.
+#[derive(Clone, Default)]
+pub struct BerthExecutor {
+    seccomp: Option<LinuxSeccomp>,
+}
+
+impl BerthExecutor {
+    /// The executor of a process joining a container whose runtime spec is `spec`.
+    pub fn joining(spec: &Spec) -> BerthExecutor {
+        BerthExecutor { seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()) }
+    }
+}
 
 impl Executor for BerthExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        if let Some(filter) = &self.seccomp {
+            // Last, so that nothing the runtime still does is filtered; the process has no new
+            // privileges by then (berth's default), or the load needs CAP_SYS_ADMIN.
+            if let Err(e) = libcontainer::seccomp::initialize_seccomp(filter) {
+                let _ = writeln!(std::io::stderr(), "berth: cannot load the container's seccomp filter: {e}");
+                // SAFETY: as below, ends this forked single-threaded process at once.
+                unsafe { nix::libc::_exit(126) }
+            }
+        }
         // SAFETY: restoring the default disposition of SIGPIPE touches no memory; this process
         // is single-threaded and about to exec.
         unsafe {

@@ -23,6 +23,7 @@ pub mod options;
 pub mod remove;
 pub mod restart;
 pub mod rootfs;
+pub mod seccomp;
 pub mod shim;
 pub mod spec;
 pub mod store;

@@ -193,6 +193,11 @@ pub enum SecurityOpt {
     NoNewPrivileges(bool),
     /// `seccomp=unconfined`: no system call filter.
     SeccompUnconfined,
+    /// `seccomp=PATH`: a profile file, read into [`SecurityOpt::SeccompProfile`] when the
+    /// container is created (`seccomp::inline`).
+    SeccompFile(String),
+    /// `seccomp={...}`: a profile in Docker's format, as `docker run` sends it.
+    SeccompProfile(String),
     /// `systempaths=unconfined`: /proc and /sys without masked or read-only paths.
     SystemPathsUnconfined,
     /// `label=...` or `apparmor=...`: a confinement this host does not have.
@@ -211,10 +216,16 @@ impl SecurityOpt {
             ("no-new-privileges", Some("false")) => Ok(SecurityOpt::NoNewPrivileges(false)),
             ("no-new-privileges", _) => bad("use no-new-privileges, no-new-privileges:true or :false"),
             ("seccomp", Some("unconfined")) => Ok(SecurityOpt::SeccompUnconfined),
-            ("seccomp", Some(_)) => bad("berth reads no seccomp profile files yet; use seccomp=unconfined or none"),
+            ("seccomp", Some(p)) if p.trim_start().starts_with('{') => {
+                super::seccomp::check(p, "given inline")?;
+                Ok(SecurityOpt::SeccompProfile(p.to_string()))
+            }
+            ("seccomp", Some(path)) if !path.is_empty() => Ok(SecurityOpt::SeccompFile(path.to_string())),
             ("systempaths", Some("unconfined")) => Ok(SecurityOpt::SystemPathsUnconfined),
             ("label" | "apparmor", Some(_)) => Ok(SecurityOpt::NoEffect(key.to_string())),
-            _ => bad("use no-new-privileges, seccomp=unconfined, systempaths=unconfined, label=... or apparmor=..."),
+            _ => bad(
+                "use no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined, label=... or apparmor=...",
+            ),
         }
     }
 
@@ -280,7 +291,11 @@ impl super::HostConfig {
     /// container is created; `own_network` is whether it has a network namespace of its own.
     pub fn check(&self, own_network: bool) -> Result<(), String> {
         for o in &self.security_opt {
-            SecurityOpt::parse(o)?;
+            if let SecurityOpt::SeccompFile(path) = SecurityOpt::parse(o)? {
+                return Err(format!(
+                    "the seccomp profile {path} was not read (it is read when the container is created)"
+                ));
+            }
         }
         let modes = [
             ("pid", &self.pid_mode),
@@ -351,7 +366,10 @@ mod tests {
         assert_eq!(SecurityOpt::parse("seccomp:unconfined"), Ok(SecurityOpt::SeccompUnconfined));
         assert_eq!(SecurityOpt::parse("systempaths=unconfined"), Ok(SecurityOpt::SystemPathsUnconfined));
         assert!(SecurityOpt::parse("label=disable").expect("accepted").warning().is_some());
-        assert!(SecurityOpt::parse("seccomp=/etc/profile.json").expect_err("refused").contains("profile files"));
+        assert_eq!(SecurityOpt::parse("seccomp=/etc/p.json"), Ok(SecurityOpt::SeccompFile("/etc/p.json".into())));
+        let inline = r#"seccomp={"defaultAction": "SCMP_ACT_ALLOW"}"#;
+        assert!(matches!(SecurityOpt::parse(inline), Ok(SecurityOpt::SeccompProfile(_))));
+        assert!(SecurityOpt::parse(r#"seccomp={"defaultAction": 1}"#).is_err());
         assert!(SecurityOpt::parse("no-new-privileges:maybe").is_err());
         assert!(SecurityOpt::parse("nonsense").is_err());
     }

@@ -177,7 +177,12 @@ pub fn build(
             v.remove("hostname");
         }
     }
-    if let Some(filter) = seccomp(host, &caps).filter(|_| !security.contains(&SecurityOpt::SeccompUnconfined)) {
+    let profile = security.iter().find_map(|o| if let SecurityOpt::SeccompProfile(p) = o { Some(p) } else { None });
+    let filter = match profile {
+        Some(text) if !host.privileged => Some(profile_filter(text, &caps).map_err(serde::de::Error::custom)?),
+        _ => seccomp(host, &caps),
+    };
+    if let Some(filter) = filter.filter(|_| !security.contains(&SecurityOpt::SeccompUnconfined)) {
         value["linux"]["seccomp"] = filter;
     }
     if let Some(mounts) = value["mounts"].as_array_mut() {
@@ -376,6 +381,13 @@ const ADMIN: [&str; 11] = [
     "quotactl",
     "lookup_dcookie",
 ];
+
+/// The filter of a profile in Docker's format, for this host and the container's capabilities.
+fn profile_filter(text: &str, caps: &[String]) -> Result<serde_json::Value, String> {
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let kernel = super::seccomp::kernel_version(&release).unwrap_or((0, 0));
+    super::seccomp::filter(text, &super::seccomp::Host { arch: std::env::consts::ARCH, caps, kernel })
+}
 
 /// The default seccomp filter: allow by default, refuse the calls above with EPERM. None for a
 /// privileged container.

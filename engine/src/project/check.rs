@@ -17,6 +17,10 @@ pub fn check(store: &Store, project: &Project, services: &[String]) -> Result<()
         for warning in super::support::check(&project.services[name]).map_err(|e| service_error(name, e))? {
             tracing::warn!("service {name}: {warning}");
         }
+        // Seccomp profile files, read where they are (relative to the project).
+        for option in &project.services[name].security_opt {
+            crate::container::seccomp::inline(option, &project.working_dir).map_err(|e| service_error(name, e))?;
+        }
     }
     let published = check_definitions(project, services)?;
     check_host_ports(store, project, &published)

@@ -166,6 +166,11 @@ pub fn create_options(
         host: HostConfig {
             pid_mode: joined(name, service.pid.as_deref(), existing)?,
             ipc_mode: joined(name, service.ipc.as_deref(), existing)?,
+            security_opt: service
+                .security_opt
+                .iter()
+                .map(|o| crate::container::seccomp::inline(o, &project.working_dir).map_err(|e| service_error(name, e)))
+                .collect::<Result<_>>()?,
             ..host_of(name, service, ulimits)?
         },
         log: log_of(name, service)?,
@@ -240,7 +245,8 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
                 permissions: if d.permissions.is_empty() { "rwm".into() } else { d.permissions.clone() },
             })
             .collect(),
-        security_opt: service.security_opt.clone(),
+        // Made below, where the project's directory is known.
+        security_opt: Vec::new(),
         read_only: service.read_only,
         tmpfs: service.tmpfs.clone(),
         cap_add: service.cap_add.clone(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -134,7 +135,11 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
             .iter()
             .map(|d| berth_engine::container::options::Device::parse(d).map_err(anyhow::Error::msg))
             .collect::<anyhow::Result<_>>()?,
-        security_opt: args.security_opt.clone(),
+        security_opt: args
+            .security_opt
+            .iter()
+            .map(|o| berth_engine::container::seccomp::inline(o, Path::new(".")).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?,
         read_only: args.read_only,
         tmpfs: args.tmpfs.clone(),
         cap_add: args.cap_add.clone(),

@@ -124,7 +124,7 @@ impl Shim<'_> {
         let _ = std::fs::remove_dir_all(runtime.join(&config.id));
         std::fs::create_dir_all(&runtime).map_err(|e| setup("create the runtime directory", &e))?;
         let builder = ContainerBuilder::new(config.id.clone(), SyscallType::default())
-            .with_executor(crate::container::executor::BerthExecutor)
+            .with_executor(crate::container::executor::BerthExecutor::default())
             .with_root_path(&runtime)
             .map_err(|e| setup("prepare the runtime", &e))?;
         // The container's standard streams: a terminal whose master end libcontainer sends on
