@@ -608,6 +608,9 @@ pub struct ExecArgs {
     /// Give the process a terminal
     #[arg(short, long)]
     pub tty: bool,
+    /// Give the process every capability
+    #[arg(long)]
+    pub privileged: bool,
     /// No terminal (Docker Compose's spelling; without -t there is none)
     #[arg(short = 'T', long = "no-tty")]
     pub no_tty: bool,

@@ -136,6 +136,7 @@ fn apply(
                 env: hook.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect(),
                 working_dir: hook.working_dir.clone(),
                 user: hook.user.clone(),
+                privileged: hook.privileged,
             };
             for c in &containers {
                 exec::run(store, c, &opts).with_context(|| format!("cannot run the exec hook in {}", c.config.name))?;

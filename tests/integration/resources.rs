@@ -165,10 +165,7 @@ fn what_berth_does_not_run_is_refused_by_name_before_anything_exists() {
     let f = file.to_str().expect("utf-8");
     for (attribute, says) in [
         ("storage_opt: {size: 1G}\n", "service app: storage_opt is not supported: berth's overlay storage"),
-        (
-            "post_start: [{command: [\"true\"], privileged: true}]\n",
-            "post_start: privileged hooks are not supported yet",
-        ),
+        ("post_start: [{command: []}]\n", "post_start: a hook needs a command"),
         ("runtime: runsc\n", "runtime is not supported"),
         ("ipc: bogus\n", "ipc: \"bogus\""),
     ] {
@@ -250,6 +247,23 @@ fn post_start_and_pre_stop_hooks_run_in_the_container() {
     assert_eq!(fs::read_to_string(shared.path().join("pre")).expect("pre_stop ran"), "stopping pre\n");
     let meta = fs::metadata(shared.path().join("pre")).expect("stat");
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534, "as the hook's user");
+
+    // A privileged hook has every capability (as exec --privileged); the container keeps its own.
+    let privileged = format!(
+        "name: hooks\nservices:\n  app:\n    image: {image}\n    command: [sleep, '300']\n    post_start:\n      \
+         - command: [sh, -c, 'grep CapEff /proc/self/status > /tmp/hook']\n        privileged: true\n"
+    );
+    fs::write(&file, privileged).expect("write");
+    let status = fs::read_to_string("/proc/self/status").expect("status");
+    let host = status.lines().find_map(|l| l.strip_prefix("CapBnd:\t")).expect("CapBnd").to_string();
+    let all = format!("CapEff:\t{host}\n");
+    state.ok(&["-f", f, "up", "-d"]);
+    assert_eq!(state.ok(&["-f", f, "exec", "app", "cat", "/tmp/hook"]), all, "every capability of the host");
+    let own = state.ok(&["-f", f, "exec", "app", "grep", "CapEff", "/proc/1/status"]);
+    assert_eq!(own, "CapEff:\t00000000a80425fb\n", "the container keeps Docker's set");
+    let tty = state.ok(&["-f", f, "exec", "--privileged", "app", "grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(tty, all, "exec --privileged");
+    state.ok(&["-f", f, "down", "-t", "0"]);
 
     // A post_start hook that fails fails the start, and says which.
     fs::write(&file, project("[sh, -c, 'exit 3']")).expect("write");

@@ -179,6 +179,16 @@ fn exec_it_gives_the_process_a_terminal_of_its_own() {
         .filter(|n| n.starts_with("exec-"))
         .collect();
     assert!(leftovers.is_empty(), "exec's process file and socket are removed: {leftovers:?}");
+    // --privileged with a terminal: every capability of the host, and the container's filter.
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let host = status.lines().find_map(|l| l.strip_prefix("CapBnd:\t")).expect("CapBnd").to_string();
+    let t = AtTerminal::start(
+        &state,
+        &["exec", "-t", "--privileged", "host", "grep", "-E", "CapEff|Seccomp:", "/proc/self/status"],
+    );
+    let (code, text) = t.wait_for_exit_and_text();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("CapEff:\t{host}")) && text.contains("Seccomp:\t2"), "{text}");
     state.ok(&["rm", "-f", "host"]);
 }
 

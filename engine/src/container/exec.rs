@@ -20,6 +20,8 @@ pub struct ExecOptions {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+    /// Every capability this host has (`exec --privileged`), beyond the container's.
+    pub privileged: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ pub fn spawn(store: &Store, c: &Container, opts: &ExecOptions, stdio: [OwnedFd; 
         .with_user(Some(prepared.user.uid))
         .with_group(Some(prepared.user.gid))
         .with_additional_gids(prepared.user.additional_gids)
+        .with_capabilities(if opts.privileged { spec::host_capabilities() } else { Vec::new() })
         .with_detach(true)
         .build()
         .map_err(runtime)
@@ -84,6 +87,11 @@ pub fn spawn_terminal(
     // A terminal is asked for in a whole process description: the container's own, with this
     // process's command, environment, directory and user.
     let mut process = prepared.spec.process().clone().unwrap_or_default();
+    if opts.privileged {
+        let all = spec::host_capabilities();
+        let caps = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
+        process.set_capabilities(Some(serde_json::from_value(caps).map_err(|e| runtime(e.to_string()))?));
+    }
     let mut user = process.user().clone();
     user.set_uid(prepared.user.uid)
         .set_gid(prepared.user.gid)

@@ -17,6 +17,9 @@ pub struct Hook {
     /// `KEY=VALUE`, on top of the container's environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// Every capability, as `exec --privileged`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 /// A file the engine writes for the container at its creation and mounts read-only at

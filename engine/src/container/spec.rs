@@ -233,6 +233,17 @@ fn read_only_paths(system_paths: bool, privileged: bool) -> Vec<String> {
     paths
 }
 
+/// Every capability the kernel knows, by name (`CAP_SYS_ADMIN`).
+pub fn all_capabilities() -> Vec<String> {
+    ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+}
+
+/// Every capability this host has to give (`exec --privileged`): all but those berth itself
+/// lacks.
+pub fn host_capabilities() -> Vec<String> {
+    within(all_capabilities(), host_bounding_set()).0
+}
+
 /// Docker's default set, with `--cap-add`/`--cap-drop` (names with or without `CAP_`, or
 /// `ALL`) applied; everything for `--privileged`.
 pub fn capabilities(host: &super::HostConfig) -> Vec<String> {
@@ -240,14 +251,13 @@ pub fn capabilities(host: &super::HostConfig) -> Vec<String> {
         let up = c.trim().to_ascii_uppercase();
         if up == "ALL" || up.starts_with("CAP_") { up } else { format!("CAP_{up}") }
     };
-    let all = || ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect::<Vec<_>>();
     if host.privileged {
-        return all();
+        return all_capabilities();
     }
     let add: Vec<String> = host.cap_add.iter().map(norm).collect();
     let drop: Vec<String> = host.cap_drop.iter().map(norm).collect();
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
-        all()
+        all_capabilities()
     } else {
         DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
     };

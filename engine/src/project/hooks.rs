@@ -2,7 +2,8 @@
 //! container starts (one that fails fails the start, and says so), each `pre_stop` command
 //! before the stop signal on `stop`, `down` and recreation (one that fails is reported and the
 //! stop goes on). A hook runs as `berth exec` runs a command: a process in the running
-//! container, with the hook's user, working directory and environment.
+//! container, with the hook's user, working directory and environment (and every capability
+//! for a `privileged` one, as `exec --privileged`).
 
 use std::process::{Command, Stdio};
 
@@ -27,6 +28,9 @@ pub fn run(store: &Store, c: &Container, which: &str, hooks: &[Hook]) -> Result<
         }
         for e in &hook.env {
             cmd.arg("-e").arg(e);
+        }
+        if hook.privileged {
+            cmd.arg("--privileged");
         }
         // The container's ID: never a service's name, whatever directory this runs in.
         cmd.arg(&c.config.id).args(&hook.command);

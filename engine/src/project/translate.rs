@@ -190,6 +190,7 @@ fn hook(h: &berth_compose::model::Hook) -> crate::container::options::Hook {
         user: h.user.clone(),
         working_dir: h.working_dir.clone(),
         env: h.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect(),
+        privileged: h.privileged,
     }
 }
 

@@ -18,6 +18,7 @@ pub fn exec(args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
         env: args.env.clone(),
         working_dir: args.workdir.clone(),
         user: args.user.clone(),
+        privileged: args.privileged,
     };
     if args.tty && !args.no_tty && !args.detach {
         return exec_terminal(&store, &c, &opts, args.interactive);
