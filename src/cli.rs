@@ -527,6 +527,10 @@ pub struct RunArgs {
     /// `private` for a cgroup namespace of the container's own, `host` (the default) for none
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,
+    /// The cgroup to put the container's under, from the root of each hierarchy (`/berth` when
+    /// not given)
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup_parent: Option<String>,
     /// `no-new-privileges`, `seccomp=unconfined`, `systempaths=unconfined`
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,

@@ -464,3 +464,59 @@ fn a_seccomp_profile_in_dockers_format() {
     assert!(stderr(&out).contains("profile.json") && stderr(&out).contains("line 3"), "{}", stderr(&out));
     assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
 }
+
+/// A cgroup of the test's own under every hierarchy's root, removed (with whatever berth left
+/// in it) when dropped.
+struct ParentCgroup(&'static str);
+
+impl Drop for ParentCgroup {
+    fn drop(&mut self) {
+        let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else { return };
+        for h in hierarchies.flatten() {
+            let dir = h.path().join(self.0);
+            if let Ok(children) = fs::read_dir(&dir) {
+                for child in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = fs::remove_dir(child.path());
+                }
+            }
+            let _ = fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// `cgroup_parent` (and `--cgroup-parent`): the container's cgroup goes under it, with its
+/// limits, as Docker's cgroupfs driver places it; `top` finds its processes there.
+#[test]
+fn cgroup_parent_places_the_containers_cgroup() {
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let parent = ParentCgroup("berth-test-jobs");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        format!(
+            "name: parent\nservices:\n  job:\n    image: {image}\n    command: [sleep, '300']\n    \
+             cgroup_parent: /{}\n    mem_limit: 64m\n",
+            parent.0
+        ),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "parent-job-1"])).expect("json");
+    let id = inspect[0]["Id"].as_str().expect("an Id").to_string();
+    let memory = PathBuf::from("/sys/fs/cgroup/memory").join(parent.0).join(&id);
+    assert_eq!(read(&memory, "memory.limit_in_bytes"), "67108864", "the limit is on the cgroup under the parent");
+    assert!(cgroup_v1("memory", &id).is_none(), "nothing under /berth");
+    assert!(state.ok(&["-f", f, "top", "job"]).contains("sleep 300"), "top finds its processes");
+    assert_eq!(inspect[0]["HostConfig"]["CgroupParent"], format!("/{}", parent.0));
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    assert!(!memory.exists(), "the container's cgroup goes with it");
+
+    let flag = format!("{}/run", parent.0);
+    let out = state.ok(&["run", "--rm", "--cgroup-parent", &flag, image, "cat", "/proc/self/cgroup"]);
+    assert!(out.contains(&format!(":/{flag}/")), "{out}");
+    let out = state.berth(&["run", "--rm", "--cgroup-parent", "../escape", image, "true"]);
+    assert!(stderr(&out).contains("invalid cgroup_parent"), "{}", stderr(&out));
+}

@@ -14,9 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The cgroup path of container `id` in every hierarchy, as the runtime spec names it.
-pub fn cgroups_path(id: &str) -> String {
-    format!("/berth/{id}")
+/// The cgroup path of container `id` in every hierarchy, as the runtime spec names it: under
+/// `parent` (`cgroup_parent`, from the root of each hierarchy as Docker's cgroupfs driver
+/// takes it), else under `/berth`.
+pub fn cgroups_path(parent: Option<&str>, id: &str) -> String {
+    let parent = parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()).unwrap_or("berth");
+    format!("/{parent}/{id}")
 }
 
 /// The mount points of the cgroup hierarchies (v1 and v2) in a `/proc/self/mountinfo`.
@@ -38,19 +41,18 @@ fn hierarchies() -> &'static [PathBuf] {
     HIERARCHIES.get_or_init(|| hierarchies_in(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()))
 }
 
-/// The directories of container `id`'s cgroup that exist, one per hierarchy.
-pub fn container_cgroups(id: &str) -> Vec<PathBuf> {
-    let inside = cgroups_path(id);
-    let inside = inside.trim_start_matches('/');
+/// The directories of a container's cgroup (its `cgroups_path`) that exist, one per hierarchy.
+pub fn container_cgroups(cgroup: &str) -> Vec<PathBuf> {
+    let inside = cgroup.trim_start_matches('/');
     hierarchies().iter().map(|h| h.join(inside)).filter(|d| d.is_dir()).collect()
 }
 
-/// Kills every process left in container `id`'s cgroups and waits (up to 5 s) until they are
+/// Kills every process left in a container's cgroups (its `cgroups_path`) and waits (up to 5 s) until they are
 /// gone; returns how many it found. After its shim was killed, the container's processes keep
 /// running, re-parented to PID 1 and still writing to their volumes: a start must not put a
 /// second set beside them. Frozen processes take no signal, so the cgroup is thawed first.
-pub fn kill_leftovers(id: &str) -> usize {
-    let dirs = container_cgroups(id);
+pub fn kill_leftovers(cgroup: &str) -> usize {
+    let dirs = container_cgroups(cgroup);
     let mut seen = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     for dir in &dirs {
@@ -60,7 +62,7 @@ pub fn kill_leftovers(id: &str) -> usize {
         let pids: Vec<i32> = dirs.iter().flat_map(|d| procs(d)).filter(|p| super::store::process_alive(*p)).collect();
         if pids.is_empty() || Instant::now() >= deadline {
             if !pids.is_empty() {
-                tracing::warn!("processes {pids:?} of container {id} survived SIGKILL");
+                tracing::warn!("processes {pids:?} of cgroup {cgroup} survived SIGKILL");
             }
             return seen.len();
         }
@@ -183,7 +185,9 @@ mod tests {
             hierarchies_in(HYBRID),
             ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory"].map(PathBuf::from)
         );
-        assert_eq!(cgroups_path("abc"), "/berth/abc");
+        assert_eq!(cgroups_path(None, "abc"), "/berth/abc");
+        assert_eq!(cgroups_path(Some("/jobs/"), "abc"), "/jobs/abc");
+        assert_eq!(cgroups_path(Some("batch.slice"), "abc"), "/batch.slice/abc");
     }
 
     #[test]

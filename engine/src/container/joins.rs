@@ -61,7 +61,8 @@ fn namespace_of(store: &Store, id: &str, kind: &str) -> Result<PathBuf, String> 
     let not_running = || format!("cannot join the {kind} namespace of {name}: it is not running");
     let pid = donor.state.pid.filter(|_| matches!(donor.state.status, Status::Running | Status::Paused));
     let pid = pid.ok_or_else(not_running)?;
-    let found = super::rootfs::live_namespace(pid, id, kind).map_err(|e| format!("{}: {e}", not_running()))?;
+    let found = super::rootfs::live_namespace(pid, &donor.config.cgroups_path(), kind)
+        .map_err(|e| format!("{}: {e}", not_running()))?;
     found.ok_or_else(not_running)
 }
 

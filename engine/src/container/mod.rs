@@ -177,6 +177,13 @@ pub struct HealthConfig {
     pub retries: u32,
 }
 
+impl ContainerConfig {
+    /// The container's cgroup in every hierarchy (under `cgroup_parent`, else `/berth`).
+    pub fn cgroups_path(&self) -> String {
+        cgroup::cgroups_path(self.host.cgroup_parent.as_deref(), &self.id)
+    }
+}
+
 impl HealthConfig {
     /// Docker's defaults: every 30 s, 30 s timeout, 3 retries, 5 s during the start period.
     pub fn new(test: Vec<String>) -> HealthConfig {
@@ -320,6 +327,9 @@ pub struct HostConfig {
     pub ipc_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uts_mode: Option<String>,
+    /// The cgroup the container's goes under (`cgroup_parent`), instead of `/berth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<String>,
     /// `private` gives the container a cgroup namespace of its own; `host` (the default here,
     /// as Docker's on cgroup v1) shows it its cgroups at their host paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]

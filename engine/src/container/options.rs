@@ -321,6 +321,11 @@ impl super::HostConfig {
                 }
             }
         }
+        if let Some(parent) = &self.cgroup_parent {
+            if parent.trim_matches('/').is_empty() || parent.split('/').any(|c| c == "..") {
+                return Err(format!("invalid cgroup_parent {parent:?}: name a cgroup below the root, without `..`"));
+            }
+        }
         for d in &self.devices {
             d.node()?;
         }

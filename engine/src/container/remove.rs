@@ -131,7 +131,7 @@ fn sync_dns_after(store: &Store, config: &super::ContainerConfig) {
 pub fn clean_leftovers(store: &Store, c: &Container) {
     let dir = store.container_dir(&c.config.id);
     // Its cgroups can only go once its processes are gone.
-    super::cgroup::kill_leftovers(&c.config.id);
+    super::cgroup::kill_leftovers(&c.config.cgroups_path());
     delete_runtime_state(&dir.runtime_state(&c.config.id));
     let _ = rootfs::unmount(&dir.rootfs());
     let _ = super::joins::unmount_shm(&dir);

@@ -123,13 +123,13 @@ impl MountedRoot {
         let Some(pid) = c.state.pid.filter(|_| matches!(c.state.status, Status::Running | Status::Paused)) else {
             return Ok(None);
         };
-        MountedRoot::process(pid, &c.config.id)
+        MountedRoot::process(pid, &c.config.cgroups_path())
     }
 
-    /// The root of process `pid` of container `id`, if that process is the container's.
-    pub fn process(pid: i32, id: &str) -> io::Result<Option<MountedRoot>> {
-        let cgroup = super::cgroup::cgroups_path(id);
-        Ok(live_dir(pid, Some(&cgroup), "root")?.map(|fd| MountedRoot { fd, mounted_here: None }))
+    /// The root of process `pid` of the container of cgroup `cgroup`, if that process is the
+    /// container's.
+    pub fn process(pid: i32, cgroup: &str) -> io::Result<Option<MountedRoot>> {
+        Ok(live_dir(pid, Some(cgroup), "root")?.map(|fd| MountedRoot { fd, mounted_here: None }))
     }
 
     /// The root as a path of this process (`/proc/self/fd/N`).
@@ -146,11 +146,10 @@ impl Drop for MountedRoot {
     }
 }
 
-/// `/proc/PID/ns/<kind>` of container `id`'s process `pid`, if that process is the
-/// container's (its cgroup) and alive.
-pub fn live_namespace(pid: i32, id: &str, kind: &str) -> io::Result<Option<PathBuf>> {
-    let cgroup = super::cgroup::cgroups_path(id);
-    Ok(live_dir(pid, Some(&cgroup), "ns")?.map(|_| PathBuf::from(format!("/proc/{pid}/ns/{kind}"))))
+/// `/proc/PID/ns/<kind>` of process `pid` of the container of cgroup `cgroup`, if that
+/// process is the container's and alive.
+pub fn live_namespace(pid: i32, cgroup: &str, kind: &str) -> io::Result<Option<PathBuf>> {
+    Ok(live_dir(pid, Some(cgroup), "ns")?.map(|_| PathBuf::from(format!("/proc/{pid}/ns/{kind}"))))
 }
 
 /// `/proc/PID/<below>` opened as a directory, if process `pid` exists, is in cgroup `cgroup`

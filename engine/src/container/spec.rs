@@ -160,7 +160,7 @@ pub fn build(
         ],
         "linux": {
             "namespaces": super::joins::namespaces(config, joins),
-            "cgroupsPath": super::cgroup::cgroups_path(&config.id),
+            "cgroupsPath": config.cgroups_path(),
             "maskedPaths": if system_paths { &MASKED[..] } else { &[][..] },
             "readonlyPaths": read_only_paths(system_paths, host.privileged),
             "resources": resources(host, &devices),

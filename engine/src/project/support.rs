@@ -32,7 +32,7 @@ pub const SERVICE: &[(&str, Support)] = &[
     ("cap_add", Support::Runs),
     ("cap_drop", Support::Runs),
     ("cgroup", Support::Runs),
-    ("cgroup_parent", Support::Refused("berth places every container under its own cgroup, /berth")),
+    ("cgroup_parent", Support::Runs),
     ("command", Support::Runs),
     ("configs", Support::Runs),
     ("container_name", Support::Runs),

@@ -223,6 +223,7 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         ipc_mode: None,
         uts_mode: service.uts.clone(),
         cgroupns_mode: service.cgroup.clone(),
+        cgroup_parent: service.cgroup_parent.clone(),
         annotations: service.annotations.clone(),
         device_cgroup_rules: service.device_cgroup_rules.clone(),
         blkio: service.blkio_config.as_ref().map(|b| {

@@ -112,13 +112,10 @@ fn processes(c: &Container) -> anyhow::Result<output::Table> {
     if !remove::is_live(c) {
         anyhow::bail!("container {} is not running", c.config.name);
     }
-    let procs = [
-        format!("/sys/fs/cgroup/pids/berth/{}/cgroup.procs", c.config.id),
-        format!("/sys/fs/cgroup/berth/{}/cgroup.procs", c.config.id),
-    ]
-    .iter()
-    .find_map(|p| std::fs::read_to_string(p).ok())
-    .with_context(|| format!("cannot find the cgroup of {}", c.config.name))?;
+    let procs = berth_engine::container::cgroup::container_cgroups(&c.config.cgroups_path())
+        .iter()
+        .find_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok().filter(|p| !p.trim().is_empty()))
+        .with_context(|| format!("cannot find the cgroup of {}", c.config.name))?;
     let mut table = output::Table::new(&["UID", "PID", "PPID", "CMD"]);
     for pid in procs.split_whitespace() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
@@ -294,6 +291,7 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         "IpcMode": h.ipc_mode.clone().unwrap_or_else(|| "private".into()),
         "UTSMode": h.uts_mode.clone().unwrap_or_default(), "SecurityOpt": h.security_opt,
         "CgroupnsMode": h.cgroupns_mode.clone().unwrap_or_else(|| "host".into()),
+        "CgroupParent": h.cgroup_parent.clone().unwrap_or_default(),
         "Annotations": h.annotations, "DeviceCgroupRules": h.device_cgroup_rules,
         "BlkioWeight": h.blkio.as_ref().and_then(|b| b.weight).unwrap_or(0),
         "Devices": h.devices.iter().map(|d| serde_json::json!({

@@ -127,6 +127,7 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         ipc_mode: args.ipc.clone(),
         uts_mode: args.uts.clone(),
         cgroupns_mode: args.cgroupns.clone(),
+        cgroup_parent: args.cgroup_parent.clone(),
         annotations: crate::commands::key_values(&args.annotations),
         device_cgroup_rules: args.device_cgroup_rules.clone(),
         blkio: None,

@@ -65,7 +65,7 @@ impl Shim<'_> {
         if !self.rootfs_mounted {
             // Processes a killed shim left running would otherwise run beside the new ones,
             // on the same volumes.
-            let left = crate::container::cgroup::kill_leftovers(&config.id);
+            let left = crate::container::cgroup::kill_leftovers(&config.cgroups_path());
             if left > 0 {
                 tracing::warn!(container = %config.name, "killed {left} processes left by a shim that died");
             }
@@ -110,7 +110,7 @@ impl Shim<'_> {
     fn check_command(&self, container: &YoukiContainer) -> Result<(), StartError> {
         let config = &self.c.config;
         let pid = container.pid().ok_or_else(|| StartError::Setup("the runtime reported no process".into()))?;
-        let root = rootfs::MountedRoot::process(pid.as_raw(), &config.id)
+        let root = rootfs::MountedRoot::process(pid.as_raw(), &config.cgroups_path())
             .map_err(|e| setup("reach the container's root", &e))?
             .ok_or_else(|| StartError::Setup("the container's process ended before it started".into()))?;
         rootfs::check_command(&root.path(), &config.args, &config.env)
