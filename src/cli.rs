@@ -493,6 +493,12 @@ pub struct RunArgs {
     /// CFS period in microseconds
     #[arg(long, value_name = "US")]
     pub cpu_period: Option<u64>,
+    /// Real-time CPU time in microseconds per real-time period
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_runtime: Option<u64>,
+    /// Real-time period in microseconds (1 s when not given)
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
     /// CPUs the container may run on (`0-2,4`)
     #[arg(long, value_name = "CPUS")]
     pub cpuset_cpus: Option<String>,

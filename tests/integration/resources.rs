@@ -520,3 +520,55 @@ fn cgroup_parent_places_the_containers_cgroup() {
     let out = state.berth(&["run", "--rm", "--cgroup-parent", "../escape", image, "true"]);
     assert!(stderr(&out).contains("invalid cgroup_parent"), "{}", stderr(&out));
 }
+
+/// `cpu_rt_runtime` and `cpu_rt_period` on cgroup v1: the container's cgroup gets them, and
+/// its parent the budget for them (a new cgroup has none); more than the host has is refused.
+#[test]
+fn real_time_cpu_budgets() {
+    let Some(cpu) = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|d| d.join("cpu.rt_runtime_us").is_file())
+    else {
+        eprintln!("skipped: this host has no real-time group scheduling (cgroup v1's cpu.rt_runtime_us)");
+        return;
+    };
+    /// Gives the budget back to the root when the test ends.
+    struct Restore(PathBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = fs::write(self.0.join("berth/cpu.rt_runtime_us"), "0");
+        }
+    }
+    let _restore = Restore(cpu.clone());
+    let state = state_with_busybox();
+    let image = crate::containers::IMAGE;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        format!(
+            "name: rt\nservices:\n  audio:\n    image: {image}\n    command: [sleep, '300']\n    \
+             cpu_rt_runtime: 20000\n    cpu_rt_period: 500000\n"
+        ),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "rt-audio-1"])).expect("json");
+    let id = inspect[0]["Id"].as_str().expect("an Id").to_string();
+    let own = cpu.join("berth").join(&id);
+    assert_eq!((read(&own, "cpu.rt_runtime_us"), read(&own, "cpu.rt_period_us")), ("20000".into(), "500000".into()));
+    let parent: u64 = read(&cpu.join("berth"), "cpu.rt_runtime_us").parse().expect("a number");
+    assert!(parent >= 40_000, "the parent holds 20 ms of each 0.5 s, {parent} µs of its second");
+    let inside = state.ok(&["-f", f, "exec", "audio", "cat", "/sys/fs/cgroup/cpu/cpu.rt_runtime_us"]);
+    assert_eq!(inside.trim(), "20000", "the container reads its budget");
+    assert_eq!(inspect[0]["HostConfig"]["CpuRealtimeRuntime"], 20000);
+    state.ok(&["-f", f, "down", "-t", "0"]);
+
+    let out = state.berth(&["run", "--rm", "--cpu-rt-runtime", "990000", image, "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("real-time budget"), "{}", stderr(&out));
+    let out = state.berth(&["run", "--rm", "--cpu-rt-runtime", "2000", "--cpu-rt-period", "1000", image, "true"]);
+    assert!(stderr(&out).contains("must not be more than cpu_rt_period"), "{}", stderr(&out));
+}

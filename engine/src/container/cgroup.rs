@@ -152,6 +152,86 @@ pub fn prime_migration_now() {
     }
 }
 
+/// The real-time CPU budget a container asks for: `runtime` µs in each `period` µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Realtime {
+    pub runtime: u64,
+    pub period: u64,
+}
+
+impl Realtime {
+    /// The runtime per second, as the kernel compares budgets of different periods.
+    fn per_second(self) -> u64 {
+        self.runtime.saturating_mul(1_000_000) / self.period.max(1)
+    }
+}
+
+/// The budgets (µs per second) each cgroup on the way to a new container's must have, from
+/// the one below the root down to its parent: `others[i]` is what the other children of that
+/// level hold already. Refused when the root's `available` cannot cover it.
+fn realtime_budgets(others: &[u64], wanted: Realtime, available: u64) -> Result<Vec<u64>, String> {
+    let mut needs = vec![0; others.len()];
+    let mut below = wanted.per_second();
+    for (i, other) in others.iter().enumerate().rev() {
+        below = below.saturating_add(*other);
+        needs[i] = below;
+    }
+    let total = needs.first().copied().unwrap_or(below);
+    if total > available {
+        return Err(format!(
+            "cpu_rt_runtime: the host's real-time budget is {available} µs a second, and {total} would be needed"
+        ));
+    }
+    Ok(needs)
+}
+
+/// The cgroup v1 `cpu` hierarchy, if this host has real-time group scheduling there.
+pub fn realtime_hierarchy() -> Option<&'static Path> {
+    hierarchies().iter().map(PathBuf::as_path).find(|h| h.join("cpu.rt_runtime_us").is_file())
+}
+
+/// Gives the cgroups above a container's (`cgroup`, its `cgroups_path`) the real-time budget
+/// it asks for, as Docker asks the daemon's `--cpu-rt-runtime` of its parent: a new cgroup has
+/// none, and a child gets no more than its parent has. Budgets only grow.
+pub fn reserve_realtime(cgroup: &str, wanted: Realtime) -> Result<(), String> {
+    let hierarchy = realtime_hierarchy()
+        .ok_or("cpu_rt_runtime: this host has no real-time group scheduling (cgroup v1's cpu.rt_runtime_us)")?;
+    let read = |dir: &Path, file: &str| -> u64 {
+        std::fs::read_to_string(dir.join(file)).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    let budget =
+        |dir: &Path| Realtime { runtime: read(dir, "cpu.rt_runtime_us"), period: read(dir, "cpu.rt_period_us") };
+    let parts: Vec<&str> = cgroup.trim_matches('/').split('/').collect();
+    let (levels, leaf) = parts.split_at(parts.len().saturating_sub(1));
+    let mut dirs = Vec::new();
+    let mut others = Vec::new();
+    let mut dir = hierarchy.to_path_buf();
+    for (i, level) in levels.iter().enumerate() {
+        dir.push(level);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make the cgroup {}: {e}", dir.display()))?;
+        let next = levels.get(i + 1).or(leaf.first()).copied().unwrap_or_default();
+        let children = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let held = children
+            .flatten()
+            .filter(|c| c.path().is_dir() && c.file_name() != next)
+            .map(|c| budget(&c.path()).per_second())
+            .sum();
+        others.push(held);
+        dirs.push(dir.clone());
+    }
+    let root = budget(hierarchy);
+    let needs = realtime_budgets(&others, wanted, root.per_second())?;
+    for (dir, need) in dirs.iter().zip(needs) {
+        let current = budget(dir);
+        if current.per_second() < need {
+            let runtime = need.saturating_mul(current.period.max(1)) / 1_000_000;
+            std::fs::write(dir.join("cpu.rt_runtime_us"), runtime.to_string())
+                .map_err(|e| format!("cannot give {} a real-time budget of {runtime} µs: {e}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +257,19 @@ mod tests {
             own_procs_file_in(HYBRID, v1_only),
             Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs"))
         );
+    }
+
+    #[test]
+    fn real_time_budgets_add_up_to_the_root() {
+        let wanted = Realtime { runtime: 10_000, period: 1_000_000 };
+        assert_eq!(realtime_budgets(&[0], wanted, 950_000), Ok(vec![10_000]));
+        // Two levels (`cgroup_parent: /jobs/batch`), with siblings holding some already.
+        assert_eq!(realtime_budgets(&[50_000, 20_000], wanted, 950_000), Ok(vec![80_000, 30_000]));
+        // A shorter period asks more of each second.
+        let fast = Realtime { runtime: 10_000, period: 100_000 };
+        assert_eq!(realtime_budgets(&[0], fast, 950_000), Ok(vec![100_000]));
+        let e = realtime_budgets(&[945_000], wanted, 950_000).expect_err("over the root's");
+        assert!(e.contains("950000") && e.contains("955000"), "{e}");
     }
 
     #[test]

@@ -127,6 +127,12 @@ pub fn create_record(
             )));
         }
     }
+    if opts.host.realtime().is_some() && super::cgroup::realtime_hierarchy().is_none() {
+        return Err(CreateError::Invalid(
+            "cpu_rt_runtime needs real-time group scheduling (cgroup v1's cpu.rt_runtime_us), which this host lacks"
+                .into(),
+        ));
+    }
     if opts.host.uts_mode.is_some() && opts.hostname.is_some() {
         return Err(CreateError::Invalid("a hostname cannot be set with the host's UTS namespace (uts: host)".into()));
     }

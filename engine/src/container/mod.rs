@@ -177,6 +177,14 @@ pub struct HealthConfig {
     pub retries: u32,
 }
 
+impl HostConfig {
+    /// The real-time CPU budget the container asks for, if any (Docker's default period: 1 s).
+    pub fn realtime(&self) -> Option<cgroup::Realtime> {
+        let runtime = self.cpu_rt_runtime.filter(|r| *r > 0)?;
+        Some(cgroup::Realtime { runtime, period: self.cpu_rt_period.unwrap_or(1_000_000) })
+    }
+}
+
 impl ContainerConfig {
     /// The container's cgroup in every hierarchy (under `cgroup_parent`, else `/berth`).
     pub fn cgroups_path(&self) -> String {
@@ -308,6 +316,11 @@ pub struct HostConfig {
     pub cpu_quota: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_period: Option<u64>,
+    /// Real-time CPU time in µs per real-time period (cgroup v1's real-time group scheduling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_rt_runtime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_rt_period: Option<u64>,
     /// The CPUs the container may run on (`0-2,4`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpuset_cpus: Option<String>,

@@ -340,6 +340,11 @@ impl super::HostConfig {
         for key in self.sysctls.keys() {
             check_sysctl(key, own_network, own_ipc)?;
         }
+        if let (Some(runtime), Some(period)) = (self.cpu_rt_runtime, self.cpu_rt_period) {
+            if runtime > period {
+                return Err("cpu_rt_runtime must not be more than cpu_rt_period".into());
+            }
+        }
         if self.cpus.is_some() && (self.cpu_quota.is_some() || self.cpu_period.is_some()) {
             return Err("cpus cannot be set together with cpu_quota or cpu_period (Docker refuses them too)".into());
         }

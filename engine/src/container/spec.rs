@@ -461,8 +461,10 @@ fn resources(
         Some(cpus) => (Some((cpus * 100_000.0) as i64), Some(100_000)),
         None => (host.cpu_quota, host.cpu_period),
     };
-    let cpu =
-        serde_json::json!({"shares": host.cpu_shares, "quota": quota, "period": period, "cpus": host.cpuset_cpus});
+    let cpu = serde_json::json!({
+        "shares": host.cpu_shares, "quota": quota, "period": period, "cpus": host.cpuset_cpus,
+        "realtimeRuntime": host.cpu_rt_runtime, "realtimePeriod": host.cpu_rt_period,
+    });
     r["cpu"] = without_nulls(cpu);
     if let Some(p) = host.pids_limit {
         r["pids"] = serde_json::json!({"limit": p});

@@ -214,6 +214,8 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
         cpu_shares: service.cpu_shares.map(|s| positive(s, "cpu_shares")).transpose()?,
         cpu_quota: service.cpu_quota,
         cpu_period: service.cpu_period.map(|p| positive(p, "cpu_period")).transpose()?,
+        cpu_rt_runtime: service.cpu_rt_runtime.map(|p| positive(p, "cpu_rt_runtime")).transpose()?,
+        cpu_rt_period: service.cpu_rt_period.map(|p| positive(p, "cpu_rt_period")).transpose()?,
         cpuset_cpus: service.cpuset.clone(),
         shm_size: service.shm_size.map(|s| s.0),
         sysctls: service.sysctls.clone(),

@@ -285,6 +285,7 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         "OomKillDisable": h.oom_kill_disable, "OomScoreAdj": h.oom_score_adj.unwrap_or(0),
         "NanoCpus": h.cpus.map_or(0, |c| (c * 1e9) as i64), "CpuShares": h.cpu_shares.unwrap_or(0),
         "CpuQuota": h.cpu_quota.unwrap_or(0), "CpuPeriod": h.cpu_period.unwrap_or(0),
+        "CpuRealtimeRuntime": h.cpu_rt_runtime.unwrap_or(0), "CpuRealtimePeriod": h.cpu_rt_period.unwrap_or(0),
         "CpusetCpus": h.cpuset_cpus.clone().unwrap_or_default(), "PidsLimit": h.pids_limit,
         "ShmSize": h.shm_size.unwrap_or(64 << 20), "Sysctls": h.sysctls, "GroupAdd": h.group_add,
         "PidMode": h.pid_mode.clone().unwrap_or_default(),

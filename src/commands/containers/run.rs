@@ -119,6 +119,8 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         cpu_shares: args.cpu_shares,
         cpu_quota: args.cpu_quota,
         cpu_period: args.cpu_period,
+        cpu_rt_runtime: args.cpu_rt_runtime,
+        cpu_rt_period: args.cpu_rt_period,
         cpuset_cpus: args.cpuset_cpus.clone(),
         shm_size: bytes("--shm-size", &args.shm_size)?,
         sysctls,

@@ -31,6 +31,10 @@ impl Shim<'_> {
         if first || joins::joins_another(&self.c.config.host) {
             self.write_spec(&rootfs)?;
         }
+        if let Some(wanted) = self.c.config.host.realtime() {
+            crate::container::cgroup::reserve_realtime(&self.c.config.cgroups_path(), wanted)
+                .map_err(StartError::Setup)?;
+        }
         let (mut container, stdout, stderr) = self.create()?;
         if let Err(e) = self.check_command(&container) {
             let _ = container.delete(true);
