@@ -448,6 +448,9 @@ pub struct RunArgs {
     /// Restart policy: no, always, on-failure[:N], unless-stopped
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Restart the container when its healthcheck turns unhealthy, whatever the restart policy
+    #[arg(long)]
+    pub restart_on_unhealthy: bool,
     /// Set a label (`KEY=VALUE`)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,

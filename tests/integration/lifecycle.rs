@@ -361,3 +361,46 @@ fn kill_sends_the_signal_and_logs_follow_across_restarts() {
     let _ = follow.wait();
     state.ok(&["rm", "-f", "phases"]);
 }
+
+/// A container that turns unhealthy is restarted by its shim when asked
+/// (`--restart-on-unhealthy`, the `autoheal=true` label, `x-berth-restart-on-unhealthy` in a
+/// project), whatever its restart policy; one not asked stays unhealthy.
+#[test]
+fn unhealthy_containers_restart_when_asked() {
+    let state = state_with_busybox();
+    let script = "touch /tmp/ok; (sleep 1; rm /tmp/ok) & trap 'exit 0' TERM; while true; do sleep 0.1; done";
+    let health = ["--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms", "--health-retries", "1"];
+    for (name, how) in
+        [("flagged", &["--restart-on-unhealthy"][..]), ("labelled", &["-l", "autoheal=true"]), ("left", &[])]
+    {
+        state.ok(&[&["run", "-d", "--name", name][..], how, &health, &[IMAGE, "sh", "-c", script]].concat());
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    fs::write(
+        &file,
+        format!(
+            "name: heal\nservices:\n  app:\n    image: {IMAGE}\n    command: [sh, -c, \"{script}\"]\n    \
+             x-berth-restart-on-unhealthy: true\n    healthcheck: {{test: test -f /tmp/ok, interval: 200ms, retries: 1}}\n"
+        ),
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    state.ok(&["-f", f, "up", "-d"]);
+    let restarts = |name: &str| {
+        let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", name])).expect("json");
+        inspect[0]["RestartCount"].as_u64().unwrap_or(0)
+    };
+    for name in ["flagged", "labelled", "heal-app-1"] {
+        wait_for(&format!("{name} restarted"), || restarts(name) >= 1);
+    }
+    let health_of = |name: &str| {
+        let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", name])).expect("json");
+        inspect[0]["State"]["Health"]["Status"].as_str().unwrap_or_default().to_string()
+    };
+    wait_for("left unhealthy", || health_of("left") == "unhealthy");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(restarts("left"), 0, "a container not asked is left unhealthy");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    state.ok(&["rm", "-f", "flagged", "labelled", "left"]);
+}

@@ -21,6 +21,8 @@ pub struct CreateOptions {
     pub labels: BTreeMap<String, String>,
     pub restart: RestartPolicy,
     pub auto_remove: bool,
+    /// Restart when the healthcheck turns unhealthy (also asked by the `autoheal=true` label).
+    pub restart_on_unhealthy: bool,
     pub open_stdin: bool,
     pub stdin_once: bool,
     pub tty: bool,
@@ -93,6 +95,9 @@ pub enum CreateError {
     Invalid(String),
 }
 
+/// The label of the autoheal container's users: restart this container when it turns unhealthy.
+pub const AUTOHEAL: &str = "autoheal";
+
 /// Records a new container of image `image` (named `image_name` by the user), and gives the
 /// DNS server its names.
 pub fn create(
@@ -149,6 +154,7 @@ pub fn create_record(
     let mut labels = run.labels.clone().unwrap_or_default();
     labels.retain(|k, _| !crate::labels::reserved(k));
     labels.extend(opts.labels.clone());
+    let autoheal = labels.get(AUTOHEAL).is_some_and(|v| v == "true");
     let mut config = ContainerConfig {
         id: id.clone(),
         // Chosen below, among the names taken, when the user gave none.
@@ -173,6 +179,7 @@ pub fn create_record(
         labels,
         restart: opts.restart,
         auto_remove: opts.auto_remove,
+        restart_on_unhealthy: opts.restart_on_unhealthy || autoheal,
         open_stdin: opts.open_stdin,
         stdin_once: opts.stdin_once,
         tty: opts.tty,

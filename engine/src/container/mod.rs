@@ -61,6 +61,10 @@ pub struct ContainerConfig {
     /// Remove the container when it exits (`--rm`).
     #[serde(default)]
     pub auto_remove: bool,
+    /// Restart the container when its healthcheck turns unhealthy (`--restart-on-unhealthy`,
+    /// the `autoheal=true` label, `x-berth-restart-on-unhealthy`), whatever its restart policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart_on_unhealthy: bool,
     /// Keep the container's standard input open for attached clients (`-i`, `stdin_open`).
     #[serde(default)]
     pub open_stdin: bool,

@@ -158,6 +158,8 @@ pub fn create_options(
         labels: labels_of(project, name, service, number)?,
         restart: restart_policy(name, service)?,
         auto_remove: false,
+        restart_on_unhealthy: service.extensions.get("x-berth-restart-on-unhealthy")
+            == Some(&serde_json::Value::Bool(true)),
         open_stdin: service.stdin_open,
         stdin_once: false,
         tty: service.tty,

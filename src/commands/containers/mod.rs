@@ -196,9 +196,15 @@ pub fn wait(names: &[String]) -> anyhow::Result<ExitCode> {
     for name in names {
         let c = store.find_container(name)?;
         let code = if remove::is_live(&c) {
-            let reply = control::send(&store.container_dir(&c.config.id), &Request::Wait, None)
-                .with_context(|| format!("cannot reach the shim of {}", c.config.name))?;
-            control::exit_code(&reply).unwrap_or(EXIT_ENGINE as i32)
+            match control::send(&store.container_dir(&c.config.id), &Request::Wait, None) {
+                Ok(reply) => control::exit_code(&reply).unwrap_or(EXIT_ENGINE as i32),
+                // The shim ended between the look and the question (its socket's queue goes
+                // with it): the record it saved first has the exit.
+                Err(e) => match store.load_container(&c.config.id) {
+                    Ok(again) if !remove::is_live(&again) => again.state.exit_code.unwrap_or(0),
+                    _ => return Err(e).with_context(|| format!("cannot reach the shim of {}", c.config.name)),
+                },
+            }
         } else {
             c.state.exit_code.unwrap_or(0)
         };

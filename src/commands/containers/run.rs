@@ -54,6 +54,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         labels,
         restart,
         auto_remove: args.rm,
+        restart_on_unhealthy: args.restart_on_unhealthy,
         open_stdin: args.interactive,
         stdin_once: args.interactive && !args.detach,
         tty: args.tty,

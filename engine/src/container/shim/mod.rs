@@ -45,6 +45,9 @@ struct Shim<'a> {
     waiters: Vec<UnixStream>,
     /// When a stop was asked: the moment to send SIGKILL.
     kill_at: Option<Instant>,
+    /// The run is being stopped because it turned unhealthy (`restart_on_unhealthy`): it
+    /// restarts whatever its policy.
+    healing: bool,
     /// When the next healthcheck is due, and the one running.
     health_next: Option<Instant>,
     health_run: Option<HealthRun>,
@@ -132,6 +135,7 @@ impl Shim<'_> {
             listener,
             waiters: Vec::new(),
             kill_at: None,
+            healing: false,
             health_next: None,
             health_run: None,
             run_started: Instant::now(),
@@ -178,8 +182,10 @@ impl Shim<'_> {
             self.c.state.exit_code = Some(code);
             self.c.state.finished_at = Some(crate::time::now_nanos());
             self.c.state.pid = None;
+            let healing = std::mem::take(&mut self.healing);
             let state = &self.c.state;
-            let restart = should_restart(self.c.config.restart, code, state.stopped_by_user, state.restart_count)
+            let restart = ((healing && !state.stopped_by_user)
+                || should_restart(self.c.config.restart, code, state.stopped_by_user, state.restart_count))
                 && state.error.is_none();
             // The state is on disk before anyone waiting hears of the exit: what they read next
             // must already say so.

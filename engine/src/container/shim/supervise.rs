@@ -212,5 +212,19 @@ impl Shim<'_> {
             tracing::info!(container = %self.c.config.name, "health: {after}");
         }
         self.save();
+        if after == crate::container::HealthStatus::Unhealthy && before != after && self.c.config.restart_on_unhealthy {
+            self.heal();
+        }
+    }
+
+    /// Stops a run that turned unhealthy, as `stop` does (its stop signal, SIGKILL after its
+    /// grace period), to be restarted after the back-off.
+    fn heal(&mut self) {
+        let Some(pid) = self.c.state.pid.filter(|_| !self.healing && self.kill_at.is_none()) else { return };
+        tracing::warn!(container = %self.c.config.name, "unhealthy: restarting it");
+        self.healing = true;
+        let sig = super::signal_by_name(&self.c.config.stop_signal).unwrap_or(Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+        self.kill_at = Some(Instant::now() + Duration::from_secs(self.c.config.stop_timeout));
     }
 }
