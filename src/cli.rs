@@ -564,7 +564,10 @@ pub struct RunArgs {
     /// A resource limit: `nofile=1024[:4096]`
     #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
     pub ulimits: Vec<String>,
-    /// Log options: `max-size=10m`, `max-file=3`
+    /// The logging driver: json-file (the default), local, none, syslog or journald
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log options: `max-size=10m`, `max-file=3`, `syslog-address=udp://host:514`, `tag=...`
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opts: Vec<String>,
     /// Healthcheck command, run with /bin/sh -c in the container

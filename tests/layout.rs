@@ -41,6 +41,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::restart",
             "container::boot",
             "container::logs",
+            "container::logdriver",
             "container::user",
             "container::options",
             "container::seccomp",

@@ -106,6 +106,9 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("logs takes one container (or run it in a Compose project for its services)");
     };
     let c = store.find_container(container)?;
+    if !c.config.log.driver.keeps_log() {
+        anyhow::bail!("configured logging driver does not support reading");
+    }
     let dir = store.container_dir(&c.config.id);
     if !dir.log().exists() {
         return Ok(ExitCode::SUCCESS);
@@ -165,6 +168,9 @@ impl Tails {
 
 pub fn project_logs(scope: &Scope, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let (store, name, _, cs) = scope.containers(&args.targets)?;
+    for c in cs.iter().filter(|c| !c.config.log.driver.keeps_log()) {
+        eprintln!("{}: configured logging driver does not support reading", c.config.name);
+    }
     let show = Show::of(&args)?;
     let mut tails = Tails { logs: true, tail: args.tail, show, ..Tails::default() };
     tails.pump(&store, &cs, !args.no_log_prefix);

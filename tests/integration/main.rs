@@ -11,6 +11,7 @@ mod examples;
 mod fake_registry;
 mod images;
 mod lifecycle;
+mod logging;
 mod network;
 mod realworld;
 mod registry;

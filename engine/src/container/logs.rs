@@ -78,6 +78,8 @@ fn entry_line(stream: &str, line: &[u8]) -> Vec<u8> {
 pub struct RotatingLog {
     path: PathBuf,
     file: File,
+    /// Where the driver sends each line besides (`syslog`, `journald`).
+    forward: Option<super::logdriver::Forwarder>,
     size: u64,
     config: super::LogConfig,
     /// Entries lost since the last one stored, and in all.
@@ -91,7 +93,25 @@ impl RotatingLog {
     pub fn open(path: &Path, config: super::LogConfig) -> io::Result<RotatingLog> {
         let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingLog { path: path.to_path_buf(), file, size, config, lost_now: 0, lost: 0, lost_why: None })
+        Ok(RotatingLog {
+            path: path.to_path_buf(),
+            file,
+            forward: None,
+            size,
+            config,
+            lost_now: 0,
+            lost: 0,
+            lost_why: None,
+        })
+    }
+
+    /// The log of container `c` as its driver keeps it: sending each line on as well
+    /// (`syslog`, `journald`), or keeping nothing (`none`, whose file stays empty).
+    pub fn for_container(path: &Path, c: &super::ContainerConfig) -> io::Result<RotatingLog> {
+        let mut log = RotatingLog::open(path, c.log.clone())?;
+        log.forward = super::logdriver::Forwarder::open(c)
+            .map_err(|e| io::Error::other(format!("cannot reach the {} logging driver: {e}", c.log.driver.name())))?;
+        Ok(log)
     }
 
     /// How many entries could not be stored since the log was opened.
@@ -162,6 +182,16 @@ impl RotatingLog {
 impl Write for RotatingLog {
     /// `buf` is one entry (see [`RotatingLog`]): it is stored whole, or counted as lost.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(forward) = &mut self.forward {
+            if let Ok(entry) = serde_json::from_slice::<Entry>(buf) {
+                if let Err(e) = forward.send(&entry.stream, &entry.log) {
+                    tracing::warn!("the logging driver did not take a line: {e}");
+                }
+            }
+        }
+        if !self.config.driver.keeps_log() {
+            return Ok(buf.len());
+        }
         if self.lost_now > 0 {
             let why = self.lost_why.take().unwrap_or_default();
             let notice = format!("berth: {} lines of output were lost: {why}\n", self.lost_now);
@@ -316,8 +346,11 @@ mod tests {
     fn rotation_keeps_max_file_files() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("log.json");
-        let mut log =
-            RotatingLog::open(&path, crate::container::LogConfig { max_size: Some(100), max_file: 3 }).expect("open");
+        let mut log = RotatingLog::open(
+            &path,
+            crate::container::LogConfig { max_size: Some(100), max_file: 3, ..Default::default() },
+        )
+        .expect("open");
         let mut w = LineWriter::new("stdout");
         for i in 0..20 {
             w.push(format!("line {i}\n").as_bytes(), &mut log).expect("write");
@@ -337,6 +370,7 @@ mod tests {
         let mut log = RotatingLog {
             path: PathBuf::from("/dev/full"),
             file: OpenOptions::new().append(true).open("/dev/full").expect("/dev/full"),
+            forward: None,
             size: 0,
             config: crate::container::LogConfig::default(),
             lost_now: 0,
@@ -376,7 +410,7 @@ mod tests {
     fn a_follower_reads_across_rotations_and_tails_all_files() {
         let dir = tempfile::tempdir().expect("tmp");
         let cdir = ContainerDir::new(dir.path().to_path_buf());
-        let config = crate::container::LogConfig { max_size: Some(100), max_file: 20 };
+        let config = crate::container::LogConfig { max_size: Some(100), max_file: 20, ..Default::default() };
         let mut log = RotatingLog::open(&cdir.log(), config).expect("open");
         let mut w = LineWriter::new("stdout");
         w.push(b"line 0\n", &mut log).expect("write");

@@ -18,6 +18,7 @@ mod executor;
 pub mod health;
 pub mod joins;
 pub mod launch;
+pub mod logdriver;
 pub mod logs;
 pub mod options;
 pub mod remove;
@@ -255,9 +256,12 @@ pub struct HealthResult {
     pub output: String,
 }
 
-/// Log rotation, as the json-file driver's `max-size` and `max-file` options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The logging driver, and the rotation of the container's own log (`max-size` and
+/// `max-file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogConfig {
+    #[serde(default, skip_serializing_if = "logdriver::LogDriver::is_json_file")]
+    pub driver: logdriver::LogDriver,
     /// Rotate when the log reaches this many bytes; no rotation without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
@@ -267,7 +271,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { max_size: None, max_file: 1 }
+        LogConfig { driver: logdriver::LogDriver::JsonFile, max_size: None, max_file: 1 }
     }
 }
 

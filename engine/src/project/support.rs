@@ -183,24 +183,7 @@ fn hooks(service: &Service) -> Result<Vec<String>, String> {
 /// the options that shape entries berth does not shape yet warn.
 fn logging(service: &Service) -> Result<Vec<String>, String> {
     let Some(logging) = &service.logging else { return Ok(Vec::new()) };
-    let mut warnings = Vec::new();
-    match logging.driver.as_deref() {
-        None | Some("json-file") => {}
-        Some("local") => warnings.push("logging: the local driver's logs are kept as json-file's, uncompressed".into()),
-        Some(other) => {
-            return Err(format!("driver {other:?}: berth keeps logs with the json-file (and local) driver only yet"));
-        }
-    }
-    for key in logging.options.keys() {
-        match key.as_str() {
-            "max-size" | "max-file" => {}
-            "compress" | "tag" | "labels" | "labels-regex" | "env" | "env-regex" => {
-                warnings.push(format!("logging option {key} has no effect yet: berth's log entries do not carry it"))
-            }
-            other => return Err(format!("unknown option {other:?} of the json-file driver")),
-        }
-    }
-    Ok(warnings)
+    crate::container::logdriver::config(logging.driver.as_deref(), &logging.options).map(|(_, warnings)| warnings)
 }
 
 /// always, missing (if_not_present), never, build, daily, weekly or every_<duration>.
@@ -396,9 +379,9 @@ mod tests {
         assert_eq!(with(serde_json::json!({"options": {"tag": "x"}})).expect("accepted").len(), 1);
         assert_eq!(with(serde_json::json!({"driver": "local"})).expect("accepted").len(), 1);
         assert!(
-            with(serde_json::json!({"driver": "syslog"}))
+            with(serde_json::json!({"driver": "fluentd"}))
                 .expect_err("refused")
-                .starts_with("logging: driver \"syslog\"")
+                .starts_with("logging: driver \"fluentd\"")
         );
         assert!(with(serde_json::json!({"options": {"max-sise": "1m"}})).is_err());
     }

@@ -395,16 +395,9 @@ fn volumes_from(name: &str, service: &Service, existing: &BTreeMap<String, Vec<C
 
 /// `logging.options` berth's json-file log honours: `max-size`, `max-file`.
 fn log_of(name: &str, service: &Service) -> Result<LogConfig> {
-    let err = |e: String| service_error(name, e);
-    let mut log = LogConfig::default();
-    if let Some(logging) = &service.logging {
-        if let Some(size) = logging.options.get("max-size") {
-            log.max_size = Some(berth_compose::model::types::ByteSize::parse(size).map_err(err)?.0);
-        }
-        if let Some(n) = logging.options.get("max-file") {
-            log.max_file = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| err(format!("invalid max-file {n:?}")))?;
-        }
-    }
+    let Some(logging) = &service.logging else { return Ok(LogConfig::default()) };
+    let (log, _) = crate::container::logdriver::config(logging.driver.as_deref(), &logging.options)
+        .map_err(|e| service_error(name, format!("logging: {e}")))?;
     Ok(log)
 }
 

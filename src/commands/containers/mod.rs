@@ -107,6 +107,16 @@ pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The rotation options of a container's log, as Docker shows them.
+fn log_options(log: &berth_engine::container::LogConfig) -> serde_json::Value {
+    let mut options = serde_json::Map::new();
+    if let Some(size) = log.max_size {
+        options.insert("max-size".into(), size.to_string().into());
+        options.insert("max-file".into(), log.max_file.to_string().into());
+    }
+    serde_json::Value::Object(options)
+}
+
 /// The processes of a running container as a table.
 fn processes(c: &Container) -> anyhow::Result<output::Table> {
     if !remove::is_live(c) {
@@ -306,6 +316,7 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         })).collect::<Vec<_>>(),
         "ReadonlyRootfs": h.read_only, "Tmpfs": tmpfs, "CapAdd": h.cap_add, "CapDrop": h.cap_drop,
         "Privileged": h.privileged, "Init": h.init,
+        "LogConfig": {"Type": c.log.driver.name(), "Config": log_options(&c.log)},
         "Ulimits": h.ulimits.iter().map(|(n, (soft, hard))| serde_json::json!({"Name": n, "Soft": soft, "Hard": hard}))
             .collect::<Vec<_>>(),
     })

@@ -68,18 +68,17 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         files: Vec::new(),
     };
     let mut opts = opts;
+    let mut log_opts = BTreeMap::new();
     for o in &args.log_opts {
-        match o.split_once('=') {
-            Some(("max-size", v)) => {
-                opts.log.max_size = Some(berth_compose::model::types::ByteSize::parse(v).map_err(anyhow::Error::msg)?.0)
-            }
-            Some(("max-file", v)) => {
-                opts.log.max_file =
-                    v.parse().ok().filter(|n| *n >= 1).with_context(|| format!("invalid max-file {v:?}"))?
-            }
-            _ => anyhow::bail!("unknown log option {o:?}: berth takes max-size and max-file"),
-        }
+        let (k, v) = o.split_once('=').with_context(|| format!("invalid log option {o:?}: use KEY=VALUE"))?;
+        log_opts.insert(k.to_string(), v.to_string());
     }
+    let (log, warnings) = berth_engine::container::logdriver::config(args.log_driver.as_deref(), &log_opts)
+        .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    opts.log = log;
     let config = create::create(&store, &image_name, &record, opts)?;
     if !start {
         println!("{}", config.id);

@@ -116,7 +116,7 @@ impl Shim<'_> {
             .map_err(|e| Refused::Busy(format!("another shim runs container {} ({e})", c.config.name)))?;
         let setup = (|| -> io::Result<(super::logs::RotatingLog, UnixListener)> {
             nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-            let log = super::logs::RotatingLog::open(&dir.log(), c.config.log)?;
+            let log = super::logs::RotatingLog::for_container(&dir.log(), &c.config)?;
             let _ = std::fs::remove_file(dir.shim_socket());
             let (_handle, path) = super::control::socket_path(dir.path(), ContainerDir::SHIM_SOCKET)?;
             let listener = UnixListener::bind(&path)?;
