@@ -140,10 +140,42 @@ impl<'p> Graph<'p> {
     }
 }
 
+/// The services to restart with `of` (`depends_on` entries with `restart: true`, followed
+/// through dependents that have them too), not counting `of` itself.
+pub fn restart_dependents(project: &Project, of: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<&str> = of.iter().map(String::as_str).collect();
+    while let Some(s) = todo.pop() {
+        for (name, service) in &project.services {
+            let restarts = service.depends_on.get(s).is_some_and(|d| d.restart);
+            if restarts && !of.contains(name) && out.insert(name.clone()) {
+                todo.push(name);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Dependency, Service};
+
+    #[test]
+    fn dependents_with_restart_true_follow_their_dependency() {
+        let mut p = project(&[("web", &["api"]), ("api", &["db"]), ("db", &[]), ("worker", &["db"])]);
+        for (service, on) in [("api", "db"), ("web", "api")] {
+            let deps = &mut p.services.get_mut(service).expect("a service").depends_on;
+            deps.get_mut(on).expect("a dependency").restart = true;
+        }
+        let got = |of: &[&str]| -> Vec<String> {
+            restart_dependents(&p, &of.iter().map(|s| s.to_string()).collect::<Vec<_>>()).into_iter().collect()
+        };
+        assert_eq!(got(&["db"]), ["api", "web"], "worker's dependency has no restart: true");
+        assert_eq!(got(&["api"]), ["web"]);
+        assert_eq!(got(&["db", "api"]), ["web"]);
+        assert!(got(&["web"]).is_empty());
+    }
 
     fn project(edges: &[(&str, &[&str])]) -> Project {
         let mut p = Project::default();

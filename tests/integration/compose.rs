@@ -525,3 +525,53 @@ services:
         assert!(actions.iter().any(|a| a == wanted), "{wanted} in {actions:?}");
     }
 }
+
+/// `depends_on: {db: {restart: true}}`: when `restart db` or an `up` that recreates db takes it
+/// down, the dependent goes down too and starts again once db meets its condition; a
+/// dependent without the flag is left running.
+#[test]
+fn dependents_with_restart_true_follow_their_dependency() {
+    let state = crate::containers::state_with_busybox();
+    state.ok(&["tag", crate::containers::IMAGE, "busybox:latest"]);
+    let text = |generation: &str| {
+        format!(
+            "name: deps
+services:
+  db:
+    image: busybox:latest
+    command: [sh, -c, 'touch /ready; exec sleep 600']
+    environment: {{GEN: '{generation}'}}
+    healthcheck: {{test: [CMD, test, -f, /ready], interval: 200ms, retries: 20}}
+  api:
+    image: busybox:latest
+    command: [sleep, '601']
+    depends_on: {{db: {{condition: service_healthy, restart: true}}}}
+  worker:
+    image: busybox:latest
+    command: [sleep, '602']
+    depends_on: {{db: {{condition: service_started}}}}
+"
+        )
+    };
+    let (dir, f) = project(&text("1"));
+    state.ok(&["-f", &f, "up", "-d"]);
+    let started = |name: &str| {
+        let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", name])).expect("json");
+        (inspect[0]["Id"].as_str().unwrap_or_default().to_string(), inspect[0]["State"]["StartedAt"].to_string())
+    };
+    let (api, worker) = (started("deps-api-1"), started("deps-worker-1"));
+    state.ok(&["-f", &f, "restart", "db"]);
+    let (db_again, api_again) = (started("deps-db-1"), started("deps-api-1"));
+    assert_ne!(api_again.1, api.1, "api was restarted with db");
+    assert!(api_again.1 > db_again.1, "after db: {api_again:?} {db_again:?}");
+    assert_eq!(started("deps-worker-1"), worker, "worker has no restart: true");
+
+    fs::write(dir.path().join("compose.yaml"), text("2")).expect("write");
+    state.ok(&["-f", &f, "up", "-d"]);
+    let (db_new, api_new) = (started("deps-db-1"), started("deps-api-1"));
+    assert_ne!(db_new.0, db_again.0, "db was recreated");
+    assert_eq!(api_new.0, api.0, "api is the same container");
+    assert!(api_new.1 > db_new.1, "restarted after the new db: {api_new:?} {db_new:?}");
+    assert_eq!(started("deps-worker-1"), worker);
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+}

@@ -275,7 +275,7 @@ fn logs_rotate_by_size_and_read_across_files() {
     assert!(!logs.contains("line 0 "), "the oldest lines rotated away");
     assert_eq!(state.ok(&["logs", "-n", "2", "chatty"]), "line 298 and some padding\nline 299 and some padding\n");
     let bad = state.berth(&["run", "--rm", "--log-opt", "colour=blue", IMAGE, "true"]);
-    assert!(!bad.status.success() && stderr(&bad).contains("unknown log option"));
+    assert!(!bad.status.success() && stderr(&bad).contains("unknown option \"colour\" of the json-file driver"));
 }
 
 #[test]

@@ -140,6 +140,23 @@ pub fn converge(store: &Store, project: &Project, opts: &UpOptions, report: &dyn
         remove_orphans: opts.remove_orphans,
     };
     let steps = plan::plan(&desired, &known, &observed, plan_options);
+    // Dependents with `restart: true` on a service being recreated go down first and start
+    // again after it (Docker Compose's dependency restarts).
+    let recreated: Vec<String> = steps
+        .iter()
+        .filter_map(|s| if let plan::Step::Recreate { service, .. } = s { Some(service.clone()) } else { None })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let dependents = berth_compose::graph::restart_dependents(project, &recreated);
+    let running: Vec<Container> = current
+        .iter()
+        .filter(|c| dependents.contains(service_of(c)) && crate::container::store::is_live(c))
+        .cloned()
+        .collect();
+    super::stop_containers(store, Some(project), &running, opts.timeout, report)?;
+    let order: Vec<String> =
+        known.iter().map(|s| s.to_string()).filter(|s| services.contains(s) || dependents.contains(s)).collect();
     let (orphan_steps, steps): (Vec<_>, Vec<_>) =
         steps.into_iter().partition(|s| matches!(s, plan::Step::WarnOrphans(_) | plan::Step::RemoveOrphan { .. }));
     let mut by_service: BTreeMap<String, Vec<Container>> = BTreeMap::new();

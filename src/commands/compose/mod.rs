@@ -88,9 +88,16 @@ pub fn start(scope: &Scope, services: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stops and starts the services, and the dependents that ask for it (`depends_on` with
+/// `restart: true`), which come back after their dependency meets its condition again.
 pub fn restart(scope: &Scope, args: StopArgs) -> anyhow::Result<ExitCode> {
-    stop(scope, StopArgs { containers: args.containers.clone(), time: args.time })?;
-    start(scope, &args.containers)
+    let project = scope.project()?;
+    let mut services = args.containers.clone();
+    if !services.is_empty() {
+        services.extend(berth_compose::graph::restart_dependents(project, &services));
+    }
+    stop(scope, StopArgs { containers: services.clone(), time: args.time })?;
+    start(scope, &services)
 }
 
 /// Runs `f` on each of the services' containers, with a progress line in Compose's shape.
