@@ -105,6 +105,8 @@ impl Loader<'_> {
         project.working_dir = project_dir;
         project.compose_files = files;
         project.active_profiles = self.active_profiles(&env);
+        let named = project.secrets.values().chain(project.configs.values()).filter_map(|o| o.environment.clone());
+        project.environment = named.filter_map(|var| env.get(&var).map(|v| (var.clone(), v.to_string()))).collect();
         for (name, node) in disabled {
             if let Some(service) = bind::bind(&node, &format!("services.{name}"), &mut self.diags) {
                 project.disabled_services.insert(name, service);

@@ -80,6 +80,12 @@ configs:
     let out = state.berth(&["-f", f, "up", "-d"]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("BERTH_TEST_API_TOKEN is not set"), "{}", stderr(&out));
+    // The variable may come from .env, as Docker Compose reads it.
+    fs::write(dir.path().join(".env"), "BERTH_TEST_API_TOKEN=from-dotenv\n").expect("write");
+    state.ok(&["-f", f, "up", "-d"]);
+    assert_eq!(inside("cat /run/secrets/token"), "from-dotenv");
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    fs::remove_file(dir.path().join(".env")).expect("remove");
     let text =
         fs::read_to_string(&file).expect("read").replace("{environment: BERTH_TEST_API_TOKEN}", "{external: true}");
     fs::write(&file, text).expect("write");

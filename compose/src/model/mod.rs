@@ -45,6 +45,11 @@ pub struct Project {
     /// Services that exist in the file but are left out by the active profiles.
     #[serde(skip)]
     pub disabled_services: BTreeMap<String, Service>,
+    /// The variables `environment` secrets and configs name, from the environment the file
+    /// was interpolated with (the process's, then `.env` or `--env-file`), as Docker Compose
+    /// reads them.
+    #[serde(skip)]
+    pub environment: BTreeMap<String, String>,
     pub services: BTreeMap<String, Service>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, Network>,

@@ -15,7 +15,10 @@ use crate::container::options::ContainerFile;
 pub(super) fn files_of(project: &Project, name: &str, service: &Service) -> Result<Vec<ContainerFile>> {
     let secrets = service.secrets.iter().map(|r| ("secret", r, project.secrets.get(&r.source)));
     let configs = service.configs.iter().map(|r| ("config", r, project.configs.get(&r.source)));
-    secrets.chain(configs).map(|(kind, r, object)| file(kind, r, object).map_err(|e| service_error(name, e))).collect()
+    secrets
+        .chain(configs)
+        .map(|(kind, r, object)| file(kind, r, object, &project.environment).map_err(|e| service_error(name, e)))
+        .collect()
 }
 
 /// The configuration hash of a service as its containers' label records it: the service's
@@ -38,7 +41,12 @@ pub(super) fn config_hash(project: &Project, name: &str, service: &Service) -> R
     Ok(format!("{:x}", h.finalize()))
 }
 
-fn file(kind: &str, r: &FileReference, object: Option<&FileObject>) -> Result<ContainerFile, String> {
+fn file(
+    kind: &str,
+    r: &FileReference,
+    object: Option<&FileObject>,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<ContainerFile, String> {
     let source = &r.source;
     let object = object.ok_or_else(|| format!("{kind} {source:?} is not defined at the top level"))?;
     if object.external {
@@ -51,8 +59,10 @@ fn file(kind: &str, r: &FileReference, object: Option<&FileObject>) -> Result<Co
     }
     let content = match (&object.file, &object.environment, &object.content) {
         (Some(path), _, _) => std::fs::read(path).map_err(|e| format!("{kind} {source:?}: cannot read {path}: {e}"))?,
-        (None, Some(var), _) => std::env::var(var)
-            .map_err(|_| format!("{kind} {source:?}: the environment variable {var} is not set"))?
+        (None, Some(var), _) => env
+            .get(var)
+            .cloned()
+            .ok_or_else(|| format!("{kind} {source:?}: the environment variable {var} is not set"))?
             .into_bytes(),
         (None, None, Some(text)) => text.clone().into_bytes(),
         (None, None, None) => return Err(format!("{kind} {source:?} has no file, environment or content")),
@@ -90,9 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let pw = dir.path().join("pw");
         std::fs::write(&pw, "s3cret\n").expect("write");
-        // SAFETY: this test alone reads the variable, and sets it before it does.
-        unsafe { std::env::set_var("BERTH_FILES_TEST_TOKEN", "tok") };
-        let p = project(serde_json::json!({
+        let mut p = project(serde_json::json!({
             "services": {"app": {
                 "secrets": [{"source": "pw"}, {"source": "token", "target": "/etc/token", "uid": "1000", "mode": "0400"}],
                 "configs": [{"source": "cfg"}, {"source": "inline", "target": "app.conf"}],
@@ -100,6 +108,8 @@ mod tests {
             "secrets": {"pw": {"file": pw}, "token": {"environment": "BERTH_FILES_TEST_TOKEN"}},
             "configs": {"cfg": {"file": pw}, "inline": {"content": "x=1"}},
         }));
+        // As the loader keeps it: from the process's environment or `.env`.
+        p.environment.insert("BERTH_FILES_TEST_TOKEN".into(), "tok".into());
         let files = files_of(&p, "app", &p.services["app"]).expect("files");
         let got: Vec<(&str, &[u8], u32, u32)> =
             files.iter().map(|f| (f.target.as_str(), f.content.as_slice(), f.uid, f.mode)).collect();
