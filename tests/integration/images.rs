@@ -482,3 +482,60 @@ fn a_mirror_serves_pulls_for_its_registry() {
         stderr(&out)
     );
 }
+
+/// Each pull policy of `up` against the loopback registry, a newer image pushed under the
+/// same tag between the `up`s: `never` refuses a missing image, `missing` pulls only what is
+/// not here, `daily` pulls again once the recorded pull is a day old, `weekly` not yet,
+/// `always` every time; `every_0s` is refused.
+#[test]
+fn pull_policies_of_up_against_a_registry() {
+    let registry = Registry::start();
+    let state = State::new();
+    let v1 = busybox_image(state.dir.path());
+    let mut layout = Layout::new(&state.dir.path().join("v2-oci"));
+    layout.image(host_arch(), vec![busybox_layer().finish()], &["sh", "-c", "echo two"]);
+    let v2 = layout.finish();
+    let name = format!("{}/test/policy:1", registry.host());
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let f = file.to_str().expect("utf-8");
+    let up = |policy: &str| {
+        let text = format!(
+            "name: pol\nservices:\n  app:\n    image: {name}\n    command: [sleep, '300']\n    pull_policy: {policy}\n"
+        );
+        fs::write(&file, text).expect("write");
+        state.berth(&["-f", f, "up", "-d"])
+    };
+
+    registry.push_layout(&v1, "test/policy:1");
+    let out = up("never");
+    assert!(!out.status.success() && stderr(&out).contains("pull policy is never"), "{}", stderr(&out));
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
+    assert!(up("missing").status.success());
+    let first = image_id(&state, &name);
+
+    registry.push_layout(&v2, "test/policy:1");
+    assert!(up("missing").status.success());
+    assert_eq!(image_id(&state, &name), first, "missing: the image here is kept");
+    assert!(up("daily").status.success());
+    assert_eq!(image_id(&state, &name), first, "daily: pulled less than a day ago");
+    // The recorded pull moved two days back, as if the image had been pulled then.
+    let index = state.root().join("images/index.json");
+    let mut records: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&index).expect("index")).expect("json");
+    let record = records["images"].as_object_mut().and_then(|m| m.get_mut(&name)).expect("the image's record");
+    record["pulled"] = (record["pulled"].as_u64().expect("a pull time") - 2 * 24 * 3600).into();
+    fs::write(&index, serde_json::to_vec(&records).expect("json")).expect("write");
+    assert!(up("weekly").status.success());
+    assert_eq!(image_id(&state, &name), first, "weekly: two days is not a week");
+    assert!(up("daily").status.success());
+    let second = image_id(&state, &name);
+    assert_ne!(second, first, "daily: a day old, pulled again");
+
+    registry.push_layout(&v1, "test/policy:1");
+    assert!(up("always").status.success());
+    assert_eq!(image_id(&state, &name), first, "always: pulled every time");
+    let out = up("every_0s");
+    assert!(!out.status.success() && stderr(&out).contains("invalid pull policy"), "{}", stderr(&out));
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}
