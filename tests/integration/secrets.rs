@@ -74,6 +74,13 @@ configs:
     assert!(out.status.success(), "{}", stderr(&out));
     assert_ne!(state.ok(&["-f", f, "ps", "-q", "app"]).trim(), id, "a changed secret recreates the container");
     assert_eq!(inside("cat /run/secrets/db_password"), "rotated\n");
+    // Mounted, never written into the container's layer: a commit carries none of them.
+    state.ok(&["-f", f, "exec", "app", "touch", "/written"]);
+    state.ok(&["commit", "sec-app-1", "sec-committed:1"]);
+    let script = "ls /written; cat /run/secrets/* /etc/inline.conf /app_conf 2>/dev/null; true";
+    let seen = state.ok(&["run", "--rm", "sec-committed:1", "sh", "-c", script]);
+    // At most the empty mount points are left, never a content.
+    assert_eq!(seen, "/written\n", "the committed layer holds no secret or config");
     state.ok(&["-f", f, "down", "-t", "0"]);
 
     // An unset variable, an external secret: refused by name before anything exists.
@@ -92,5 +99,19 @@ configs:
     let out = state.berth(&["-f", f, "up", "-d"]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("secret \"api_token\" is external"), "{}", stderr(&out));
+    for (from, to, says) in [
+        ("{external: true}", "{file: ./missing.txt}", "missing.txt"),
+        (
+            "{source: api_token, target: token, uid: \"1000\", gid: \"1000\", mode: 0400}",
+            "{source: app_conf, mode: nine}",
+            "mode",
+        ),
+    ] {
+        let text = fs::read_to_string(&file).expect("read").replace(from, to);
+        fs::write(&file, text).expect("write");
+        let out = state.berth(&["-f", f, "up", "-d"]);
+        assert_ne!(code(&out), 0, "{to}");
+        assert!(stderr(&out).contains(says), "{to}: {}", stderr(&out));
+    }
     assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created");
 }
