@@ -36,6 +36,9 @@ pub enum Fault {
     /// As `BearerOnly`, with the token service on another host (127.0.0.2), which records
     /// the `Authorization` header it is sent.
     RealmElsewhere,
+    /// The first connection that asks for the manifest is closed without an answer, as a
+    /// registry under load or behind a proxy closes one; the next is answered.
+    ClosesFirstConnection,
 }
 
 pub struct FakeRegistry {
@@ -117,8 +120,9 @@ impl FakeRegistry {
             });
             other
         });
+        let mut closed_one = false;
         listen(listener, stop.clone(), move |stream| {
-            let _ = serve(stream, &image, fault, port, other);
+            let _ = serve(stream, &image, fault, port, other, &mut closed_one);
         });
         FakeRegistry { port, stop, elsewhere }
     }
@@ -198,8 +202,19 @@ fn serve_elsewhere(mut stream: TcpStream, image: &Image, seen: &Mutex<Vec<String
     stream.write_all(&image.layer)
 }
 
-fn serve(stream: TcpStream, image: &Image, fault: Fault, port: u16, other: Option<u16>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    image: &Image,
+    fault: Fault,
+    port: u16,
+    other: Option<u16>,
+    closed_one: &mut bool,
+) -> std::io::Result<()> {
     let Some((path, authorization)) = read_request(&stream)? else { return Ok(()) };
+    if fault == Fault::ClosesFirstConnection && path.contains("/manifests/") && !*closed_one {
+        *closed_one = true;
+        return Ok(());
+    }
     let mut out = stream;
     let respond = |out: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]| -> std::io::Result<()> {
         write!(out, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len())?;

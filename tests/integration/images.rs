@@ -290,6 +290,14 @@ mod faults {
     }
 
     #[test]
+    fn a_connection_closed_without_an_answer_is_tried_once_more() {
+        let registry = FakeRegistry::start(Fault::ClosesFirstConnection);
+        let state = State::new();
+        state.ok(&["pull", "-q", &registry.name()]);
+        assert_eq!(state.ok(&["images", "-q"]).lines().count(), 1, "the image is pulled on the second attempt");
+    }
+
+    #[test]
     fn a_redirect_to_another_host_carries_no_credentials() {
         let registry = FakeRegistry::start(Fault::RedirectElsewhere);
         let state = State::new();

@@ -159,11 +159,16 @@ impl Client {
     ) -> Result<reqwest::Response, RegistryError> {
         let mut attempt = 0;
         loop {
-            let mut req = build(&self.http);
-            if let Some(h) = self.authorization.lock().await.clone() {
-                req = req.header(AUTHORIZATION, h);
-            }
-            let resp = req.send().await.map_err(|e| self.error(url, e))?;
+            let authorization = self.authorization.lock().await.clone();
+            let resp = self
+                .dispatch(url, || {
+                    let req = build(&self.http);
+                    match &authorization {
+                        Some(h) => req.header(AUTHORIZATION, h),
+                        None => req,
+                    }
+                })
+                .await?;
             if resp.status() != StatusCode::UNAUTHORIZED || attempt > 0 {
                 if resp.status() == StatusCode::UNAUTHORIZED {
                     return Err(RegistryError::Unauthorized { url: url.to_string(), registry: self.registry.clone() });
@@ -197,6 +202,30 @@ impl Client {
         }
     }
 
+    /// Sends the request `build` makes, and sends it once more when the connection failed
+    /// before any answer came for a reason other than TLS or a timeout (a registry that closed
+    /// a fresh or pooled connection), as Go's HTTP client retries a request it had not written.
+    async fn dispatch(
+        &self,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut retried = false;
+        loop {
+            let e = match build().send().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            let transient = !retried && (e.is_connect() || e.is_request()) && !e.is_timeout();
+            let error = self.error(url, e);
+            if !transient || !matches!(error, RegistryError::Http { .. }) {
+                return Err(error);
+            }
+            retried = true;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Gets a bearer token from the realm named in a challenge.
     async fn token(&self, realm: &str, service: Option<&str>, scope: Option<&str>) -> Result<String, RegistryError> {
         let action = if self.push { "pull,push" } else { "pull" };
@@ -206,12 +235,18 @@ impl Client {
         if let Some(s) = service {
             query.push(("service", s));
         }
-        let mut req = self.http.get(realm).query(&query);
-        if let Some(c) = &self.credentials {
+        if self.credentials.is_some() {
             self.may_send_credentials(realm)?;
-            req = req.header(AUTHORIZATION, c.basic_header());
         }
-        let resp = req.send().await.map_err(|e| self.error(realm, e))?;
+        let resp = self
+            .dispatch(realm, || {
+                let req = self.http.get(realm).query(&query);
+                match &self.credentials {
+                    Some(c) => req.header(AUTHORIZATION, c.basic_header()),
+                    None => req,
+                }
+            })
+            .await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(RegistryError::Unauthorized { url: realm.to_string(), registry: self.registry.clone() });
         }
