@@ -119,6 +119,8 @@ pub enum Command {
         #[arg(long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
         pause: bool,
     },
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
     /// Show the processes of a container
     Top {
         /// Containers; in a project, its services (default: all)
@@ -713,6 +715,9 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Show the extra details the logging options add (`labels`, `env`, `tag`)
+    #[arg(long)]
+    pub details: bool,
     /// Only entries from this time: RFC 3339, Unix seconds, or a duration ago (`10m`)
     #[arg(long)]
     pub since: Option<String>,

@@ -40,7 +40,8 @@ impl Follower {
                 continue;
             }
             let stamp = if show.timestamps { format!("{} ", entry.time) } else { String::new() };
-            let prefix = format!("{}{stamp}", show.prefix);
+            let details = if show.details { details(&entry) } else { String::new() };
+            let prefix = format!("{}{stamp}{details}", show.prefix);
             let _ = match entry.stream.as_str() {
                 "stderr" => write!(err, "{prefix}{}", entry.log),
                 _ => write!(out, "{prefix}{}", entry.log),
@@ -50,11 +51,35 @@ impl Follower {
     }
 }
 
+/// An entry's attributes as `--details` shows them, as Docker does: `key=value` pairs by key,
+/// values URL-encoded, joined by commas, and a space (alone when there are none).
+fn details(entry: &logs::Entry) -> String {
+    let pairs: Vec<String> = entry
+        .attrs
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let encoded: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={encoded}")
+        })
+        .collect();
+    format!("{} ", pairs.join(","))
+}
+
 /// How log entries are shown: with timestamps or not, and the time window (RFC 3339 with
 /// nanoseconds, UTC, so that they compare as strings with the entries' times).
 #[derive(Clone, Default)]
 pub(crate) struct Show {
     pub(crate) timestamps: bool,
+    /// Each entry's attributes before its line (`--details`).
+    pub(crate) details: bool,
     pub(crate) since: Option<String>,
     pub(crate) until: Option<String>,
     /// Put before every line (`name | ` for a project's logs).
@@ -66,6 +91,7 @@ impl Show {
     fn of(args: &LogsArgs) -> anyhow::Result<Show> {
         Ok(Show {
             timestamps: args.timestamps,
+            details: args.details,
             since: args.since.as_deref().map(log_time).transpose()?,
             until: args.until.as_deref().map(log_time).transpose()?,
             prefix: String::new(),

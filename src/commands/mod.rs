@@ -93,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)
         }
+        Command::Diff { container } => containers::diff(&container),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
         Command::System(SystemCommand::Install { unit_dir }) => system::install(&unit_dir),

@@ -445,6 +445,8 @@ fn commit_makes_an_image_of_the_changes() {
         "-c",
         "echo hi > /hello; rm /etc/group; mkdir -p /data; echo x > /data/x",
     ]);
+    let diff = state.ok(&["diff", "changed"]);
+    assert_eq!(diff, "A /data\nA /data/x\nC /etc\nD /etc/group\nA /hello\n", "as docker diff shows them");
     let id = state.ok(&["commit", "-m", "my change", "changed", "local/committed:1"]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
     let inspect: serde_json::Value =

@@ -101,10 +101,19 @@ fn journald_gets_entries_with_dockers_fields_and_none_keeps_nothing() {
     match Journal::serve() {
         None => eprintln!("skipped the journald part: this host runs a journal of its own"),
         Some(journal) => {
-            state.ok(&["run", "--name", "noted", "--log-driver", "journald", IMAGE, "sh", "-c", "echo hello"]);
+            let attrs = ["--label", "com.example.tier=front", "--log-opt", "labels=com.example.tier"];
+            let run = [&["run", "--name", "noted", "--log-driver", "journald"][..], &attrs, &[IMAGE, "echo", "hello"]];
+            state.ok(&run.concat());
             let got = received(|b| journal.socket.recv(b), 1);
             assert_eq!(got.len(), 1, "{got:?}");
-            for field in ["MESSAGE=hello\n", "PRIORITY=6\n", "CONTAINER_NAME=noted\n", "IMAGE_NAME="] {
+            let fields = [
+                "MESSAGE=hello\n",
+                "PRIORITY=6\n",
+                "CONTAINER_NAME=noted\n",
+                "IMAGE_NAME=",
+                "COM_EXAMPLE_TIER=front\n",
+            ];
+            for field in fields {
                 assert!(got[0].contains(field), "{field}: {got:?}");
             }
             state.ok(&["rm", "noted"]);
@@ -125,4 +134,80 @@ fn journald_gets_entries_with_dockers_fields_and_none_keeps_nothing() {
     let log = state.root().join("containers").join(id).join("log.json");
     assert_eq!(std::fs::read_to_string(log).unwrap_or_default(), "", "nothing kept");
     state.ok(&["rm", "quiet"]);
+}
+
+/// The files of container `name`'s log directory whose names start with `log.json`, once
+/// no plain rotated file but the newest is left (compression runs beside the container).
+fn log_files(state: &crate::images::State, name: &str, compressed: bool) -> Vec<String> {
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", name])).expect("json");
+    let dir = state.root().join("containers").join(inspect[0]["Id"].as_str().expect("an Id"));
+    let list = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("container dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("log.json"))
+            .collect();
+        names.sort();
+        names
+    };
+    for _ in 0..100 {
+        let names = list();
+        if !compressed || !names.iter().any(|n| n == "log.json.2") {
+            return names;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    list()
+}
+
+#[test]
+fn file_drivers_carry_the_attributes_asked_for_and_compress_what_they_rotate() {
+    let state = state_with_busybox();
+    let count = "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done";
+    let opts = [
+        "--label",
+        "tier=front",
+        "-e",
+        "APP_MODE=prod two",
+        "--log-opt",
+        "labels=tier",
+        "--log-opt",
+        "env=APP_MODE",
+        "--log-opt",
+        "tag={{.Name}}",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=4",
+        "--log-opt",
+        "compress=true",
+    ];
+    state.ok(&[&["run", "--name", "chatty"][..], &opts, &[IMAGE, "sh", "-c", count]].concat());
+    let files = log_files(&state, "chatty", true);
+    assert_eq!(files, ["log.json", "log.json.1", "log.json.2.gz", "log.json.3.gz"], "the older rotated files gzipped");
+    let details = state.ok(&["logs", "--details", "chatty"]);
+    let last = details.lines().last().unwrap_or_default();
+    assert_eq!(last, "APP_MODE=prod+two,tag=chatty,tier=front line 299", "Docker's --details: {details}");
+    let plain = state.ok(&["logs", "chatty"]);
+    let numbers: Vec<u32> = plain.lines().map(|l| l.trim_start_matches("line ").parse().expect("a line")).collect();
+    assert!(numbers.len() > 10, "lines from the compressed files too: {plain}");
+    assert_eq!(numbers, (numbers[0]..300).collect::<Vec<_>>(), "in order, none lost between the kept files");
+    let tail = state.ok(&["logs", "-n", "3", "chatty"]);
+    assert_eq!(tail, "line 297\nline 298\nline 299\n");
+    let inspect: serde_json::Value = serde_json::from_str(&state.ok(&["inspect", "chatty"])).expect("json");
+    assert_eq!(inspect[0]["HostConfig"]["LogConfig"]["Config"]["compress"], "true", "the options as given");
+
+    // `local` compresses by default; compress without rotation is refused, as Docker refuses it.
+    let local = ["--log-driver", "local", "--log-opt", "max-size=1k"];
+    state.ok(&[&["run", "--name", "local"][..], &local, &[IMAGE, "sh", "-c", count]].concat());
+    let files = log_files(&state, "local", true);
+    assert!(files.contains(&"log.json.2.gz".to_string()) && files.len() == 5, "five files by default: {files:?}");
+    assert!(state.ok(&["logs", "local"]).ends_with("line 299\n"));
+    let out = state.berth(&["run", "--rm", "--log-opt", "compress=true", IMAGE, "true"]);
+    assert!(stderr(&out).contains("compress cannot be true when max-file is less than 2"), "{}", stderr(&out));
+    let out = state.berth(&["run", "--rm", "--log-opt", "env-regex=(", IMAGE, "true"]);
+    assert!(stderr(&out).contains("invalid env-regex"), "{}", stderr(&out));
+    state.ok(&["rm", "chatty", "local"]);
+    assert_eq!(state.ok(&["ps", "-aq"]), "", "nothing was created by the refusals");
 }

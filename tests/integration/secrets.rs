@@ -76,6 +76,11 @@ configs:
     assert_eq!(inside("cat /run/secrets/db_password"), "rotated\n");
     // Mounted, never written into the container's layer: a commit carries none of them.
     state.ok(&["-f", f, "exec", "app", "touch", "/written"]);
+    let diff = state.ok(&["diff", "sec-app-1"]);
+    assert!(diff.contains("A /written\n"), "{diff}");
+    for file in ["db_password", "inline.conf", "app_conf"] {
+        assert!(!diff.contains(file), "{file} is no change of the container's: {diff}");
+    }
     state.ok(&["commit", "sec-app-1", "sec-committed:1"]);
     let script = "ls /written; cat /run/secrets/* /etc/inline.conf /app_conf 2>/dev/null; true";
     let seen = state.ok(&["run", "--rm", "sec-committed:1", "sh", "-c", script]);

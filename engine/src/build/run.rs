@@ -75,8 +75,8 @@ fn log_lines(path: &Path) -> Vec<String> {
     let files = crate::container::logs::files(path);
     files
         .iter()
-        .filter_map(|f| std::fs::File::open(f).ok())
-        .flat_map(|f| crate::container::logs::read(std::io::BufReader::new(f)))
+        .filter_map(|f| crate::container::logs::open(f).ok())
+        .flat_map(crate::container::logs::read)
         .map(|e| e.log.trim_end_matches('\n').to_string())
         .collect()
 }

@@ -4,6 +4,8 @@
 //! markers back to the image format: a 0/0 character device (a deleted file) becomes a
 //! `.wh.NAME` entry, an opaque directory a `.wh..wh..opq` entry. The files berth bind-mounts
 //! into every container (/etc/hosts, /etc/hostname, /etc/resolv.conf) are left out.
+//!
+//! `berth diff` reads the same directory as a list of changes, as `docker diff` shows them.
 
 use std::fs;
 use std::io::{self, Write};
@@ -55,7 +57,7 @@ fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
             h.set_gid(meta.gid() as u64);
             h.set_mtime(meta.mtime().max(0) as u64);
             let ft = meta.file_type();
-            if ft.is_char_device() && meta.rdev() == 0 {
+            if is_whiteout(&meta) {
                 let name =
                     rel.parent().unwrap_or(Path::new("")).join(format!(".wh.{}", entry.file_name().to_string_lossy()));
                 h.set_entry_type(tar::EntryType::Regular);
@@ -94,6 +96,66 @@ fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
         }
     }
     tar.into_inner()
+}
+
+/// How a path differs from the container's image, as `docker diff` marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Changed,
+    Added,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub fn letter(self) -> char {
+        match self {
+            ChangeKind::Changed => 'C',
+            ChangeKind::Added => 'A',
+            ChangeKind::Deleted => 'D',
+        }
+    }
+}
+
+/// The container's changes to its image's files, by path: what its writable layer holds,
+/// without the files berth writes into every container and the points where its mounts
+/// (binds, volumes, secrets, configs) are mounted, which are not the container's doing.
+pub fn changes(store: &Store, c: &Container) -> io::Result<Vec<(ChangeKind, String)>> {
+    let upper = store.container_dir(&c.config.id).upper();
+    let lowers = super::rootfs::lowers(store, &c.config)?;
+    let mounted: Vec<&str> = c.config.mounts.iter().map(|m| m.target.trim_matches('/')).collect();
+    let in_image = |rel: &Path| {
+        // The top-most layer that has the path says: a whiteout there means it is gone.
+        lowers.iter().rev().find_map(|l| fs::symlink_metadata(l.join(rel)).ok()).is_some_and(|m| !is_whiteout(&m))
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![upper.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let rel = path.strip_prefix(&upper).map_err(io::Error::other)?.to_path_buf();
+            let text = rel.to_string_lossy().into_owned();
+            let meta = fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                stack.push(path);
+            }
+            if SKIPPED.contains(&text.as_str()) || mounted.contains(&text.as_str()) {
+                continue;
+            }
+            let kind = match (is_whiteout(&meta), in_image(&rel)) {
+                (true, _) => ChangeKind::Deleted,
+                (false, true) => ChangeKind::Changed,
+                (false, false) => ChangeKind::Added,
+            };
+            out.push((kind, format!("/{text}")));
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+/// Whether a file is overlayfs's mark of a deleted one (a 0/0 character device).
+fn is_whiteout(meta: &fs::Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
 /// The layer of a container's upper directory (its changes), stored: (blob, diff ID).

@@ -79,12 +79,32 @@ pub fn config(
     let mut warnings = Vec::new();
     let take = |key: &str| options.get(key).cloned();
     let known: &[&str] = match driver.unwrap_or("json-file") {
-        "json-file" | "local" => {
-            &["max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"]
-        }
+        "json-file" | "local" => &[
+            "max-size",
+            "max-file",
+            "compress",
+            "labels",
+            "labels-regex",
+            "env",
+            "env-regex",
+            "tag",
+            "mode",
+            "max-buffer-size",
+        ],
         "none" => &[],
-        "syslog" => &["syslog-address", "syslog-facility", "syslog-format", "tag", "labels", "env", "mode"],
-        "journald" => &["tag", "labels", "labels-regex", "env", "env-regex", "mode"],
+        "syslog" => &[
+            "syslog-address",
+            "syslog-facility",
+            "syslog-format",
+            "tag",
+            "labels",
+            "labels-regex",
+            "env",
+            "env-regex",
+            "mode",
+            "max-buffer-size",
+        ],
+        "journald" => &["tag", "labels", "labels-regex", "env", "env-regex", "mode", "max-buffer-size"],
         other => {
             return Err(format!("driver {other:?} is not supported: use json-file, local, none, syslog or journald"));
         }
@@ -92,22 +112,42 @@ pub fn config(
     if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("unknown option {key:?} of the {} driver", driver.unwrap_or("json-file")));
     }
+    let name = driver.unwrap_or("json-file");
+    if name == "local" {
+        // Docker's `local` driver: 20 MB files, five of them, compressed.
+        (log.max_size, log.max_file, log.compress) = (Some(20 << 20), 5, true);
+    }
     if let Some(size) = take("max-size") {
         log.max_size = Some(berth_compose::model::types::ByteSize::parse(&size)?.0);
     }
     if let Some(n) = take("max-file") {
         log.max_file = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| format!("invalid max-file {n:?}"))?;
     }
-    let unused: &[&str] = match driver.unwrap_or("json-file") {
-        "json-file" | "local" => &["compress", "labels", "labels-regex", "env", "env-regex", "tag"],
-        _ => &["labels", "labels-regex", "env", "env-regex", "mode"],
-    };
-    for key in unused.iter().filter(|k| options.contains_key(**k)) {
-        warnings.push(format!("logging option {key} has no effect yet: berth's log entries do not carry it"));
+    if let Some(c) = take("compress") {
+        log.compress = parse_bool(&c).ok_or_else(|| format!("invalid compress {c:?}: use true or false"))?;
+        if log.compress && log.max_file < 2 {
+            return Err("compress cannot be true when max-file is less than 2".into());
+        }
     }
-    if driver == Some("local") {
-        warnings.push("the local driver's files are kept in json-file's format, uncompressed".into());
+    for key in ["labels-regex", "env-regex"] {
+        if let Some(Err(e)) = options.get(key).map(|r| regex::Regex::new(r)) {
+            return Err(format!("invalid {key}: {e}"));
+        }
     }
+    if name == "syslog" {
+        for key in ["labels", "labels-regex", "env", "env-regex"].iter().filter(|k| options.contains_key(**k)) {
+            warnings.push(format!(
+                "logging option {key} changes nothing with the syslog driver: it sends the line alone, as Docker's does"
+            ));
+        }
+    }
+    for key in ["mode", "max-buffer-size"].iter().filter(|k| options.contains_key(**k)) {
+        warnings.push(format!(
+            "logging option {key} changes nothing: berth's shim stores each line as it comes and never blocks \
+             the container on its log"
+        ));
+    }
+    log.options = options.clone();
     log.driver = match driver.unwrap_or("json-file") {
         "json-file" => LogDriver::JsonFile,
         "local" => LogDriver::Local,
@@ -136,6 +176,53 @@ pub fn config(
         }
     };
     Ok((log, warnings))
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it, as Docker reads `compress`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// What each entry carries besides its line, as Docker's drivers add it (`attrs` in a
+/// json-file entry, fields of a journal entry): the container's labels named in `labels` or
+/// matched by `labels-regex`, its environment variables named in `env` or matched by
+/// `env-regex`, and for the file drivers the `tag` when one is given.
+pub fn attributes(c: &ContainerConfig) -> BTreeMap<String, String> {
+    let options = &c.log.options;
+    let names = |key: &str| -> Vec<&str> {
+        options.get(key).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    };
+    let pattern = |key: &str| options.get(key).and_then(|r| regex::Regex::new(r).ok());
+    let chosen = |names: &[&str], pattern: &Option<regex::Regex>, key: &str| {
+        names.contains(&key) || pattern.as_ref().is_some_and(|p| p.is_match(key))
+    };
+    let mut out = BTreeMap::new();
+    let (labels, labels_regex) = (names("labels"), pattern("labels-regex"));
+    for (k, v) in c.labels.iter().filter(|(k, _)| chosen(&labels, &labels_regex, k)) {
+        out.insert(k.clone(), v.clone());
+    }
+    let (env, env_regex) = (names("env"), pattern("env-regex"));
+    for (k, v) in c.env.iter().filter_map(|e| e.split_once('=')).filter(|(k, _)| chosen(&env, &env_regex, k)) {
+        out.insert(k.to_string(), v.to_string());
+    }
+    if matches!(c.log.driver, LogDriver::JsonFile | LogDriver::Local) {
+        if let Some(t) = options.get("tag") {
+            out.insert("tag".into(), tag(Some(t), c));
+        }
+    }
+    out
+}
+
+/// A journal field name made of an attribute's key, as Docker's journald driver makes it:
+/// upper case, `_` for anything but letters and digits, no leading `_`.
+fn journal_key(key: &str) -> String {
+    let upper: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    upper.trim_start_matches('_').to_string()
 }
 
 /// A syslog facility by name (`daemon`, `local0`...) or number.
@@ -243,7 +330,7 @@ pub struct Forwarder {
     tag: String,
     hostname: String,
     /// Journald's fields of every entry.
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<(String, String)>,
 }
 
 impl Forwarder {
@@ -264,14 +351,18 @@ impl Forwarder {
         let tag = self::tag(tag.as_deref(), c);
         let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
         let short = c.id.get(..12).unwrap_or(&c.id).to_string();
-        let fields = vec![
+        let mut fields: Vec<(String, String)> = [
             ("CONTAINER_ID", short),
             ("CONTAINER_ID_FULL", c.id.clone()),
             ("CONTAINER_NAME", c.name.clone()),
             ("CONTAINER_TAG", tag.clone()),
             ("IMAGE_NAME", c.image.clone()),
             ("SYSLOG_IDENTIFIER", tag.clone()),
-        ];
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        fields.extend(attributes(c).into_iter().map(|(k, v)| (journal_key(&k), v)).filter(|(k, _)| !k.is_empty()));
         Ok(Some(Forwarder { target, driver: c.log.driver.clone(), tag, hostname, fields }))
     }
 
@@ -321,7 +412,7 @@ fn now() -> Now {
 
 /// One entry in the journal's native protocol: `KEY=value` lines, and a value with a newline
 /// as the key, a newline, its length as 64-bit little endian, the value and a newline.
-fn journal_entry(fields: &[(&str, String)], stream: &str, line: &str) -> Vec<u8> {
+fn journal_entry(fields: &[(String, String)], stream: &str, line: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut field = |key: &str, value: &str| {
         if value.contains('\n') {
@@ -374,7 +465,13 @@ mod tests {
         assert!(config(Some("none"), &options(&[("max-size", "1m")])).expect_err("refused").contains("max-size"));
         let e = config(Some("syslog"), &options(&[("syslog-address", "http://x")])).expect_err("refused");
         assert!(e.contains("syslog-address"), "{e}");
-        assert_eq!(config(None, &options(&[("compress", "true")])).expect("warned").1.len(), 1);
+        let e = config(None, &options(&[("compress", "true")])).expect_err("refused");
+        assert!(e.contains("max-file"), "{e}");
+        let (log, warnings) = config(Some("local"), &options(&[])).expect("local");
+        assert_eq!((log.max_size, log.max_file, log.compress), (Some(20 << 20), 5, true));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(config(None, &options(&[("labels-regex", "(")])).expect_err("refused").contains("labels-regex"));
+        assert_eq!(config(Some("local"), &options(&[("mode", "non-blocking")])).expect("warned").1.len(), 1);
     }
 
     #[test]
@@ -383,7 +480,7 @@ mod tests {
         assert!(m.starts_with("<27>") && m.contains(" h abc[") && m.ends_with("]: boom"), "{m}");
         let m = String::from_utf8(syslog_message(16, "stdout", true, "h", "abc", "hi")).expect("utf-8");
         assert!(m.starts_with("<134>1 ") && m.contains(" h abc ") && m.ends_with(" abc - hi"), "{m}");
-        let entry = journal_entry(&[("CONTAINER_NAME", "web".into())], "stdout", "two\nlines");
+        let entry = journal_entry(&[("CONTAINER_NAME".into(), "web".into())], "stdout", "two\nlines");
         assert!(entry.starts_with(b"MESSAGE\n\x09\0\0\0\0\0\0\0two\nlines\n"));
         assert!(entry.ends_with(b"PRIORITY=6\nCONTAINER_NAME=web\n"));
     }
@@ -398,5 +495,26 @@ mod tests {
         };
         assert_eq!(tag(None, &c), "0123456789ab");
         assert_eq!(tag(Some("{{.Name}}/{{.ImageName}}/{{.DaemonName}}"), &c), "web/nginx/berth");
+    }
+
+    #[test]
+    fn attributes_are_the_labels_and_variables_asked_for() {
+        let (log, _) = config(
+            None,
+            &options(&[("labels", "tier, owner"), ("env-regex", "^APP_"), ("env", "HOME"), ("tag", "{{.Name}}")]),
+        )
+        .expect("json-file");
+        let c = ContainerConfig {
+            name: "web".into(),
+            labels: [("tier", "front"), ("other", "x")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: vec!["APP_MODE=prod".into(), "HOME=/root".into(), "PATH=/bin".into()],
+            log,
+            ..Default::default()
+        };
+        let got: Vec<(String, String)> = attributes(&c).into_iter().collect();
+        let want = [("APP_MODE", "prod"), ("HOME", "/root"), ("tag", "web"), ("tier", "front")];
+        assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(journal_key("com.example.tier"), "COM_EXAMPLE_TIER");
+        assert_eq!(journal_key("_x-y"), "X_Y");
     }
 }

@@ -1,8 +1,14 @@
 //! Container output in Docker's json-file format: one JSON object per line,
-//! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`.
+//! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`, with
+//! `"attrs":{...}` before `time` when the logging options ask for labels, variables or a tag.
+//!
+//! Rotated files are `log.json.1` (the newest) to `log.json.N`; with `compress`, every one
+//! but the newest is gzipped (`log.json.2.gz`), in a thread of its own so that the
+//! container's output is not held up. The newest stays plain so that a reader that was in
+//! the middle of it when it was rotated finds it again by its inode.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +20,8 @@ use super::dir::ContainerDir;
 pub struct Entry {
     pub log: String,
     pub stream: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<std::collections::BTreeMap<String, String>>,
     pub time: String,
 }
 
@@ -61,6 +69,7 @@ fn entry_line(stream: &str, line: &[u8]) -> Vec<u8> {
     let entry = Entry {
         log: String::from_utf8_lossy(line).into_owned(),
         stream: stream.to_string(),
+        attrs: None,
         time: crate::time::now_nanos(),
     };
     let mut text = serde_json::to_vec(&entry).expect("a log entry serialises");
@@ -82,6 +91,10 @@ pub struct RotatingLog {
     forward: Option<super::logdriver::Forwarder>,
     size: u64,
     config: super::LogConfig,
+    /// `"attrs":{...},` as each entry carries it, when the options ask for any.
+    attrs: Option<Vec<u8>>,
+    /// The thread compressing the last rotated file, finished before the next rotation.
+    compressing: Option<std::thread::JoinHandle<()>>,
     /// Entries lost since the last one stored, and in all.
     lost_now: u64,
     lost: u64,
@@ -99,6 +112,8 @@ impl RotatingLog {
             forward: None,
             size,
             config,
+            attrs: None,
+            compressing: None,
             lost_now: 0,
             lost: 0,
             lost_why: None,
@@ -109,6 +124,13 @@ impl RotatingLog {
     /// (`syslog`, `journald`), or keeping nothing (`none`, whose file stays empty).
     pub fn for_container(path: &Path, c: &super::ContainerConfig) -> io::Result<RotatingLog> {
         let mut log = RotatingLog::open(path, c.log.clone())?;
+        let attrs = super::logdriver::attributes(c);
+        if !attrs.is_empty() {
+            let mut text = b"\"attrs\":".to_vec();
+            serde_json::to_writer(&mut text, &attrs).map_err(io::Error::other)?;
+            text.push(b',');
+            log.attrs = Some(text);
+        }
         log.forward = super::logdriver::Forwarder::open(c)
             .map_err(|e| io::Error::other(format!("cannot reach the {} logging driver: {e}", c.log.driver.name())))?;
         Ok(log)
@@ -161,8 +183,13 @@ impl RotatingLog {
         if keep == 1 {
             self.file.set_len(0)?;
         } else {
+            self.finish_compressing();
+            let _ = std::fs::remove_file(rotated(&self.path, keep - 1));
+            let _ = std::fs::remove_file(gzipped(&rotated(&self.path, keep - 1)));
             for n in (1..keep - 1).rev() {
-                let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+                let (from, to) = (rotated(&self.path, n), rotated(&self.path, n + 1));
+                let _ = std::fs::rename(gzipped(&from), gzipped(&to));
+                let _ = std::fs::rename(from, to);
             }
             // `log.json` never disappears, so a reader opening it at any moment finds it: the
             // full file gets its second name first, then a new file replaces the first name.
@@ -173,10 +200,56 @@ impl RotatingLog {
             let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(&fresh)?;
             std::fs::rename(&fresh, &self.path)?;
             self.file = file;
+            let second = rotated(&self.path, 2);
+            if self.config.compress && second.exists() {
+                self.compressing = Some(std::thread::spawn(move || {
+                    if let Err(e) = compress(&second) {
+                        tracing::warn!("cannot compress {}: {e}", second.display());
+                    }
+                }));
+            }
         }
         self.size = 0;
         Ok(())
     }
+
+    fn finish_compressing(&mut self) {
+        if let Some(t) = self.compressing.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RotatingLog {
+    fn drop(&mut self) {
+        self.finish_compressing();
+    }
+}
+
+/// `path.gz`.
+fn gzipped(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+/// Replaces a rotated file by its gzipped copy: the copy gets its name only when whole, and
+/// the plain file goes after it, so a reader finds one of them at every moment.
+fn compress(path: &Path) -> io::Result<()> {
+    let target = gzipped(path);
+    let temp = crate::fsutil::temp_name(&target);
+    let result = (|| {
+        let out = OpenOptions::new().create_new(true).write(true).mode(0o600).open(&temp)?;
+        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        io::copy(&mut File::open(path)?, &mut gz)?;
+        gz.finish()?.sync_all()?;
+        std::fs::rename(&temp, &target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    std::fs::remove_file(path)
 }
 
 impl Write for RotatingLog {
@@ -203,7 +276,8 @@ impl Write for RotatingLog {
             }
             self.lost_now = 0;
         }
-        if let Err(e) = self.append(buf) {
+        let with_attrs = self.attrs.as_deref().and_then(|attrs| with_attributes(buf, attrs));
+        if let Err(e) = self.append(with_attrs.as_deref().unwrap_or(buf)) {
             self.lost_why = Some(e.to_string());
             self.lost_now += 1;
             self.lost += 1;
@@ -216,6 +290,14 @@ impl Write for RotatingLog {
     }
 }
 
+/// An entry line with `"attrs":{...},` put before its `time`, the last field (a `"time":"`
+/// with its quotes unescaped cannot be inside the line's text).
+fn with_attributes(entry: &[u8], attrs: &[u8]) -> Option<Vec<u8>> {
+    const TIME: &[u8] = b"\"time\":\"";
+    let at = entry.windows(TIME.len()).rposition(|w| w == TIME)?;
+    Some([&entry[..at], attrs, &entry[at..]].concat())
+}
+
 /// `log.json.N`.
 pub fn rotated(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -223,12 +305,31 @@ pub fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The log files of a container, oldest first.
+/// The log files of a container, oldest first: `log.json.N` or `log.json.N.gz` (the plain
+/// one while both are there, as during compression).
 pub fn files(path: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = (1..100).map(|n| rotated(path, n)).take_while(|p| p.exists()).collect();
+    let found = |n| {
+        let plain = rotated(path, n);
+        if plain.exists() {
+            return Some(plain);
+        }
+        let gz = gzipped(&plain);
+        gz.exists().then_some(gz)
+    };
+    let mut out: Vec<PathBuf> = (1..100).map_while(found).collect();
     out.reverse();
     out.push(path.to_path_buf());
     out
+}
+
+/// A log file to read, decompressed when it is gzipped.
+pub fn open(path: &Path) -> io::Result<BufReader<Box<dyn Read + Send>>> {
+    let file = File::open(path)?;
+    let reader: Box<dyn Read + Send> = match path.extension().is_some_and(|e| e == "gz") {
+        true => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        false => Box::new(file),
+    };
+    Ok(BufReader::new(reader))
 }
 
 /// Reads the entries of a log, skipping lines that do not parse (a line cut by a crash).
@@ -274,7 +375,7 @@ impl Follower {
             Start::All { tail } => {
                 let all = files(&path);
                 let total: usize = match tail {
-                    Some(_) => all.iter().map(|f| File::open(f).map_or(0, |f| BufReader::new(f).lines().count())).sum(),
+                    Some(_) => all.iter().map(|f| open(f).map_or(0, |r| r.lines().count())).sum(),
                     None => 0,
                 };
                 let backlog = all[..all.len() - 1].to_vec();
@@ -313,8 +414,8 @@ impl Follower {
 
     /// Every complete line of a file read whole (a rotated one, which grows no more).
     fn take_file(&mut self, path: &Path, out: &mut Vec<Entry>) {
-        if let Ok(file) = File::open(path) {
-            take_lines(&mut BufReader::new(file), &mut String::new(), &mut self.skip, out);
+        if let Ok(mut reader) = open(path) {
+            take_lines(&mut reader, &mut String::new(), &mut self.skip, out);
         }
     }
 }
@@ -365,6 +466,33 @@ mod tests {
     }
 
     #[test]
+    fn rotated_files_but_the_newest_are_compressed_and_read_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cdir = ContainerDir::new(dir.path().to_path_buf());
+        let config =
+            crate::container::LogConfig { max_size: Some(250), max_file: 4, compress: true, ..Default::default() };
+        let mut log = RotatingLog::open(&cdir.log(), config).expect("open");
+        log.attrs = Some(br#""attrs":{"tier":"front"},"#.to_vec());
+        let mut w = LineWriter::new("stdout");
+        for i in 0..12 {
+            w.push(format!("line {i}\n").as_bytes(), &mut log).expect("write");
+        }
+        drop(log);
+        let names: Vec<String> =
+            files(&cdir.log()).iter().map(|f| f.file_name().expect("name").to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["log.json.3.gz", "log.json.2.gz", "log.json.1", "log.json"]);
+        let entries = Follower::open(&cdir, Start::All { tail: None }).expect("follow").next_entries();
+        let logs: Vec<&str> = entries.iter().map(|e| e.log.trim_end()).collect();
+        assert_eq!(logs.last(), Some(&"line 11"));
+        let first: usize = logs[0].trim_start_matches("line ").parse().expect("a line");
+        assert_eq!(logs, (first..12).map(|i| format!("line {i}")).collect::<Vec<_>>(), "in order, none lost");
+        let tier = entries[0].attrs.as_ref().and_then(|a| a.get("tier")).map(String::as_str);
+        assert_eq!(tier, Some("front"), "{:?}", entries[0]);
+        let tail = Follower::open(&cdir, Start::All { tail: Some(5) }).expect("follow").next_entries();
+        assert_eq!(tail.len(), 5);
+    }
+
+    #[test]
     fn entries_that_cannot_be_stored_are_counted_and_reported() {
         // /dev/full fails every write with ENOSPC, as a full disk does.
         let mut log = RotatingLog {
@@ -373,6 +501,8 @@ mod tests {
             forward: None,
             size: 0,
             config: crate::container::LogConfig::default(),
+            attrs: None,
+            compressing: None,
             lost_now: 0,
             lost: 0,
             lost_why: None,

@@ -256,8 +256,8 @@ pub struct HealthResult {
     pub output: String,
 }
 
-/// The logging driver, and the rotation of the container's own log (`max-size` and
-/// `max-file`).
+/// The logging driver, and the rotation of the container's own log (`max-size`,
+/// `max-file`, `compress`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogConfig {
     #[serde(default, skip_serializing_if = "logdriver::LogDriver::is_json_file")]
@@ -267,11 +267,24 @@ pub struct LogConfig {
     pub max_size: Option<u64>,
     /// How many files to keep, the current one included.
     pub max_file: u32,
+    /// Rotated files but the newest are gzipped (`compress`; the `local` driver's default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compress: bool,
+    /// The options as given (`--log-opt`, `logging.options`), as `inspect` shows them; what
+    /// each entry carries besides its line is read from them (see [`logdriver::attributes`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { driver: logdriver::LogDriver::JsonFile, max_size: None, max_file: 1 }
+        LogConfig {
+            driver: logdriver::LogDriver::JsonFile,
+            max_size: None,
+            max_file: 1,
+            compress: false,
+            options: BTreeMap::new(),
+        }
     }
 }
 

@@ -376,8 +376,10 @@ mod tests {
             with(serde_json::json!({"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}})),
             Ok(vec![])
         );
-        assert_eq!(with(serde_json::json!({"options": {"tag": "x"}})).expect("accepted").len(), 1);
-        assert_eq!(with(serde_json::json!({"driver": "local"})).expect("accepted").len(), 1);
+        assert_eq!(with(serde_json::json!({"options": {"tag": "x", "labels": "a"}})), Ok(vec![]));
+        assert_eq!(with(serde_json::json!({"driver": "local"})), Ok(vec![]));
+        let warned = with(serde_json::json!({"driver": "local", "options": {"mode": "non-blocking"}}));
+        assert!(warned.expect("accepted")[0].contains("logging option mode changes nothing"));
         assert!(
             with(serde_json::json!({"driver": "fluentd"}))
                 .expect_err("refused")

@@ -393,7 +393,7 @@ fn volumes_from(name: &str, service: &Service, existing: &BTreeMap<String, Vec<C
     Ok(mounts)
 }
 
-/// `logging.options` berth's json-file log honours: `max-size`, `max-file`.
+/// The `logging:` section as the container's log configuration (see `logdriver::config`).
 fn log_of(name: &str, service: &Service) -> Result<LogConfig> {
     let Some(logging) = &service.logging else { return Ok(LogConfig::default()) };
     let (log, _) = crate::container::logdriver::config(logging.driver.as_deref(), &logging.options)

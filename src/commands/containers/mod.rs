@@ -1,6 +1,7 @@
 //! Container commands outside a project: `start`, `stop`, `kill`, `restart`, `rm`, `pause`,
 //! `top`, `wait`, `cp`, `commit`, `inspect`; `run`/`create` and `exec` have modules of their own.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -107,8 +108,12 @@ pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The rotation options of a container's log, as Docker shows them.
+/// The options of a container's log as given, as Docker shows them (the rotation alone for a
+/// container made before berth kept them).
 fn log_options(log: &berth_engine::container::LogConfig) -> serde_json::Value {
+    if !log.options.is_empty() {
+        return serde_json::json!(log.options);
+    }
     let mut options = serde_json::Map::new();
     if let Some(size) = log.max_size {
         options.insert("max-size".into(), size.to_string().into());
@@ -189,6 +194,19 @@ pub fn commit(name: &str, image: &str, message: Option<&str>, pause: bool) -> an
         remove::pause(&store, &c, false)?;
     }
     println!("{}", result?.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `diff`: the container's changes to its image's files, a line each (`C /etc`).
+pub fn diff(name: &str) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    let changes = berth_engine::container::commit::changes(&store, &c)
+        .with_context(|| format!("cannot read the changes of container {}", c.config.name))?;
+    let mut out = std::io::stdout().lock();
+    for (kind, path) in changes {
+        writeln!(out, "{} {path}", kind.letter())?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
