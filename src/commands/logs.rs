@@ -174,6 +174,12 @@ pub(crate) struct Tails {
 }
 
 impl Tails {
+    /// `up`'s tails: what the containers write from `time` on, not what an earlier run of a
+    /// container that is started again left in its log.
+    pub(crate) fn since(time: String) -> Tails {
+        Tails { show: Show { since: Some(time), ..Show::default() }, ..Tails::default() }
+    }
+
     /// Prints what the containers logged since the last call.
     pub(crate) fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool) {
         let width = cs.iter().map(|c| c.config.name.len()).max().unwrap_or(0);

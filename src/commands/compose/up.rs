@@ -45,6 +45,7 @@ pub fn up(scope: &Scope, args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.watch && (args.detach || args.wait) {
         anyhow::bail!("--watch shows the services' output: it cannot go with -d or --wait");
     }
+    let began = berth_engine::time::now_nanos();
     let project = scope.project()?;
     let store = engine::store()?;
     let mut scale = BTreeMap::new();
@@ -91,7 +92,7 @@ pub fn up(scope: &Scope, args: UpArgs) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    attached(&store, project, &services, &args)
+    attached(&store, project, &services, &args, began)
 }
 
 /// `watch [SERVICE...]`: `up -d` (unless `--no-up`), then the develop.watch rules until
@@ -120,7 +121,13 @@ extern "C" fn on_interrupt(_: nix::libc::c_int) {
 
 /// `up` without `-d`: the services' output, prefixed, until every container has stopped for
 /// good, or Ctrl-C (a graceful stop; a second one kills), or an abort flag fires.
-fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs) -> anyhow::Result<ExitCode> {
+fn attached(
+    store: &Store,
+    project: &Project,
+    services: &[String],
+    args: &UpArgs,
+    began: String,
+) -> anyhow::Result<ExitCode> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only increments an atomic, which is async-signal-safe.
@@ -128,11 +135,16 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
         let _ = sigaction(Signal::SIGINT, &action);
         let _ = sigaction(Signal::SIGTERM, &action);
     }
+    // `--attach` chooses; without it every service but those with `attach: false`.
     let shown = |s: &str| {
-        (args.attach.is_empty() || args.attach.iter().any(|a| a == s)) && !args.no_attach.iter().any(|a| a == s)
+        let chosen = match args.attach.is_empty() {
+            true => project.services.get(s).and_then(|svc| svc.attach) != Some(false),
+            false => args.attach.iter().any(|a| a == s),
+        };
+        chosen && !args.no_attach.iter().any(|a| a == s)
     };
     let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
-    let mut tails = Tails::default();
+    let mut tails = Tails::since(began);
     let report = Lines;
     let mut exit_code = 0;
     loop {
@@ -140,7 +152,8 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
             .into_iter()
             .filter(|c| services.iter().any(|s| s == project::service_of(c)))
             .collect();
-        tails.pump(store, &cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect::<Vec<_>>(), true);
+        let attached: Vec<Container> = cs.iter().filter(|c| shown(project::service_of(c))).cloned().collect();
+        tails.pump(store, &attached, true);
         let ended: Vec<&Container> =
             cs.iter().filter(|c| matches!(c.state.status, Status::Exited | Status::Dead)).collect();
         let failed = ended.iter().find(|c| c.state.exit_code != Some(0));
@@ -160,11 +173,11 @@ fn attached(store: &Store, project: &Project, services: &[String], args: &UpArgs
             }
             let timeout = if INTERRUPTS.load(Ordering::Relaxed) > 1 { Some(0) } else { args.timeout };
             project::stop_containers(store, Some(project), &cs, timeout, &report)?;
-            tails.pump(store, &cs, true);
+            tails.pump(store, &attached, true);
             return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
         }
         if !cs.is_empty() && cs.iter().all(|c| !remove::is_live(c)) {
-            tails.pump(store, &cs, true);
+            tails.pump(store, &attached, true);
             return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
         }
         std::thread::sleep(Duration::from_millis(100));
