@@ -411,6 +411,48 @@ services:
 }
 
 #[test]
+fn watch_rebuilds_the_image_and_recreates_the_service() {
+    let state = with_latest_tag();
+    let (dir, f) = project(
+        "name: rebuilt
+services:
+  app:
+    build: ./app
+    image: local/rebuilt:dev
+    stop_grace_period: 1s
+    develop:
+      watch:
+        - path: ./app
+          action: rebuild
+",
+    );
+    let app = dir.path().join("app");
+    fs::create_dir_all(&app).expect("mkdir");
+    fs::write(app.join("Dockerfile"), "FROM busybox:latest\nCOPY version /version\nCMD [\"sleep\", \"600\"]\n")
+        .expect("write");
+    fs::write(app.join("version"), "v1\n").expect("write");
+    let watcher = std::process::Command::new(crate::support::BERTH)
+        .args(["-f", &f, "watch"])
+        .env("BERTH_ROOT", state.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth runs");
+    let _watching = Watching(watcher);
+    let version = || stdout(&state.berth(&["-f", &f, "exec", "app", "cat", "/version"]));
+    crate::containers::wait_for("the service", || version() == "v1\n");
+    let first = state.ok(&["-f", &f, "ps", "-q", "app"]);
+    // The watcher is set up after the service starts; edit until the rebuilt image runs.
+    crate::containers::wait_for("the rebuild", || {
+        fs::write(app.join("version"), "v2\n").expect("write");
+        version() == "v2\n"
+    });
+    assert_ne!(state.ok(&["-f", &f, "ps", "-q", "app"]), first, "a new container of the new image");
+    state.ok(&["-f", &f, "down", "-t", "0"]);
+    state.ok(&["rmi", "local/rebuilt:dev"]);
+}
+
+#[test]
 fn system_boot_brings_a_project_back_in_dependency_order() {
     let state = with_latest_tag();
     let (_dir, f) = project(

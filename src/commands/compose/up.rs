@@ -105,6 +105,7 @@ pub fn watch(scope: &Scope, services: &[String], no_up: bool) -> anyhow::Result<
         let selected = project::selected(project, services, false)?;
         project::check(&store, project, &selected)?;
         pull_images(&store, project, &selected, "missing")?;
+        crate::commands::build::before_up(project, &selected, false, false)?;
         let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
         let order = project::converge(&store, project, &opts, &Lines)?;
         project::start(&store, project, &order, &exe, &Lines)?;
@@ -267,12 +268,14 @@ pub fn run(scope: &Scope, mut args: crate::cli::RunArgs) -> anyhow::Result<ExitC
         if !deps.is_empty() {
             project::check(&store, project, &deps)?;
             pull_images(&store, project, &deps, &args.pull)?;
+            crate::commands::build::before_up(project, &deps, false, false)?;
             let opts = UpOptions { services: deps.clone(), no_deps: true, ..UpOptions::default() };
             let order = project::converge(&store, project, &opts, &Lines)?;
             project::start(&store, project, &order, &exe, &Lines)?;
         }
     }
     pull_images(&store, project, std::slice::from_ref(&service), &args.pull)?;
+    crate::commands::build::before_up(project, std::slice::from_ref(&service), false, false)?;
     let one_off = project::OneOff {
         command: args.command.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| vec![e.clone()]),
@@ -317,6 +320,7 @@ pub fn create(scope: &Scope, services: &[String], no_deps: bool) -> anyhow::Resu
     let selected = project::selected(project, services, no_deps)?;
     project::check(&store, project, &selected)?;
     pull_images(&store, project, &selected, "missing")?;
+    crate::commands::build::before_up(project, &selected, false, false)?;
     let opts = UpOptions { services: services.to_vec(), no_deps, ..UpOptions::default() };
     project::converge(&store, project, &opts, &Lines)?;
     Ok(ExitCode::SUCCESS)
