@@ -121,6 +121,15 @@ pub enum Command {
     },
     /// Inspect changes to files or directories on a container's filesystem
     Diff { container: String },
+    /// Rename a container
+    Rename { container: String, new_name: String },
+    /// Export a container's filesystem as a tar archive
+    Export {
+        container: String,
+        /// Write to a file, instead of STDOUT
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Show the processes of a container
     Top {
         /// Containers; in a project, its services (default: all)

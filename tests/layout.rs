@@ -62,6 +62,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::remove",
             "container::launch",
             "container::commit",
+            "container::export",
         ],
     ),
     (

@@ -94,6 +94,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             containers::commit(&container, &image, message.as_deref(), pause)
         }
         Command::Diff { container } => containers::diff(&container),
+        Command::Rename { container, new_name } => containers::rename(&container, &new_name),
+        Command::Export { container, output } => containers::export(&container, output.as_deref()),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
         Command::System(SystemCommand::Install { unit_dir }) => system::install(&unit_dir),

@@ -5,6 +5,7 @@
 use crate::images::State;
 use crate::registry::busybox_layer;
 use crate::support::{stderr, stdout};
+use std::collections::BTreeMap;
 use std::fs;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -447,6 +448,23 @@ fn commit_makes_an_image_of_the_changes() {
     ]);
     let diff = state.ok(&["diff", "changed"]);
     assert_eq!(diff, "A /data\nA /data/x\nC /etc\nD /etc/group\nA /hello\n", "as docker diff shows them");
+    // export: the image's files with the container's changes, as one archive.
+    let dir = tempfile::tempdir().expect("tmp");
+    let archive = dir.path().join("changed.tar");
+    state.ok(&["export", "-o", archive.to_str().expect("utf-8"), "changed"]);
+    let mut entries = BTreeMap::new();
+    for entry in tar::Archive::new(std::fs::File::open(&archive).expect("archive")).entries().expect("tar") {
+        let mut entry = entry.expect("entry");
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut entry, &mut text);
+        entries.insert(entry.path().expect("path").to_string_lossy().into_owned(), text);
+    }
+    assert_eq!(entries.get("hello").map(String::as_str), Some("hi\n"), "the container's files");
+    assert_eq!(entries.get("data/x").map(String::as_str), Some("x\n"));
+    assert!(entries.contains_key("bin/sh") && entries.contains_key("etc/"), "the image's files");
+    assert!(!entries.contains_key("etc/group"), "a deleted file is not exported");
+    let piped = state.berth(&["export", "changed"]);
+    assert_eq!(piped.stdout, std::fs::read(&archive).expect("read"), "the same archive on standard output");
     let id = state.ok(&["commit", "-m", "my change", "changed", "local/committed:1"]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
     let inspect: serde_json::Value =

@@ -157,6 +157,15 @@ fn names_resolve_on_shared_networks_only() {
     web(&state, "web2", "front", &["--network-alias", "www"]);
     let two = sh(&state, "front", "nslookup www");
     assert_eq!(stdout(&two).matches("Address: ").count(), 2, "{}", stdout(&two));
+    // A renamed container is found, and resolved, by its new name only.
+    state.ok(&["rename", "db", "datastore"]);
+    assert!(sh(&state, "back", "nslookup datastore").status.success(), "the new name resolves");
+    assert!(!sh(&state, "back", "nslookup db").status.success(), "the old name is gone");
+    assert_eq!(state.ok(&["exec", "datastore", "echo", "found"]), "found\n");
+    let taken = state.berth(&["rename", "datastore", "web"]);
+    assert!(!taken.status.success() && stderr(&taken).contains("\"web\""), "{}", stderr(&taken));
+    let same = state.berth(&["rename", "datastore", "datastore"]);
+    assert!(!same.status.success() && stderr(&same).contains("another name"), "{}", stderr(&same));
 }
 
 #[test]

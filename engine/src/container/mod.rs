@@ -15,6 +15,7 @@ pub mod create;
 pub mod dir;
 pub mod exec;
 mod executor;
+pub mod export;
 pub mod health;
 pub mod joins;
 pub mod launch;

@@ -165,6 +165,23 @@ impl Store {
         }
     }
 
+    /// Gives container `id` the name `name`, which no other container has (checked and
+    /// written under the lock creations take, so two renames or a creation cannot both get it).
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<(), ContainerError> {
+        if !valid_name(name) {
+            return Err(ContainerError::BadName(name.to_string()));
+        }
+        let io_err = |source| ContainerError::Io { action: "rename", id: id.to_string(), source };
+        let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
+        let all = self.list_configs()?;
+        if all.iter().any(|c| c.name == name && c.id != id) {
+            return Err(ContainerError::NameInUse(name.to_string()));
+        }
+        let mut config = all.into_iter().find(|c| c.id == id).ok_or_else(|| ContainerError::NotFound(id.into()))?;
+        config.name = name.to_string();
+        self.save_config(&config)
+    }
+
     /// Writes a container's configuration (at creation, and when its networks change).
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
         let path = self.container_dir(&config.id).config();

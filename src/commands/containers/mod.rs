@@ -210,6 +210,55 @@ pub fn diff(name: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `rename`: a new name, under which the container is found and resolved on its networks.
+pub fn rename(name: &str, new_name: &str) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    if c.config.name == new_name {
+        anyhow::bail!("container {name} is already called {new_name}: renaming a container needs another name");
+    }
+    store.rename_container(&c.config.id, new_name)?;
+    if !c.config.network.endpoints.is_empty() {
+        berth_engine::network::sync_dns(&store)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export`: the container's files as a tar stream, to `output` or standard output (never
+/// to a terminal).
+pub fn export(name: &str, output: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let store = engine::store()?;
+    let c = store.find_container(name)?;
+    let failed = || format!("cannot export container {}", c.config.name);
+    match output {
+        Some(path) => {
+            // Written whole under a temporary name, so a failed export leaves no half archive.
+            let temp = path.with_file_name(format!(".{}.part", path.file_name().unwrap_or_default().to_string_lossy()));
+            let file = std::fs::File::create(&temp).with_context(|| format!("cannot write {}", temp.display()))?;
+            let result = berth_engine::container::export::export(&store, &c, std::io::BufWriter::new(file))
+                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&temp, path));
+            if result.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            result.with_context(failed)?;
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                anyhow::bail!(
+                    "cowardly refusing to write an archive to a terminal: use -o FILE or redirect the output"
+                );
+            }
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            berth_engine::container::export::export(&store, &c, out)
+                .and_then(|mut w| w.flush())
+                .with_context(failed)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
     each(names, |store, c| Ok(remove::pause(store, c, pause)?))
 }
