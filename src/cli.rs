@@ -123,6 +123,8 @@ pub enum Command {
     Diff { container: String },
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Generate the autocompletion script for the specified shell
+    Completion { shell: clap_complete::Shell },
     /// Export a container's filesystem as a tar archive
     Export {
         container: String,
@@ -299,6 +301,9 @@ pub enum SystemCommand {
         /// Where to write the unit
         #[arg(long, default_value = "/etc/systemd/system")]
         unit_dir: std::path::PathBuf,
+        /// Where to write bash's completion script
+        #[arg(long, default_value = "/usr/share/bash-completion/completions")]
+        completion_dir: std::path::PathBuf,
     },
 }
 

@@ -95,10 +95,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Diff { container } => containers::diff(&container),
         Command::Rename { container, new_name } => containers::rename(&container, &new_name),
+        Command::Completion { shell } => {
+            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "berth", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export { container, output } => containers::export(&container, output.as_deref()),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
-        Command::System(SystemCommand::Install { unit_dir }) => system::install(&unit_dir),
+        Command::System(SystemCommand::Install { unit_dir, completion_dir }) => {
+            system::install(&unit_dir, &completion_dir)
+        }
         Command::Ps(args) => ps::ps(args),
         Command::Logs(args) => logs::logs(args),
         Command::Exec(args) => containers::exec(args),

@@ -22,7 +22,7 @@ pub fn boot() -> anyhow::Result<ExitCode> {
 }
 
 /// `berth system install`: the systemd unit that runs `berth system boot` once at boot.
-pub fn install(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub fn install(unit_dir: &std::path::Path, completion_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let root = berth_engine::store::default_root();
     let unit = format!(
@@ -37,6 +37,13 @@ pub fn install(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, unit).with_context(|| format!("cannot write {}", path.display()))?;
     println!("Wrote {}", path.display());
     println!("Enable it with: systemctl daemon-reload && systemctl enable berth-boot.service");
+    let mut script = Vec::new();
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(clap_complete::Shell::Bash, &mut command, "berth", &mut script);
+    std::fs::create_dir_all(completion_dir).with_context(|| format!("cannot create {}", completion_dir.display()))?;
+    let path = completion_dir.join("berth");
+    std::fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("Wrote {} (bash completion)", path.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -49,9 +49,13 @@ fn system_boot_brings_back_what_the_policy_says() {
     assert!(!stderr(&state.berth(&["system", "boot"])).contains("Started"), "running containers are left alone");
 
     let units = state.dir.path().join("units");
-    state.ok(&["system", "install", "--unit-dir", units.to_str().expect("utf-8")]);
+    let completions = state.dir.path().join("completions");
+    let dirs = [units.to_str().expect("utf-8"), completions.to_str().expect("utf-8")];
+    state.ok(&["system", "install", "--unit-dir", dirs[0], "--completion-dir", dirs[1]]);
     let unit = fs::read_to_string(units.join("berth-boot.service")).expect("unit");
     assert!(unit.contains("system boot") && unit.contains("WantedBy=multi-user.target"), "{unit}");
+    let script = fs::read_to_string(completions.join("berth")).expect("completion script");
+    assert!(script.contains("complete -F _berth"), "bash's completion of berth");
 }
 
 #[test]

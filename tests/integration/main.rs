@@ -2,6 +2,7 @@
 //! package keeps link times down; each area is a module.
 
 mod build;
+mod cli;
 mod compose;
 mod config;
 mod conformance;
@@ -22,3 +23,4 @@ mod support;
 mod terminal;
 mod tls;
 mod volumes;
+mod watch;
