@@ -706,6 +706,10 @@ pub struct PsArgs {
     /// Only containers in this state: created, running, paused, restarting, exited, dead
     #[arg(long)]
     pub status: Vec<String>,
+    /// Only containers that match: id, name, label, status, exited, health, ancestor, network,
+    /// volume, before, since, publish, expose (`KEY=VALUE`; repeat a key for either value)
+    #[arg(long)]
+    pub filter: Vec<String>,
     /// Print only IDs
     #[arg(short, long)]
     pub quiet: bool,

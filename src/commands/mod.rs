@@ -6,6 +6,7 @@ mod build;
 mod compose;
 mod config;
 mod containers;
+mod filter;
 mod images;
 mod inspect;
 mod login;

@@ -7,6 +7,7 @@ use berth_engine::container::{Status, remove};
 use berth_engine::project;
 
 use crate::cli::{Format, PsArgs};
+use crate::commands::filter::Filters;
 use crate::commands::scope::Scope;
 use crate::{engine, output};
 
@@ -48,9 +49,12 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     if !args.services.is_empty() || args.list_services {
         anyhow::bail!("services are a project's: give -f or -p, or run this where compose.yaml is");
     }
-    let mut all = store.list_containers()?;
-    all.retain(|c| args.all || !args.status.is_empty() || remove::is_live(c));
+    let filters = Filters::parse(&args.filter)?;
+    let every = store.list_containers()?;
+    let mut all = every.clone();
+    all.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || remove::is_live(c));
     all.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
+    all.retain(|c| filters.matches(c, &every));
     all.reverse();
     if args.quiet {
         for c in &all {
@@ -96,8 +100,11 @@ pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
         names.iter().for_each(|n| println!("{n}"));
         return Ok(ExitCode::SUCCESS);
     }
-    cs.retain(|c| args.all || !args.status.is_empty() || remove::is_live(c));
+    let filters = Filters::parse(&args.filter)?;
+    let every = cs.clone();
+    cs.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || remove::is_live(c));
     cs.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
+    cs.retain(|c| filters.matches(c, &every));
     if args.quiet {
         cs.iter().for_each(|c| println!("{}", c.config.id));
         return Ok(ExitCode::SUCCESS);

@@ -1,4 +1,4 @@
-//! The command line itself: the shells' completion scripts.
+//! The command line itself: the shells' completion scripts, and the filters scripts use.
 
 use std::process::Command;
 
@@ -22,4 +22,33 @@ fn completions_load_in_bash_and_complete_commands() {
     }
     let out = Command::new(BERTH).args(["completion", "tcsh"]).output().expect("berth runs");
     assert!(!out.status.success() && stderr(&out).contains("tcsh"), "{}", stderr(&out));
+}
+
+#[test]
+fn ps_filters_as_docker_reads_them() {
+    let state = crate::containers::state_with_busybox();
+    let image = crate::containers::IMAGE;
+    state.ok(&["run", "-d", "--name", "front", "-l", "tier=front", "--expose", "8080", image, "sleep", "600"]);
+    let _ = state.berth(&["run", "--name", "failed", "-l", "tier=back", image, "sh", "-c", "exit 3"]);
+    let names = |filters: &[&str]| -> Vec<String> {
+        let mut args = vec!["ps", "--format", "json"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let out = state.ok(&args);
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["Names"].to_string()).collect()
+    };
+    assert_eq!(names(&["label=tier=front"]), ["\"front\""]);
+    assert_eq!(names(&["status=exited"]), ["\"failed\""], "a status filter shows stopped containers");
+    assert_eq!(names(&["status=exited", "status=running"]).len(), 2, "values of a key are alternatives");
+    assert_eq!(names(&["label=tier", "status=running"]), ["\"front\""], "keys all match");
+    assert_eq!(names(&["name=^/front$"]), ["\"front\""]);
+    assert_eq!(names(&["expose=8080"]), ["\"front\""]);
+    assert_eq!(names(&["publish=8080"]), Vec::<String>::new(), "exposed, not published");
+    assert_eq!(names(&["ancestor=busybox:none"]), Vec::<String>::new());
+    let all = state.ok(&["ps", "-a", "-q", "--filter", "exited=3"]);
+    assert_eq!(all.lines().count(), 1, "{all}");
+    let out = state.berth(&["ps", "--filter", "colour=red"]);
+    assert!(!out.status.success() && stderr(&out).contains("invalid filter \"colour\""), "{}", stderr(&out));
+    state.ok(&["rm", "-f", "front", "failed"]);
 }
