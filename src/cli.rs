@@ -123,6 +123,8 @@ pub enum Command {
     Diff { container: String },
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Generate the autocompletion script for the specified shell
     Completion { shell: clap_complete::Shell },
     /// Export a container's filesystem as a tar archive
@@ -715,6 +717,24 @@ pub struct PsArgs {
     pub quiet: bool,
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Containers; in a project, its services (default: the running ones)
+    pub containers: Vec<String>,
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (the default) or `json`, a line per container
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]

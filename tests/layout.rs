@@ -49,6 +49,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::joins",
             "container::executor",
             "container::cgroup",
+            "container::stats",
             "container::attach",
         ],
     ),

@@ -14,6 +14,7 @@ mod logs;
 mod network;
 mod ps;
 mod scope;
+mod stats;
 mod system;
 mod volume;
 mod watch;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down(args) => compose::down(&scope, args),
         Command::Ls { all, quiet, format } => compose::ls(all, quiet, format),
         Command::Ps(args) if project => ps::project_ps(&scope, args),
+        Command::Stats(args) if project && scope.names_services(&args.containers) => stats::project_stats(&scope, args),
         Command::Logs(args) if project => logs::project_logs(&scope, args),
         Command::Stop(args) if project => compose::stop(&scope, args),
         Command::Restart(args) if project => compose::restart(&scope, args),
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Diff { container } => containers::diff(&container),
         Command::Rename { container, new_name } => containers::rename(&container, &new_name),
+        Command::Stats(args) => stats::stats(args),
         Command::Completion { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "berth", &mut std::io::stdout());

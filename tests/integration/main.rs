@@ -19,6 +19,7 @@ mod registry;
 mod resources;
 mod secrets;
 mod security;
+mod stats;
 mod support;
 mod terminal;
 mod tls;

@@ -1,0 +1,81 @@
+//! `stats` against a real container whose memory use is known, its figures checked against
+//! the cgroup files the kernel keeps.
+
+use std::path::{Path, PathBuf};
+
+use crate::containers::{IMAGE, state_with_busybox, wait_for};
+use crate::support::stderr;
+
+/// The directory of a container's cgroup in the hierarchy that has `file`.
+fn cgroup_with(id: &str, file: &str) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    mounts
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| Path::new(m).join("berth").join(id))
+        .find(|d| d.join(file).exists())
+}
+
+fn read_number(dir: &Path, file: &str) -> u64 {
+    std::fs::read_to_string(dir.join(file)).expect("cgroup file").trim().parse().expect("a number")
+}
+
+fn stat(dir: &Path, key: &str) -> u64 {
+    let text = std::fs::read_to_string(dir.join("memory.stat")).expect("memory.stat");
+    text.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).map_or(0, |n| n.trim().parse().expect("a number"))
+}
+
+/// `12.5MiB` as bytes.
+fn mib(text: &str) -> f64 {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).expect("a unit"));
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unit {other}"),
+    };
+    number.parse::<f64>().expect("a number") * scale / (1024.0 * 1024.0)
+}
+
+#[test]
+fn stats_reports_what_the_cgroups_hold() {
+    let state = state_with_busybox();
+    // 48 MiB in /dev/shm are charged to the container and are no file cache it may drop.
+    let fill = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; touch /tmp/done; exec sleep 600";
+    let id = state.ok(&["run", "-d", "--name", "hog", "-m", "256m", IMAGE, "sh", "-c", fill]);
+    let id = id.trim();
+    wait_for("the memory to be filled", || state.berth(&["exec", "hog", "ls", "/tmp/done"]).status.success());
+    let out = state.berth(&["stats", "--no-stream", "--format", "json", "hog"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let usage = row["MemUsage"].as_str().expect("MemUsage");
+    let (used, limit) = usage.split_once(" / ").expect("USAGE / LIMIT");
+    assert_eq!(limit, "256MiB", "{row}");
+    let used = mib(used);
+    assert!((48.0..64.0).contains(&used), "48 MiB and a little: {row}");
+    match cgroup_with(id, "memory.usage_in_bytes") {
+        Some(dir) => {
+            let kernel = (read_number(&dir, "memory.usage_in_bytes") - stat(&dir, "total_inactive_file")) as f64;
+            assert!((kernel / 1048576.0 - used).abs() < 2.0, "as the cgroup says ({kernel} bytes): {row}");
+        }
+        None => {
+            let dir = cgroup_with(id, "memory.current").expect("a memory cgroup");
+            let kernel = (read_number(&dir, "memory.current") - stat(&dir, "inactive_file")) as f64;
+            assert!((kernel / 1048576.0 - used).abs() < 2.0, "as the cgroup says ({kernel} bytes): {row}");
+        }
+    }
+    let pids = cgroup_with(id, "pids.current").map(|d| read_number(&d, "pids.current")).expect("a pids cgroup");
+    assert_eq!(row["PIDs"], pids.to_string(), "{row}");
+    assert_eq!(row["Name"], "hog");
+    assert_eq!(row["ID"], &id[..12]);
+    assert!(row["CPUPerc"].as_str().is_some_and(|c| c.ends_with('%')), "{row}");
+    let table = state.ok(&["stats", "--no-stream"]);
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.starts_with("CONTAINER ID") && header.contains("MEM USAGE / LIMIT") && header.ends_with("PIDS"));
+    assert!(table.contains("hog"), "{table}");
+    state.ok(&["rm", "-f", "hog"]);
+    let out = state.berth(&["stats", "--no-stream", "--format", "{{.Name}}"]);
+    assert!(!out.status.success() && stderr(&out).contains("invalid --format"), "{}", stderr(&out));
+}
