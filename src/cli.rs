@@ -269,6 +269,19 @@ pub enum ImageCommand {
     Build(BuildArgs),
     /// Show the details of images as JSON
     Inspect(InspectArgs),
+    /// Show the history of an image
+    History {
+        image: String,
+        /// Don't truncate output
+        #[arg(long)]
+        no_trunc: bool,
+        /// Only show image IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// `table` (the default) or `json`, a line per layer
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),

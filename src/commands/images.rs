@@ -127,6 +127,70 @@ pub fn inspect(names: &[String], format: Option<&str>) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// `image history`: the steps that made an image, newest first, each with the layer it
+/// added (`0B` for a step that changed only the configuration), as Docker lists them.
+pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let json = match format {
+        None | Some("table") => false,
+        Some("json") => true,
+        Some(other) => anyhow::bail!("invalid --format {other:?}: use table or json"),
+    };
+    let store = engine::store()?;
+    let (_, record) = store.find_image(name)?;
+    let config = store.config_of(&record)?;
+    let mut layers = config.rootfs.diff_ids.iter();
+    let mut steps: Vec<(berth_engine::image::manifest::History, u64)> = config
+        .history
+        .iter()
+        .map(|h| (h.clone(), if h.empty_layer { 0 } else { layers.next().map_or(0, |d| store.snapshot_size(d)) }))
+        .collect();
+    // Layers the history does not tell of (an imported root file system) get a step each.
+    for d in layers {
+        steps.push((Default::default(), store.snapshot_size(d)));
+    }
+    steps.reverse();
+    let short = |s: &str| s.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+    let id = |i: usize| match i {
+        0 if no_trunc => record.id.to_string(),
+        0 => short(&record.id.to_string()),
+        _ => "<missing>".to_string(),
+    };
+    if quiet {
+        (0..steps.len()).for_each(|i| println!("{}", id(i)));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let created_by = |h: &berth_engine::image::manifest::History| {
+        let text = h.created_by.clone().unwrap_or_default().replace(['\n', '\t'], " ");
+        match no_trunc || text.chars().count() <= 45 {
+            true => text,
+            false => text.chars().take(44).collect::<String>() + "…",
+        }
+    };
+    if json {
+        for (i, (h, size)) in steps.iter().enumerate() {
+            let line = serde_json::json!({
+                "Comment": h.comment.clone().unwrap_or_default(), "CreatedAt": h.created.clone().unwrap_or_default(),
+                "CreatedBy": created_by(h), "CreatedSince": output::since(h.created.as_deref()), "ID": id(i),
+                "Size": output::human_size(*size),
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = output::Table::new(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
+    for (i, (h, size)) in steps.iter().enumerate() {
+        table.row(vec![
+            id(i),
+            output::since(h.created.as_deref()),
+            created_by(h),
+            output::human_size(*size),
+            h.comment.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn tag(args: TagArgs) -> anyhow::Result<ExitCode> {
     let target = ImageRef::parse(&args.target)?;
     engine::store()?.tag_image(&args.source, &target)?;

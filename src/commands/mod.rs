@@ -79,6 +79,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(args),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&a.names, a.format.as_deref()),
         Command::Image(ImageCommand::Prune { .. }) => images::prune(),
+        Command::Image(ImageCommand::History { image, no_trunc, quiet, format }) => {
+            images::history(&image, no_trunc, quiet, format.as_deref())
+        }
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => archive::save(args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => archive::load(args),
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => archive::import(args),

@@ -59,6 +59,19 @@ CMD [\"world\"]
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(state.ok(&["run", "--rm", "app:1"]), "hello, world (built)\n");
     assert_eq!(state.ok(&["run", "--rm", "app:1", "there"]), "hello, there (built)\n");
+    // history: newest first, the RUN's layer with its size, the CMD a step of no layer.
+    let history = state.ok(&["image", "history", "app:1"]);
+    let lines: Vec<&str> = history.lines().collect();
+    assert!(lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY") && lines[0].ends_with("COMMENT"));
+    let id = state.ok(&["image", "inspect", "-f", "{{.Id}}", "app:1"]);
+    assert!(lines[1].starts_with(&id.trim().trim_start_matches("sha256:")[..12]), "the top step is the image");
+    assert!(lines[1].contains("CMD") && lines[1].contains(" 0B"), "{history}");
+    let run = lines.iter().find(|l| l.contains("chmod +x")).expect("the RUN step");
+    assert!(run.starts_with("<missing>") && !run.contains(" 0B "), "a layer of its own: {history}");
+    let quiet = state.ok(&["image", "history", "-q", "app:1"]);
+    assert_eq!(quiet.lines().count(), lines.len() - 1);
+    let full = state.ok(&["image", "history", "--no-trunc", "--format", "json", "app:1"]);
+    assert!(full.contains("chmod +x bin/app.sh && echo built > stamp"), "{full}");
     let c = config(&state, "app:1");
     assert_eq!(c["WorkingDir"], "/app");
     assert_eq!(c["User"], "1000:1000");
