@@ -99,6 +99,9 @@ pub enum Command {
         /// In a project: which replica of the service
         #[arg(long, default_value_t = 1)]
         index: u64,
+        /// Always follow symbol link in SRC_PATH
+        #[arg(short = 'L', long)]
+        follow_link: bool,
     },
     /// In a project: stream the containers' events (create, start, die, health, destroy...)
     Events {

@@ -53,7 +53,18 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::attach",
         ],
     ),
-    (4, &["network", "network::endpoint", "network::dns", "network::etc", "volume", "container::copy"]),
+    (
+        4,
+        &[
+            "network",
+            "network::endpoint",
+            "network::dns",
+            "network::etc",
+            "volume",
+            "container::copy",
+            "container::copy_stream",
+        ],
+    ),
     (
         5,
         &[

@@ -93,8 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kill(args) => containers::kill(args),
         Command::Rm(args) => containers::rm(args),
         Command::Restart(args) => containers::restart(args),
-        Command::Cp { source, destination, index } if project => compose::cp(&scope, &source, &destination, index),
-        Command::Cp { source, destination, .. } => containers::cp(&source, &destination),
+        Command::Cp { source, destination, index, follow_link } if project => {
+            compose::cp(&scope, &source, &destination, index, follow_link)
+        }
+        Command::Cp { source, destination, follow_link, .. } => containers::cp(&source, &destination, follow_link),
         Command::Events { services, json } => compose::events(&scope, &services, json),
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)

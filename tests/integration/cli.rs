@@ -1,5 +1,7 @@
-//! The command line itself: the shells' completion scripts, and the filters scripts use.
+//! The command line itself: the shells' completion scripts, the filters scripts use, and
+//! `cp`'s streams and links.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::{BERTH, stderr};
@@ -51,4 +53,54 @@ fn ps_filters_as_docker_reads_them() {
     let out = state.berth(&["ps", "--filter", "colour=red"]);
     assert!(!out.status.success() && stderr(&out).contains("invalid filter \"colour\""), "{}", stderr(&out));
     state.ok(&["rm", "-f", "front", "failed"]);
+}
+
+/// `berth ARGS` with `input` on standard input.
+fn with_bytes(state: &crate::images::State, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = state
+        .command(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth runs");
+    child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+    child.wait_with_output().expect("berth ends")
+}
+
+#[test]
+fn cp_streams_tar_keeps_links_and_copies_the_etc_files_of_a_stopped_container() {
+    let state = crate::containers::state_with_busybox();
+    let image = crate::containers::IMAGE;
+    state.ok(&["run", "-d", "--name", "files", "--hostname", "filebox", image, "sleep", "600"]);
+    state.ok(&["exec", "files", "sh", "-c", "mkdir /d && echo one > /d/f && ln -s /d/f /d/link"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    // A link is copied as a link, its target with -L.
+    state.ok(&["cp", "files:/d/link", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_link(dir.path().join("link")).expect("a link"), Path::new("/d/f"));
+    state.ok(&["cp", "-L", "files:/d/link", dir.path().join("followed").to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("followed")).expect("a file"), "one\n");
+    // `-` as the host side is a tar stream, out and in.
+    let out = state.berth(&["cp", "files:/d", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names: Vec<String> = tar::Archive::new(&out.stdout[..])
+        .entries()
+        .expect("a tar stream")
+        .map(|e| e.expect("entry").path().expect("path").to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"d/f".to_string()) && names.contains(&"d/link".to_string()), "{names:?}");
+    let into = with_bytes(&state, &["cp", "-", "files:/tmp"], &out.stdout);
+    assert!(into.status.success(), "{}", stderr(&into));
+    assert_eq!(state.ok(&["exec", "files", "cat", "/tmp/d/f"]), "one\n");
+    let refused = with_bytes(&state, &["cp", "-", "files:/nowhere"], &out.stdout);
+    assert!(stderr(&refused).contains("must be a directory"), "{}", stderr(&refused));
+    // A stopped container's /etc/hosts and /etc/hostname are the files it had, not placeholders.
+    state.ok(&["stop", "-t", "0", "files"]);
+    let host = dir.path().join("hostname");
+    state.ok(&["cp", "files:/etc/hostname", host.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read_to_string(&host).expect("read"), "filebox\n");
+    let hosts = state.berth(&["cp", "files:/etc/hosts", "-"]);
+    assert!(String::from_utf8_lossy(&hosts.stdout).contains("localhost"), "{}", stderr(&hosts));
+    state.ok(&["rm", "files"]);
 }

@@ -25,12 +25,20 @@ pub fn root(store: &Store, c: &Container) -> io::Result<rootfs::MountedRoot> {
 }
 
 /// Copies `src` (a path in the container) to `dest` on the host. A directory is copied
-/// recursively; into an existing directory `dest`, the copy keeps its name.
-pub fn copy_out(root: &Path, src: &str, dest: &Path) -> io::Result<()> {
+/// recursively; into an existing directory `dest`, the copy keeps its name. A symbolic link
+/// `src` is copied as a link, unless `follow` (`cp -L`), as Docker copies it.
+pub fn copy_out(root: &Path, src: &str, dest: &Path, follow: bool) -> io::Result<()> {
     let root = InRoot::open(root)?;
-    let fd = root.open_at(src, OFlags::RDONLY)?;
     let name = Path::new(src).file_name().map(|n| n.to_owned()).unwrap_or_else(|| "root".into());
     let target = if dest.is_dir() { dest.join(name) } else { dest.to_path_buf() };
+    if !follow {
+        let link = root.open_at(src, OFlags::PATH | OFlags::NOFOLLOW)?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&link)?.st_mode) == FileType::Symlink {
+            let text = rustix::fs::readlinkat(&link, "", Vec::new())?;
+            return std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(text.as_bytes()), &target);
+        }
+    }
+    let fd = root.open_at(src, OFlags::RDONLY)?;
     let stat = rustix::fs::fstat(&fd)?;
     if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
         fs::create_dir_all(&target)?;

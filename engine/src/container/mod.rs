@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod commit;
 pub mod control;
 pub mod copy;
+pub mod copy_stream;
 pub mod create;
 pub mod dir;
 pub mod exec;

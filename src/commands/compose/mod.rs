@@ -233,7 +233,7 @@ pub(crate) fn at_terminal() -> bool {
 
 /// `cp SERVICE:PATH HOST` and `cp HOST SERVICE:PATH`: the service's container number
 /// `--index`; any other name is a container's.
-pub fn cp(scope: &Scope, source: &str, destination: &str, index: u64) -> anyhow::Result<ExitCode> {
+pub fn cp(scope: &Scope, source: &str, destination: &str, index: u64, follow: bool) -> anyhow::Result<ExitCode> {
     let project = scope.project().ok();
     let resolve = |side: &str| -> anyhow::Result<String> {
         match side.split_once(':') {
@@ -243,5 +243,5 @@ pub fn cp(scope: &Scope, source: &str, destination: &str, index: u64) -> anyhow:
             _ => Ok(side.to_string()),
         }
     };
-    crate::commands::containers::cp(&resolve(source)?, &resolve(destination)?)
+    crate::commands::containers::cp(&resolve(source)?, &resolve(destination)?, follow)
 }

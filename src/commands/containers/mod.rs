@@ -150,8 +150,8 @@ fn processes(c: &Container) -> anyhow::Result<output::Table> {
 }
 
 /// `berth cp`: one side is `CONTAINER:PATH`, the other a host path.
-pub fn cp(source: &str, destination: &str) -> anyhow::Result<ExitCode> {
-    use berth_engine::container::copy;
+pub fn cp(source: &str, destination: &str, follow: bool) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::{copy, copy_stream};
     let store = engine::store()?;
     // A host path may hold a `:` too; only a container name before it makes it a container side.
     let split = |s: &str| {
@@ -164,15 +164,33 @@ pub fn cp(source: &str, destination: &str) -> anyhow::Result<ExitCode> {
             let c = store.find_container(&c)?;
             let root =
                 copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
-            copy::copy_out(&root.path(), &path, std::path::Path::new(destination))
-                .with_context(|| format!("cannot copy {path} out of {}", c.config.name))?;
+            let host = copy_stream::etc_file(&store, &c, &path);
+            let failed = || format!("cannot copy {path} out of {}", c.config.name);
+            let to = std::path::Path::new(destination);
+            match (destination, &host) {
+                ("-", _) => {
+                    let out = std::io::BufWriter::new(std::io::stdout().lock());
+                    copy_stream::copy_out_tar(&store, &root.path(), &path, host.as_deref(), follow, out)
+                        .and_then(|mut w| w.flush())
+                        .with_context(failed)?;
+                }
+                (_, Some(file)) => {
+                    let target = if to.is_dir() { to.join(file.file_name().unwrap_or_default()) } else { to.into() };
+                    std::fs::copy(file, target).with_context(failed)?;
+                }
+                _ => copy::copy_out(&root.path(), &path, to, follow).with_context(failed)?,
+            }
         }
         (None, Some((c, path))) => {
             let c = store.find_container(&c)?;
             let root =
                 copy::root(&store, &c).with_context(|| format!("cannot reach the files of {}", c.config.name))?;
-            copy::copy_in(&root.path(), std::path::Path::new(source), &path)
-                .with_context(|| format!("cannot copy {source} into {}", c.config.name))?;
+            let failed = || format!("cannot copy {source} into {}", c.config.name);
+            match source {
+                "-" => copy_stream::copy_in_tar(&store, &root.path(), std::io::stdin().lock(), &path)
+                    .with_context(failed)?,
+                _ => copy::copy_in(&root.path(), std::path::Path::new(source), &path).with_context(failed)?,
+            }
         }
         _ => anyhow::bail!("give one side as CONTAINER:PATH and the other as a host path"),
     }
