@@ -128,6 +128,22 @@ pub enum Command {
     Rename { container: String, new_name: String },
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update {
+        containers: Vec<String>,
+        /// Memory limit (`512m`, `1g`)
+        #[arg(short, long)]
+        memory: Option<String>,
+        /// Number of CPUs (`1.5`)
+        #[arg(long)]
+        cpus: Option<f64>,
+        /// Tune container pids limit (set -1 for unlimited)
+        #[arg(long, allow_hyphen_values = true)]
+        pids_limit: Option<i64>,
+        /// Restart policy to apply when a container exits
+        #[arg(long)]
+        restart: Option<String>,
+    },
     /// Generate the autocompletion script for the specified shell
     Completion { shell: clap_complete::Shell },
     /// Export a container's filesystem as a tar archive

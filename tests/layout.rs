@@ -75,6 +75,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::launch",
             "container::commit",
             "container::export",
+            "container::update",
         ],
     ),
     (

@@ -104,6 +104,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff { container } => containers::diff(&container),
         Command::Rename { container, new_name } => containers::rename(&container, &new_name),
         Command::Stats(args) => stats::stats(args),
+        Command::Update { containers: c, memory, cpus, pids_limit, restart } => {
+            containers::update(&c, memory.as_deref(), cpus, pids_limit, restart.as_deref())
+        }
         Command::Completion { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "berth", &mut std::io::stdout());

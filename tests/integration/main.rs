@@ -23,5 +23,6 @@ mod stats;
 mod support;
 mod terminal;
 mod tls;
+mod update;
 mod volumes;
 mod watch;

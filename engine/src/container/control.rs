@@ -30,6 +30,8 @@ pub enum Request {
     Resume,
     Attach(Streams),
     Resize(u16, u16),
+    /// Read the container's record again (after `update`).
+    Reload,
 }
 
 impl Request {
@@ -40,6 +42,7 @@ impl Request {
             ("wait", None) => Some(Request::Wait),
             ("pause", None) => Some(Request::Pause),
             ("resume", None) => Some(Request::Resume),
+            ("reload", None) => Some(Request::Reload),
             ("kill", Some(n)) => n.parse().ok().map(Request::Kill),
             ("stop", Some(n)) => n.parse().ok().map(Request::Stop),
             ("attach", words) => Streams::parse(words.unwrap_or("")).map(Request::Attach),
@@ -57,6 +60,7 @@ impl Request {
             Request::Wait => "wait".into(),
             Request::Pause => "pause".into(),
             Request::Resume => "resume".into(),
+            Request::Reload => "reload".into(),
             Request::Kill(n) => format!("kill {n}"),
             Request::Stop(n) => format!("stop {n}"),
             Request::Attach(streams) => format!("attach {}", streams.words()),

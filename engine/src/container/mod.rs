@@ -31,6 +31,7 @@ pub mod shim;
 pub mod spec;
 pub mod stats;
 pub mod store;
+pub mod update;
 pub mod user;
 
 use std::collections::BTreeMap;

@@ -108,6 +108,18 @@ pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A restart policy as Docker's inspect shows it: `{"Name": "on-failure", "MaximumRetryCount": 3}`.
+fn restart_policy(p: &berth_engine::container::RestartPolicy) -> serde_json::Value {
+    use berth_engine::container::RestartPolicy;
+    let (name, retries) = match p {
+        RestartPolicy::No => ("no", 0),
+        RestartPolicy::Always => ("always", 0),
+        RestartPolicy::UnlessStopped => ("unless-stopped", 0),
+        RestartPolicy::OnFailure { max_retries } => ("on-failure", max_retries.unwrap_or(0)),
+    };
+    serde_json::json!({"Name": name, "MaximumRetryCount": retries})
+}
+
 /// The options of a container's log as given, as Docker shows them (the rotation alone for a
 /// container made before berth kept them).
 fn log_options(log: &berth_engine::container::LogConfig) -> serde_json::Value {
@@ -277,6 +289,33 @@ pub fn export(name: &str, output: Option<&std::path::Path>) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// `update`: new limits and restart policy, for the next start and, in a running
+/// container, at once.
+pub fn update(
+    names: &[String],
+    memory: Option<&str>,
+    cpus: Option<f64>,
+    pids_limit: Option<i64>,
+    restart: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use berth_engine::container::update::{self, Update};
+    let memory = memory
+        .map(|m| berth_compose::model::types::ByteSize::parse(m).map(|b| b.0))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("invalid --memory: {e}"))?;
+    let restart = restart
+        .map(|r| {
+            berth_engine::container::RestartPolicy::parse(r)
+                .with_context(|| format!("invalid --restart {r:?}: use no, always, unless-stopped or on-failure[:N]"))
+        })
+        .transpose()?;
+    let change = Update { memory, cpus, pids_limit, restart };
+    if change == Update::default() {
+        anyhow::bail!("nothing to update: give --memory, --cpus, --pids-limit or --restart");
+    }
+    each(names, |store, c| Ok(update::update(store, c, &change)?))
+}
+
 pub fn pause(names: &[String], pause: bool) -> anyhow::Result<ExitCode> {
     each(names, |store, c| Ok(remove::pause(store, c, pause)?))
 }
@@ -380,7 +419,7 @@ fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Valu
         .map(|(path, opts)| (path.to_string(), opts.into()))
         .collect();
     serde_json::json!({
-        "RestartPolicy": c.restart, "AutoRemove": c.auto_remove,
+        "RestartPolicy": restart_policy(&c.restart), "AutoRemove": c.auto_remove,
         "Memory": h.memory.unwrap_or(0), "MemoryReservation": h.memory_reservation.unwrap_or(0),
         "MemorySwap": h.memory_swap.unwrap_or(0), "MemorySwappiness": h.memory_swappiness,
         "OomKillDisable": h.oom_kill_disable, "OomScoreAdj": h.oom_score_adj.unwrap_or(0),

@@ -51,6 +51,14 @@ impl Shim<'_> {
                     Some(t) => attach::resize(t, rows, cols).map_or_else(|e| format!("error: {e}"), |_| "ok".into()),
                     None => "error: the container has no terminal".into(),
                 },
+                Some(Request::Reload) => match self.store.load_container(&self.c.config.id) {
+                    // The configuration alone: the state is the shim's own.
+                    Ok(fresh) => {
+                        self.c.config = fresh.config;
+                        "ok".into()
+                    }
+                    Err(e) => format!("error: {e}"),
+                },
                 Some(Request::Pause) => self.freeze(true),
                 Some(Request::Resume) => self.freeze(false),
                 Some(Request::Stop(secs)) => {
