@@ -55,20 +55,6 @@ fn ps_filters_as_docker_reads_them() {
     state.ok(&["rm", "-f", "front", "failed"]);
 }
 
-/// `berth ARGS` with `input` on standard input.
-fn with_bytes(state: &crate::images::State, args: &[&str], input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = state
-        .command(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("berth runs");
-    child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
-    child.wait_with_output().expect("berth ends")
-}
-
 #[test]
 fn cp_streams_tar_keeps_links_and_copies_the_etc_files_of_a_stopped_container() {
     let state = crate::containers::state_with_busybox();
@@ -90,10 +76,10 @@ fn cp_streams_tar_keeps_links_and_copies_the_etc_files_of_a_stopped_container() 
         .map(|e| e.expect("entry").path().expect("path").to_string_lossy().into_owned())
         .collect();
     assert!(names.contains(&"d/f".to_string()) && names.contains(&"d/link".to_string()), "{names:?}");
-    let into = with_bytes(&state, &["cp", "-", "files:/tmp"], &out.stdout);
+    let into = state.berth_with_bytes(&["cp", "-", "files:/tmp"], &out.stdout);
     assert!(into.status.success(), "{}", stderr(&into));
     assert_eq!(state.ok(&["exec", "files", "cat", "/tmp/d/f"]), "one\n");
-    let refused = with_bytes(&state, &["cp", "-", "files:/nowhere"], &out.stdout);
+    let refused = state.berth_with_bytes(&["cp", "-", "files:/nowhere"], &out.stdout);
     assert!(stderr(&refused).contains("must be a directory"), "{}", stderr(&refused));
     // A stopped container's /etc/hosts and /etc/hostname are the files it had, not placeholders.
     state.ok(&["stop", "-t", "0", "files"]);

@@ -44,6 +44,11 @@ impl State {
 
     /// `berth ARGS` with `input` on standard input.
     pub fn berth_with_input(&self, args: &[&str], input: &str) -> Output {
+        self.berth_with_bytes(args, input.as_bytes())
+    }
+
+    /// `berth ARGS` with `input` (any bytes: a tar stream) on standard input.
+    pub fn berth_with_bytes(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
         let mut child = self
             .command(args)
@@ -52,7 +57,7 @@ impl State {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("berth runs");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
         child.wait_with_output().expect("berth ends")
     }
 

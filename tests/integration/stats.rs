@@ -8,13 +8,7 @@ use crate::support::stderr;
 
 /// The directory of a container's cgroup in the hierarchy that has `file`.
 fn cgroup_with(id: &str, file: &str) -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    mounts
-        .lines()
-        .filter(|l| l.contains(" - cgroup"))
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| Path::new(m).join("berth").join(id))
-        .find(|d| d.join(file).exists())
+    crate::support::cgroup_file(id, file).and_then(|f| f.parent().map(Path::to_path_buf))
 }
 
 fn read_number(dir: &Path, file: &str) -> u64 {

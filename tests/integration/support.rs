@@ -52,3 +52,14 @@ pub fn berth_with_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], input: 
     child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     child.wait_with_output().expect("berth finishes")
 }
+
+/// `file` in the cgroup of berth container `id`, in the hierarchy (v1 or v2) that has it.
+pub fn cgroup_file(id: &str, file: &str) -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    mounts
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| Path::new(m).join("berth").join(id).join(file))
+        .find(|f| f.exists())
+}

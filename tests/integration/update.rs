@@ -1,21 +1,8 @@
 //! `update` of a running container: its cgroups take the new limits at once, its shim the
 //! new restart policy, and the record keeps both for the next start.
 
-use std::path::{Path, PathBuf};
-
 use crate::containers::{IMAGE, state_with_busybox, wait_for};
-use crate::support::stderr;
-
-/// `file` of the container's cgroup, in the hierarchy that has it.
-fn cgroup_file(id: &str, file: &str) -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    mounts
-        .lines()
-        .filter(|l| l.contains(" - cgroup"))
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| Path::new(m).join("berth").join(id).join(file))
-        .find(|f| f.exists())
-}
+use crate::support::{cgroup_file, stderr};
 
 fn read(id: &str, v1: &str, v2: &str) -> String {
     let file = cgroup_file(id, v1).or_else(|| cgroup_file(id, v2)).expect("the cgroup file");

@@ -9,6 +9,19 @@ use crate::support::stdout;
 /// Kills the `watch` process when the test ends, however it ends.
 struct Watching(std::process::Child);
 
+impl Watching {
+    /// `berth -f FILE watch` in the background.
+    fn start(state: &crate::images::State, file: &str) -> Watching {
+        let child = state
+            .command(&["-f", file, "watch"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("berth runs");
+        Watching(child)
+    }
+}
+
 impl Drop for Watching {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -45,14 +58,7 @@ services:
     let site = dir.path().join("site");
     fs::create_dir_all(site.join("old")).expect("mkdir");
     fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
-    let watcher = std::process::Command::new(crate::support::BERTH)
-        .args(["-f", &f, "watch"])
-        .env("BERTH_ROOT", state.root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("berth runs");
-    let _watching = Watching(watcher);
+    let _watching = Watching::start(&state, &f);
     let exec = |cmd: &str| stdout(&state.berth(&["-f", &f, "exec", "web", "sh", "-c", cmd]));
     crate::containers::wait_for("the service", || exec("echo up") == "up\n");
     let started = exec("cat /tmp/started");
@@ -101,14 +107,7 @@ services:
     fs::write(app.join("Dockerfile"), "FROM busybox:latest\nCOPY version /version\nCMD [\"sleep\", \"600\"]\n")
         .expect("write");
     fs::write(app.join("version"), "v1\n").expect("write");
-    let watcher = std::process::Command::new(crate::support::BERTH)
-        .args(["-f", &f, "watch"])
-        .env("BERTH_ROOT", state.root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("berth runs");
-    let _watching = Watching(watcher);
+    let _watching = Watching::start(&state, &f);
     let version = || stdout(&state.berth(&["-f", &f, "exec", "app", "cat", "/version"]));
     crate::containers::wait_for("the service", || version() == "v1\n");
     let first = state.ok(&["-f", &f, "ps", "-q", "app"]);
