@@ -330,6 +330,12 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Start the containers whose restart policy says so (run once at boot)
     Boot,
+    /// Show berth disk usage
+    Df {
+        /// `table` (the default) or `json`, a line per type
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// Write the systemd unit that runs `berth system boot` at boot
     Install {
         /// Where to write the unit

@@ -87,6 +87,7 @@ const FLOORS: &[(u8, &[&str])] = &[
             "container::shim::serve",
             "container::shim::mounts",
             "build",
+            "usage",
             "build::dockerfile",
             "build::expand",
             "build::step",

@@ -16,4 +16,5 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod time;
+pub mod usage;
 pub mod volume;

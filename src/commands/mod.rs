@@ -115,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { container, output } => containers::export(&container, output.as_deref()),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
+        Command::System(SystemCommand::Df { format }) => system::df(format.as_deref()),
         Command::System(SystemCommand::Install { unit_dir, completion_dir }) => {
             system::install(&unit_dir, &completion_dir)
         }

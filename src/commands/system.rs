@@ -22,6 +22,43 @@ pub fn boot() -> anyhow::Result<ExitCode> {
 }
 
 /// `berth system install`: the systemd unit that runs `berth system boot` once at boot.
+/// `system df`: the space each kind of object takes, as Docker's table shows it.
+pub fn df(format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let json = match format {
+        None | Some("table") => false,
+        Some("json") => true,
+        Some(other) => anyhow::bail!("invalid --format {other:?}: use table or json"),
+    };
+    let store = engine::store()?;
+    let usage =
+        berth_engine::usage::disk_usage(&store).map_err(|e| anyhow::anyhow!("cannot measure the disk usage: {e}"))?;
+    let reclaimable = |u: &berth_engine::usage::Usage| {
+        let size = crate::output::human_size(u.reclaimable);
+        match (u.kind, u.size) {
+            ("Build Cache", _) => size,
+            (_, 0) => format!("{size} (0%)"),
+            (_, total) => format!("{size} ({}%)", u.reclaimable * 100 / total),
+        }
+    };
+    if json {
+        for u in &usage {
+            let line = serde_json::json!({
+                "Active": u.active.to_string(), "Reclaimable": reclaimable(u),
+                "Size": crate::output::human_size(u.size), "TotalCount": u.total.to_string(), "Type": u.kind,
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = crate::output::Table::new(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
+    for u in &usage {
+        let row = [u.kind.to_string(), u.total.to_string(), u.active.to_string(), crate::output::human_size(u.size)];
+        table.row(row.into_iter().chain([reclaimable(u)]).collect());
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn install(unit_dir: &std::path::Path, completion_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let root = berth_engine::store::default_root();

@@ -1,5 +1,5 @@
 //! `stats` against a real container whose memory use is known, its figures checked against
-//! the cgroup files the kernel keeps.
+//! the cgroup files the kernel keeps; `system df` against objects of known sizes.
 
 use std::path::{Path, PathBuf};
 
@@ -72,4 +72,31 @@ fn stats_reports_what_the_cgroups_hold() {
     state.ok(&["rm", "-f", "hog"]);
     let out = state.berth(&["stats", "--no-stream", "--format", "{{.Name}}"]);
     assert!(!out.status.success() && stderr(&out).contains("invalid --format"), "{}", stderr(&out));
+}
+
+#[test]
+fn system_df_counts_what_is_used_and_what_could_go() {
+    let state = state_with_busybox();
+    state.ok(&["volume", "create", "dfvol"]);
+    state.ok(&["volume", "create", "spare"]);
+    let write =
+        "dd if=/dev/zero of=/data/x bs=1k count=100 2>/dev/null; dd if=/dev/zero of=/y bs=1k count=50 2>/dev/null";
+    state.ok(&["run", "--name", "writer", "-v", "dfvol:/data", IMAGE, "sh", "-c", write]);
+    let out = state.ok(&["system", "df", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let row = |kind: &str| rows.iter().find(|r| r["Type"] == kind).cloned().expect(kind);
+    let (images, containers, volumes) = (row("Images"), row("Containers"), row("Local Volumes"));
+    assert_eq!((images["TotalCount"].as_str(), images["Active"].as_str()), (Some("1"), Some("1")), "{out}");
+    // The stopped container's 50 kB are all it wrote to its own layer, and all reclaimable.
+    assert_eq!(containers["Active"], "0", "{out}");
+    assert_eq!(containers["Size"], "51.2kB", "{out}");
+    assert_eq!(containers["Reclaimable"], "51.2kB (100%)", "{out}");
+    // dfvol is mounted by a container (stopped still counts), spare by none.
+    assert_eq!((volumes["TotalCount"].as_str(), volumes["Active"].as_str()), (Some("2"), Some("1")), "{out}");
+    assert_eq!(volumes["Size"], "102.4kB", "{out}");
+    assert_eq!(volumes["Reclaimable"], "0B (0%)", "spare is empty: {out}");
+    let table = state.ok(&["system", "df"]);
+    assert!(table.starts_with("TYPE") && table.contains("Build Cache"), "{table}");
+    state.ok(&["rm", "writer"]);
+    state.ok(&["volume", "rm", "dfvol", "spare"]);
 }
