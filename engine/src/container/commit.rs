@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use super::rootfs::{is_opaque, is_whiteout};
 use super::store::Container;
 use crate::digest::{Digest, HashingWriter};
 use crate::image::local::{self, LocalError};
@@ -68,10 +69,7 @@ fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_size(0);
                 tar.append_data(&mut h, format!("{rel_text}/"), io::empty())?;
-                let mut value = [0u8; 1];
-                if rustix::fs::lgetxattr(&path, "trusted.overlay.opaque", &mut value)
-                    .is_ok_and(|n| n == 1 && value[0] == b'y')
-                {
+                if is_opaque(&path) {
                     let mut o = tar::Header::new_gnu();
                     o.set_entry_type(tar::EntryType::Regular);
                     o.set_size(0);
@@ -151,11 +149,6 @@ pub fn changes(store: &Store, c: &Container) -> io::Result<Vec<(ChangeKind, Stri
     }
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(out)
-}
-
-/// Whether a file is overlayfs's mark of a deleted one (a 0/0 character device).
-fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
 /// The layer of a container's upper directory (its changes), stored: (blob, diff ID).

@@ -6,13 +6,14 @@
 //! The layers are merged here rather than through a second overlay mount, which the kernel
 //! refuses while the container's own mount uses the same upper directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
+use super::rootfs::{is_opaque, is_whiteout};
 use super::store::Container;
 use crate::store::Store;
 
@@ -26,49 +27,34 @@ pub fn export<W: Write>(store: &Store, c: &Container, out: W) -> io::Result<W> {
     tar.into_inner()
 }
 
-/// Whether a file is overlayfs's mark of a deleted one (a 0/0 character device).
-fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
-}
-
-fn is_opaque(path: &Path) -> bool {
-    let mut value = [0u8; 1];
-    rustix::fs::lgetxattr(path, "trusted.overlay.opaque", &mut value).is_ok_and(|n| n == 1 && value[0] == b'y')
-}
-
 /// The entries of directory `rel` as the merged view has them: each name from the top-most
 /// layer that has it, with the layers below that still show it when it is a directory.
 fn merged(layers: &[PathBuf], rel: &Path) -> io::Result<BTreeMap<OsString, Vec<PathBuf>>> {
     let mut names: BTreeMap<OsString, Vec<PathBuf>> = BTreeMap::new();
-    // Names decided by a layer above (a file or a whiteout): lower layers do not show them.
-    let mut settled: BTreeMap<OsString, ()> = BTreeMap::new();
+    // Names a layer above decided (a file, a whiteout, an opaque directory): the layers
+    // below do not show them.
+    let mut settled: BTreeSet<OsString> = BTreeSet::new();
     for layer in layers {
         let dir = layer.join(rel);
         let Ok(entries) = fs::read_dir(&dir) else { continue };
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name();
-            if settled.contains_key(&name) {
+            if !settled.insert(name.clone()) {
                 continue;
             }
             let meta = fs::symlink_metadata(entry.path())?;
-            let shown = names.entry(name.clone()).or_default();
             if is_whiteout(&meta) {
-                settled.insert(name.clone(), ());
-                if shown.is_empty() {
-                    names.remove(&name);
-                }
                 continue;
             }
             if !meta.is_dir() {
-                settled.insert(name.clone(), ());
-                if !shown.is_empty() {
-                    continue; // a directory above hides this file
-                }
+                // Shown unless a directory above hides it.
+                names.entry(name).or_insert_with(|| vec![layer.clone()]);
+                continue;
             }
-            shown.push(layer.clone());
-            if meta.is_dir() && is_opaque(&entry.path()) {
-                settled.insert(name, ());
+            names.entry(name.clone()).or_default().push(layer.clone());
+            if !is_opaque(&entry.path()) {
+                settled.remove(&name); // the directories of the layers below merge into it
             }
         }
         if is_opaque(&dir) {
@@ -135,6 +121,16 @@ mod tests {
         assert_eq!(from[&OsString::from("a")], std::slice::from_ref(&upper), "the upper file replaces the lower one");
         let root = merged(&layers, Path::new("")).expect("merge");
         assert_eq!(root[&OsString::from("gone")], std::slice::from_ref(&upper), "a file above hides a directory below");
-        assert_eq!(root[&OsString::from("etc")], [upper, lower], "directories merge");
+        assert_eq!(root[&OsString::from("etc")], [upper.clone(), lower.clone()], "directories merge");
+        // A whiteout hides the lower file; an opaque directory hides the lower directory's content.
+        nix::sys::stat::mknod(&upper.join("etc/b"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
+            .expect("a whiteout (tests run as root)");
+        fs::create_dir_all(upper.join("data")).expect("mkdir");
+        rustix::fs::setxattr(upper.join("data"), "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
+            .expect("an opaque directory (tests run as root)");
+        assert_eq!(names("etc"), ["a", "c"]);
+        assert_eq!(names("data"), Vec::<String>::new(), "keep is hidden");
+        let root = merged(&layers, Path::new("")).expect("merge");
+        assert_eq!(root[&OsString::from("data")], [upper], "the lower data is not merged");
     }
 }

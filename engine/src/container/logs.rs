@@ -1,12 +1,13 @@
 //! Container output in Docker's json-file format: one JSON object per line,
 //! `{"log":"...\n","stream":"stdout","time":"2026-01-01T00:00:00.000000000Z"}`, with
-//! `"attrs":{...}` before `time` when the logging options ask for labels, variables or a tag.
+//! `"attrs":{...}` when the logging options ask for labels, variables or a tag.
 //!
 //! Rotated files are `log.json.1` (the newest) to `log.json.N`; with `compress`, every one
 //! but the newest is gzipped (`log.json.2.gz`), in a thread of its own so that the
 //! container's output is not held up. The newest stays plain so that a reader that was in
 //! the middle of it when it was rotated finds it again by its inode.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -21,7 +22,7 @@ pub struct Entry {
     pub log: String,
     pub stream: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attrs: Option<std::collections::BTreeMap<String, String>>,
+    pub attrs: Option<BTreeMap<String, String>>,
     pub time: String,
 }
 
@@ -30,23 +31,31 @@ pub struct Entry {
 pub struct LineWriter {
     stream: &'static str,
     pending: Vec<u8>,
+    /// What every entry carries besides (see `logdriver::attributes`).
+    attrs: Option<BTreeMap<String, String>>,
 }
 
 impl LineWriter {
     pub fn new(stream: &'static str) -> LineWriter {
-        LineWriter { stream, pending: Vec::new() }
+        LineWriter { stream, pending: Vec::new(), attrs: None }
+    }
+
+    /// Entries carrying `attrs` (none when it is empty).
+    pub fn with_attrs(mut self, attrs: BTreeMap<String, String>) -> LineWriter {
+        self.attrs = (!attrs.is_empty()).then_some(attrs);
+        self
     }
 
     pub fn push<W: Write>(&mut self, data: &[u8], out: &mut W) -> io::Result<()> {
         self.pending.extend_from_slice(data);
         while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=i).collect();
-            write_entry(out, self.stream, &line)?;
+            out.write_all(&entry_line(self.stream, &line, self.attrs.as_ref()))?;
         }
         // A very long line without a newline is cut, as Docker cuts at 16 KiB.
         if self.pending.len() >= 16 * 1024 {
             let line = std::mem::take(&mut self.pending);
-            write_entry(out, self.stream, &line)?;
+            out.write_all(&entry_line(self.stream, &line, self.attrs.as_ref()))?;
         }
         Ok(())
     }
@@ -54,22 +63,18 @@ impl LineWriter {
     pub fn flush<W: Write>(&mut self, out: &mut W) -> io::Result<()> {
         if !self.pending.is_empty() {
             let line = std::mem::take(&mut self.pending);
-            write_entry(out, self.stream, &line)?;
+            out.write_all(&entry_line(self.stream, &line, self.attrs.as_ref()))?;
         }
         Ok(())
     }
 }
 
-fn write_entry<W: Write>(out: &mut W, stream: &str, line: &[u8]) -> io::Result<()> {
-    out.write_all(&entry_line(stream, line))
-}
-
 /// One entry as a line of the log.
-fn entry_line(stream: &str, line: &[u8]) -> Vec<u8> {
+fn entry_line(stream: &str, line: &[u8], attrs: Option<&BTreeMap<String, String>>) -> Vec<u8> {
     let entry = Entry {
         log: String::from_utf8_lossy(line).into_owned(),
         stream: stream.to_string(),
-        attrs: None,
+        attrs: attrs.cloned(),
         time: crate::time::now_nanos(),
     };
     let mut text = serde_json::to_vec(&entry).expect("a log entry serialises");
@@ -91,8 +96,6 @@ pub struct RotatingLog {
     forward: Option<super::logdriver::Forwarder>,
     size: u64,
     config: super::LogConfig,
-    /// `"attrs":{...},` as each entry carries it, when the options ask for any.
-    attrs: Option<Vec<u8>>,
     /// The thread compressing the last rotated file, finished before the next rotation.
     compressing: Option<std::thread::JoinHandle<()>>,
     /// Entries lost since the last one stored, and in all.
@@ -112,7 +115,6 @@ impl RotatingLog {
             forward: None,
             size,
             config,
-            attrs: None,
             compressing: None,
             lost_now: 0,
             lost: 0,
@@ -124,13 +126,6 @@ impl RotatingLog {
     /// (`syslog`, `journald`), or keeping nothing (`none`, whose file stays empty).
     pub fn for_container(path: &Path, c: &super::ContainerConfig) -> io::Result<RotatingLog> {
         let mut log = RotatingLog::open(path, c.log.clone())?;
-        let attrs = super::logdriver::attributes(c);
-        if !attrs.is_empty() {
-            let mut text = b"\"attrs\":".to_vec();
-            serde_json::to_writer(&mut text, &attrs).map_err(io::Error::other)?;
-            text.push(b',');
-            log.attrs = Some(text);
-        }
         log.forward = super::logdriver::Forwarder::open(c)
             .map_err(|e| io::Error::other(format!("cannot reach the {} logging driver: {e}", c.log.driver.name())))?;
         Ok(log)
@@ -268,7 +263,7 @@ impl Write for RotatingLog {
         if self.lost_now > 0 {
             let why = self.lost_why.take().unwrap_or_default();
             let notice = format!("berth: {} lines of output were lost: {why}\n", self.lost_now);
-            if self.append(&entry_line("stderr", notice.as_bytes())).is_err() {
+            if self.append(&entry_line("stderr", notice.as_bytes(), None)).is_err() {
                 self.lost_why = Some(why);
                 self.lost_now += 1;
                 self.lost += 1;
@@ -276,8 +271,7 @@ impl Write for RotatingLog {
             }
             self.lost_now = 0;
         }
-        let with_attrs = self.attrs.as_deref().and_then(|attrs| with_attributes(buf, attrs));
-        if let Err(e) = self.append(with_attrs.as_deref().unwrap_or(buf)) {
+        if let Err(e) = self.append(buf) {
             self.lost_why = Some(e.to_string());
             self.lost_now += 1;
             self.lost += 1;
@@ -288,14 +282,6 @@ impl Write for RotatingLog {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
-}
-
-/// An entry line with `"attrs":{...},` put before its `time`, the last field (a `"time":"`
-/// with its quotes unescaped cannot be inside the line's text).
-fn with_attributes(entry: &[u8], attrs: &[u8]) -> Option<Vec<u8>> {
-    const TIME: &[u8] = b"\"time\":\"";
-    let at = entry.windows(TIME.len()).rposition(|w| w == TIME)?;
-    Some([&entry[..at], attrs, &entry[at..]].concat())
 }
 
 /// `log.json.N`.
@@ -472,8 +458,8 @@ mod tests {
         let config =
             crate::container::LogConfig { max_size: Some(250), max_file: 4, compress: true, ..Default::default() };
         let mut log = RotatingLog::open(&cdir.log(), config).expect("open");
-        log.attrs = Some(br#""attrs":{"tier":"front"},"#.to_vec());
-        let mut w = LineWriter::new("stdout");
+        let tier = BTreeMap::from([("tier".to_string(), "front".to_string())]);
+        let mut w = LineWriter::new("stdout").with_attrs(tier);
         for i in 0..12 {
             w.push(format!("line {i}\n").as_bytes(), &mut log).expect("write");
         }
@@ -501,7 +487,6 @@ mod tests {
             forward: None,
             size: 0,
             config: crate::container::LogConfig::default(),
-            attrs: None,
             compressing: None,
             lost_now: 0,
             lost: 0,

@@ -38,6 +38,19 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
 const INIT_DIRS: [&str; 4] = ["etc", "proc", "dev", "sys"];
 const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
+/// Whether a file in an overlay layer is overlayfs's mark of a deleted one (a 0/0
+/// character device).
+pub fn is_whiteout(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+/// Whether a directory in an overlay layer hides what the layers below hold there.
+pub fn is_opaque(dir: &Path) -> bool {
+    let mut value = [0u8; 1];
+    rustix::fs::lgetxattr(dir, "trusted.overlay.opaque", &mut value).is_ok_and(|n| n == 1 && value[0] == b'y')
+}
+
 /// The lower directories of container `config`'s root, bottom first: the shared init layer,
 /// then its image's layers.
 pub fn lowers(store: &Store, config: &ContainerConfig) -> io::Result<Vec<PathBuf>> {

@@ -41,6 +41,13 @@ pub(crate) fn pull_images(store: &Store, project: &Project, services: &[String],
     Ok(())
 }
 
+/// The images the services need, as `up` makes them: pulled as `policy` says, and those of
+/// services with a build section built when missing.
+fn ensure_images(store: &Store, project: &Project, services: &[String], policy: &str) -> anyhow::Result<()> {
+    pull_images(store, project, services, policy)?;
+    crate::commands::build::before_up(project, services, false, false)
+}
+
 pub fn up(scope: &Scope, args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.watch && (args.detach || args.wait) {
         anyhow::bail!("--watch shows the services' output: it cannot go with -d or --wait");
@@ -104,8 +111,7 @@ pub fn watch(scope: &Scope, services: &[String], no_up: bool) -> anyhow::Result<
     if !no_up {
         let selected = project::selected(project, services, false)?;
         project::check(&store, project, &selected)?;
-        pull_images(&store, project, &selected, "missing")?;
-        crate::commands::build::before_up(project, &selected, false, false)?;
+        ensure_images(&store, project, &selected, "missing")?;
         let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
         let order = project::converge(&store, project, &opts, &Lines)?;
         project::start(&store, project, &order, &exe, &Lines)?;
@@ -267,15 +273,13 @@ pub fn run(scope: &Scope, mut args: crate::cli::RunArgs) -> anyhow::Result<ExitC
             .collect();
         if !deps.is_empty() {
             project::check(&store, project, &deps)?;
-            pull_images(&store, project, &deps, &args.pull)?;
-            crate::commands::build::before_up(project, &deps, false, false)?;
+            ensure_images(&store, project, &deps, &args.pull)?;
             let opts = UpOptions { services: deps.clone(), no_deps: true, ..UpOptions::default() };
             let order = project::converge(&store, project, &opts, &Lines)?;
             project::start(&store, project, &order, &exe, &Lines)?;
         }
     }
-    pull_images(&store, project, std::slice::from_ref(&service), &args.pull)?;
-    crate::commands::build::before_up(project, std::slice::from_ref(&service), false, false)?;
+    ensure_images(&store, project, std::slice::from_ref(&service), &args.pull)?;
     let one_off = project::OneOff {
         command: args.command.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| vec![e.clone()]),
@@ -319,8 +323,7 @@ pub fn create(scope: &Scope, services: &[String], no_deps: bool) -> anyhow::Resu
     let store = engine::store()?;
     let selected = project::selected(project, services, no_deps)?;
     project::check(&store, project, &selected)?;
-    pull_images(&store, project, &selected, "missing")?;
-    crate::commands::build::before_up(project, &selected, false, false)?;
+    ensure_images(&store, project, &selected, "missing")?;
     let opts = UpOptions { services: services.to_vec(), no_deps, ..UpOptions::default() };
     project::converge(&store, project, &opts, &Lines)?;
     Ok(ExitCode::SUCCESS)

@@ -270,9 +270,10 @@ struct Output {
 }
 
 impl Output {
-    fn new(from: OwnedFd, stream: u8) -> Output {
+    /// Entries carry `attrs` (the logging options' labels, variables and tag).
+    fn new(from: OwnedFd, stream: u8, attrs: &std::collections::BTreeMap<String, String>) -> Output {
         let name = if stream == attach::STDERR { "stderr" } else { "stdout" };
-        Output { from: File::from(from), lines: LineWriter::new(name), stream }
+        Output { from: File::from(from), lines: LineWriter::new(name).with_attrs(attrs.clone()), stream }
     }
 }
 

@@ -164,6 +164,7 @@ impl Shim<'_> {
             }
         }
         let container = built.map_err(|e| setup("create the container", &e))?;
+        let attrs = crate::container::logdriver::attributes(config);
         let (stdout, stderr) = match wiring {
             Wiring::Terminal(console) => {
                 let master =
@@ -173,13 +174,13 @@ impl Shim<'_> {
                 let dup = || master.try_clone().map(File::from).map_err(|e| setup("set up the terminal", &e));
                 self.terminal = Some(dup()?);
                 self.clients.set_sink(if config.open_stdin { Some(dup()?) } else { None });
-                (Some(Output::new(master, attach::STDOUT)), None)
+                (Some(Output::new(master, attach::STDOUT, &attrs)), None)
             }
             Wiring::Pipes(out_r, err_r) => {
                 for fd in [&out_r, &err_r] {
                     set_nonblocking(fd).map_err(|e| setup("set up the output pipes", &e))?;
                 }
-                (Some(Output::new(out_r, attach::STDOUT)), Some(Output::new(err_r, attach::STDERR)))
+                (Some(Output::new(out_r, attach::STDOUT, &attrs)), Some(Output::new(err_r, attach::STDERR, &attrs)))
             }
         };
         Ok((container, stdout, stderr))
