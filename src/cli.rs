@@ -50,8 +50,9 @@ pub enum Command {
         all: bool,
         #[arg(short, long)]
         quiet: bool,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// `table` (the default), `table TEMPLATE`, `json` (an array) or a Go template
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Parse, resolve and render the Compose file in canonical format
     Config(ConfigArgs),
@@ -161,6 +162,18 @@ pub enum Command {
     /// Host-level operations
     #[command(subcommand)]
     System(SystemCommand),
+    /// Display system-wide information
+    Info {
+        /// `pretty` (the default), `json` or a Go template (`{{.CgroupVersion}}`)
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Manage containers (`container prune`)
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage the build cache (`builder prune`)
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// List containers
     Ps(PsArgs),
     /// Show a container's output
@@ -228,8 +241,9 @@ pub enum Command {
         /// Only the number
         #[arg(long)]
         short: bool,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// `pretty` (the default), `json` or a Go template (`{{.Version}}`)
+        #[arg(long)]
+        format: Option<String>,
     },
     /// In a project: set the number of containers of services (`SERVICE=N`) and converge
     Scale {
@@ -318,11 +332,43 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Push an image to a registry
     Push(PushArgs),
-    /// Remove the layers and blobs that no image uses
+    /// Remove unused images: with -a every image no container uses, then the layers and blobs
+    /// no image uses
     Prune {
-        /// Do not ask for confirmation (there is nothing to confirm: only unused data is removed)
+        /// Remove every image no container uses, not only dangling ones
         #[arg(short, long)]
-        force: bool,
+        all: bool,
+        #[command(flatten)]
+        prune: PruneArgs,
+    },
+}
+
+/// What every prune command takes.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only what matches: until=DURATION|TIME (made before), label=KEY[=VALUE], label!=...
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove the build cache
+    Prune {
+        /// Accepted for Docker's scripts: berth's cache has no shared records to keep
+        #[arg(short, long)]
+        all: bool,
+        #[command(flatten)]
+        prune: PruneArgs,
     },
 }
 
@@ -332,9 +378,29 @@ pub enum SystemCommand {
     Boot,
     /// Show berth disk usage
     Df {
-        /// `table` (the default) or `json`, a line per type
+        /// Show the images, containers, volumes and build cache one by one
+        #[arg(short, long)]
+        verbose: bool,
+        /// `table` (the default), `table TEMPLATE`, `json` (a line per type) or a Go template
         #[arg(long)]
         format: Option<String>,
+    },
+    /// Display system-wide information
+    Info {
+        /// `pretty` (the default), `json` or a Go template (`{{.CgroupVersion}}`)
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Remove stopped containers, unused networks, dangling images and the build cache
+    Prune {
+        /// Remove every image no container uses, not only dangling ones
+        #[arg(short, long)]
+        all: bool,
+        /// Remove anonymous volumes no container uses too
+        #[arg(long)]
+        volumes: bool,
+        #[command(flatten)]
+        prune: PruneArgs,
     },
     /// Write the systemd unit that runs `berth system boot` at boot
     Install {
@@ -344,6 +410,9 @@ pub enum SystemCommand {
         /// Where to write bash's completion script
         #[arg(long, default_value = "/usr/share/bash-completion/completions")]
         completion_dir: std::path::PathBuf,
+        /// Where to write the manual pages (berth.1, berth-up.1...)
+        #[arg(long, default_value = "/usr/share/man/man1")]
+        man_dir: std::path::PathBuf,
     },
 }
 
@@ -366,9 +435,15 @@ pub struct ImagesArgs {
     /// Print only image IDs
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format (`json`: one object per line)
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Only images that match: dangling, label, reference, before, since (`KEY=VALUE`)
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (the default), `table TEMPLATE`, `json` (a line per image) or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -753,8 +828,12 @@ pub struct PsArgs {
     /// Print only IDs
     #[arg(short, long)]
     pub quiet: bool,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table` (the default), `table TEMPLATE`, `json` (a line per container) or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -878,9 +957,12 @@ pub enum NetworkCommand {
         /// Only print IDs
         #[arg(short, long)]
         quiet: bool,
-        /// `json`: one object per line
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Only networks that match: driver, id, label, name, scope, type, dangling (`KEY=VALUE`)
+        #[arg(long)]
+        filter: Vec<String>,
+        /// `table` (the default), `table TEMPLATE`, `json` (a line per network) or a Go template
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show networks in detail, as JSON
     Inspect(InspectArgs),
@@ -893,11 +975,7 @@ pub enum NetworkCommand {
         networks: Vec<String>,
     },
     /// Remove every network no container uses
-    Prune {
-        /// Do not ask (berth never asks; accepted for Docker's scripts)
-        #[arg(short, long)]
-        force: bool,
-    },
+    Prune(PruneArgs),
     /// Put a container on a network
     Connect {
         network: String,
@@ -949,9 +1027,12 @@ pub enum VolumeCommand {
         /// Only print names
         #[arg(short, long)]
         quiet: bool,
-        /// `json`: one object per line
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Only volumes that match: dangling, driver, label, name (`KEY=VALUE`)
+        #[arg(long)]
+        filter: Vec<String>,
+        /// `table` (the default), `table TEMPLATE`, `json` (a line per volume) or a Go template
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Show volumes in detail, as JSON
     Inspect(InspectArgs),
@@ -976,9 +1057,8 @@ pub enum VolumeCommand {
     Prune {
         #[arg(short, long)]
         all: bool,
-        /// Do not ask (berth never asks; accepted for Docker's scripts)
-        #[arg(short, long)]
-        force: bool,
+        #[command(flatten)]
+        prune: PruneArgs,
     },
 }
 

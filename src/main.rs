@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod engine;
+mod format;
 mod output;
 mod progress;
 mod project;

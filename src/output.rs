@@ -141,23 +141,12 @@ impl Table {
 }
 
 impl fmt::Display for Table {
+    /// Aligned as Docker's tables are (see [`crate::format::tabwriter`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..columns)
-            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in &self.rows {
-            let mut line = String::new();
-            for (c, cell) in row.iter().enumerate() {
-                if c + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
-                }
-            }
-            writeln!(f, "{}", line.trim_end())?;
-        }
-        Ok(())
+        let text: Vec<String> = self.rows.iter().map(|r| r.join("\t")).collect();
+        let aligned = crate::format::tabwriter(&text.join("\n"));
+        let lines: Vec<&str> = aligned.lines().map(str::trim_end).collect();
+        lines.iter().try_for_each(|l| writeln!(f, "{l}"))
     }
 }
 
@@ -190,7 +179,32 @@ pub fn up_for(rfc3339: Option<&str>) -> String {
     rfc3339.and_then(parse_rfc3339).map_or_else(|| "N/A".into(), |then| human_duration(now_secs() - then))
 }
 
-fn now_secs() -> i64 {
+/// An RFC 3339 time as Docker's listings print it: `2024-05-01 09:30:00 +0000 UTC`.
+pub fn docker_time(rfc3339: &str) -> String {
+    match parse_rfc3339(rfc3339) {
+        Some(secs) => {
+            let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+            let (y, m, d) = civil_from_days(days);
+            format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC", rest / 3600, rest % 3600 / 60, rest % 60)
+        }
+        None => rfc3339.to_string(),
+    }
+}
+
+/// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -213,7 +227,7 @@ fn human_duration(secs: i64) -> String {
 }
 
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
-fn parse_rfc3339(s: &str) -> Option<i64> {
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let num = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
     let (y, mo, d, h, mi, se) = (num(0, 4)?, num(5, 7)?, num(8, 10)?, num(11, 13)?, num(14, 16)?, num(17, 19)?);
     let tz = s.get(19..)?.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
@@ -265,9 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn docker_times() {
+        assert_eq!(docker_time("2024-02-29T23:59:58.123456789Z"), "2024-02-29 23:59:58 +0000 UTC");
+        assert_eq!(docker_time("1999-12-31T22:00:00-02:00"), "2000-01-01 00:00:00 +0000 UTC");
+        assert_eq!(docker_time("soon"), "soon");
+    }
+
+    #[test]
     fn tables_align() {
         let mut t = Table::new(&["A", "LONG HEADER", "C"]);
         t.row(vec!["long value".into(), "x".into(), "y".into()]);
         assert_eq!(t.to_string(), "A            LONG HEADER   C\nlong value   x             y\n");
+        let mut t = Table::new(&["ID", "N"]);
+        t.row(vec!["1".into(), "x".into()]);
+        assert_eq!(t.to_string(), "ID        N\n1         x\n", "a column is ten wide at least, as Docker's");
     }
 }

@@ -101,6 +101,34 @@ impl Store {
         Ok(Store { root: root.to_path_buf(), content, records: Default::default(), swept: Default::default() })
     }
 
+    /// The build cache: one record per build step run, named by the step's cache key.
+    pub fn build_cache_dir(&self) -> PathBuf {
+        self.root.join("build-cache")
+    }
+
+    /// Removes the build cache's records (only those older than `until`, seconds since the
+    /// epoch, when given); the layers only they kept go with the next `image prune`. Returns
+    /// how many went and their bytes.
+    pub fn prune_build_cache(&self, until: Option<i64>) -> io::Result<(usize, u64)> {
+        let mut removed = (0, 0);
+        let entries = match fs::read_dir(self.build_cache_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            let made = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            if until.is_some_and(|until| made.is_some_and(|m| m.as_secs() as i64 >= until)) {
+                continue;
+            }
+            fs::remove_file(entry.path())?;
+            removed = (removed.0 + 1, removed.1 + meta.len());
+        }
+        Ok(removed)
+    }
+
     fn index_path(&self) -> PathBuf {
         self.root.join("images").join("index.json")
     }

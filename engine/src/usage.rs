@@ -95,7 +95,7 @@ pub fn disk_usage(store: &Store) -> Result<Vec<Usage>, Box<dyn std::error::Error
 
     let mut cache = Usage { kind: "Build Cache", ..Usage::default() };
     let mut cached_blobs = BTreeSet::new();
-    for entry in fs::read_dir(store.root.join("build-cache")).into_iter().flatten().flatten() {
+    for entry in fs::read_dir(store.build_cache_dir()).into_iter().flatten().flatten() {
         cache.total += 1;
         cache.size += entry.metadata().map_or(0, |m| m.len());
         #[derive(serde::Deserialize)]

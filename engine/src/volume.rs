@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use berth_volumes::VolumeError;
 pub use berth_volumes::mount::{Mount, MountKind, RuntimeMount, parse_mount_flag, parse_volume_flag};
-use berth_volumes::store::{Backing, Volume, VolumeStore};
+pub use berth_volumes::store::Backing;
+use berth_volumes::store::{Volume, VolumeStore};
 
 use crate::container::ContainerConfig;
 use crate::container::store::ContainerError;

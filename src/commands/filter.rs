@@ -64,10 +64,7 @@ fn matches_one(key: &str, value: &str, c: &Container, all: &[Container]) -> bool
         "name" => {
             regex::Regex::new(value).is_ok_and(|r| r.is_match(&config.name) || r.is_match(&format!("/{}", config.name)))
         }
-        "label" => match value.split_once('=') {
-            Some((k, v)) => config.labels.get(k).is_some_and(|l| l == v),
-            None => config.labels.contains_key(value),
-        },
+        "label" => label(&config.labels, value),
         "status" => c.state.status.to_string() == value,
         "exited" => {
             c.state.status == berth_engine::container::Status::Exited
@@ -101,6 +98,122 @@ fn matches_one(key: &str, value: &str, c: &Container, all: &[Container]) -> bool
         }),
         _ => false,
     }
+}
+
+/// The filters of the other listings (images, networks, volumes, the prune commands): each
+/// key one of the listing's, the values of a key alternatives, every key to match.
+#[derive(Debug, Default)]
+pub struct KeyFilters(BTreeMap<String, Vec<String>>);
+
+impl KeyFilters {
+    /// `KEY=VALUE` each, `KEY` one of `keys` (`label!` is "no such label").
+    pub fn parse(args: &[String], keys: &[&str]) -> anyhow::Result<KeyFilters> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for arg in args {
+            let Some((key, value)) = arg.split_once('=') else { bail!("invalid filter {arg:?}: use KEY=VALUE") };
+            let key = key.trim().to_lowercase();
+            if !keys.contains(&key.as_str()) {
+                bail!("invalid filter {key:?}: filter on {}", keys.join(", "));
+            }
+            let bad = |what: &str| anyhow::anyhow!("invalid filter {key}={value:?}: {what}");
+            match key.as_str() {
+                "dangling" if !["true", "false", "1", "0"].contains(&value) => return Err(bad("use true or false")),
+                "until" if until_secs(value).is_none() => return Err(bad("use a duration (24h, 10m) or a time")),
+                _ => {}
+            }
+            out.entry(key).or_default().push(value.to_string());
+        }
+        Ok(KeyFilters(out))
+    }
+
+    /// Whether every key has a value for which `one(key, value)` holds (`label!`: none of its
+    /// values may hold for `label`).
+    pub fn matches(&self, one: impl Fn(&str, &str) -> bool) -> bool {
+        self.0.iter().all(|(key, values)| match key.strip_suffix('!') {
+            Some(key) => !values.iter().any(|v| one(key, v)),
+            None => values.iter().any(|v| one(key, v)),
+        })
+    }
+
+    /// The values given for `key`.
+    pub fn values(&self, key: &str) -> &[String] {
+        self.0.get(key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// `label=KEY` or `label=KEY=VALUE` against some labels.
+pub fn label(labels: &BTreeMap<String, String>, value: &str) -> bool {
+    match value.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
+        None => labels.contains_key(value),
+    }
+}
+
+/// `dangling=true|1` as a boolean.
+pub fn truth(value: &str) -> bool {
+    value == "true" || value == "1"
+}
+
+/// A shell-style pattern (`*`, `?`), as Docker matches `reference=` filters.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Positions in the pattern reachable after each character of the text.
+    let mut states = vec![false; p.len() + 1];
+    states[0] = true;
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..p.len() {
+            if states[i] && p[i] == '*' {
+                states[i + 1] = true;
+            }
+        }
+    };
+    close(&mut states);
+    for c in t {
+        let mut next = vec![false; p.len() + 1];
+        for i in 0..p.len() {
+            if states[i] && (p[i] == '*' || p[i] == '?' || p[i] == c) {
+                next[if p[i] == '*' { i } else { i + 1 }] = true;
+            }
+        }
+        close(&mut next);
+        states = next;
+    }
+    states[p.len()]
+}
+
+/// `until=`: a Go duration before now (`24h`, `1h30m`, `90s`) or an RFC 3339 time or Unix
+/// seconds, as seconds since the epoch.
+pub fn until_secs(value: &str) -> Option<i64> {
+    if let Ok(secs) = value.parse::<i64>() {
+        return Some(secs);
+    }
+    if let Some(t) = crate::output::parse_rfc3339(value) {
+        return Some(t);
+    }
+    let (mut total, mut number) = (0f64, String::new());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('h', _) => 3600.0,
+            ('m', _) => 60.0,
+            ('s', _) => 1.0,
+            _ => return None,
+        };
+        total += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    if !number.is_empty() || value.is_empty() {
+        return None;
+    }
+    Some(crate::output::now_secs() - total as i64)
 }
 
 /// An image named as the container's was (`busybox` is `busybox:latest`), or its ID.
@@ -194,6 +307,29 @@ mod tests {
         assert!(refused("name=(").contains("regular expression"));
         assert!(refused("publish=80/sctp").contains("publish"));
         assert!(refused("nothing").contains("KEY=VALUE"));
+    }
+
+    #[test]
+    fn key_filters_wildcards_and_durations() {
+        let f = |args: &[&str]| {
+            KeyFilters::parse(
+                &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                &["label", "label!", "dangling", "until"],
+            )
+        };
+        let labels: BTreeMap<String, String> = [("keep".to_string(), "yes".to_string())].into();
+        assert!(f(&["label=keep"]).expect("valid").matches(|_, v| label(&labels, v)));
+        assert!(!f(&["label!=keep=yes"]).expect("valid").matches(|_, v| label(&labels, v)));
+        assert!(f(&["label!=other"]).expect("valid").matches(|_, v| label(&labels, v)));
+        assert!(f(&["colour=red"]).expect_err("refused").to_string().contains("\"colour\""));
+        assert!(f(&["dangling=maybe"]).is_err() && f(&["until=soon"]).is_err());
+        assert!(wildcard("busy*", "busybox") && wildcard("b?sybox:*", "busybox:1.36") && !wildcard("busy", "busybox"));
+        assert!(wildcard("*", "") && wildcard("a*b*c", "aXXbYc") && !wildcard("a*b*c", "aXXbY"));
+        let now = crate::output::now_secs();
+        assert!((until_secs("1h30m").expect("a duration") - (now - 5400)).abs() <= 1);
+        assert_eq!(until_secs("2024-01-01T00:00:00Z"), Some(1_704_067_200));
+        assert_eq!(until_secs("1704067200"), Some(1_704_067_200));
+        assert_eq!(until_secs("10x"), None);
     }
 
     #[test]

@@ -4,10 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use berth_engine::image::manifest::Platform;
+use berth_engine::image::ops::ImageRow;
 use berth_engine::image::pull;
 use berth_engine::reference::ImageRef;
 
-use crate::cli::{Format, ImagesArgs, PullArgs, RmiArgs, TagArgs};
+use crate::cli::{ImagesArgs, PullArgs, RmiArgs, TagArgs};
+use crate::commands::filter::{self, KeyFilters};
+use crate::format::{Columns, Format};
 use crate::{engine, output, progress};
 
 pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
@@ -47,49 +50,85 @@ pub fn pull_one(store: &berth_engine::store::Store, image: &str) -> anyhow::Resu
 
 pub fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
-    let mut rows = store.image_rows()?;
+    let filters = KeyFilters::parse(&args.filter, &["dangling", "label", "label!", "reference", "before", "since"])?;
+    let every = store.image_rows()?;
+    let mut rows = every.clone();
     if let Some(filter) = &args.repository {
         let wanted = ImageRef::parse(filter)?;
         rows.retain(|r| r.name.name() == wanted.name() && (!filter.contains(':') || r.name.tag == wanted.tag));
     }
+    rows.retain(|r| filters.matches(|key, value| image_matches(key, value, r, &every)));
     if args.quiet {
         let mut seen = std::collections::BTreeSet::new();
         for r in &rows {
             if seen.insert(r.record.id.clone()) {
-                println!("{}", r.record.id.short());
+                println!("{}", if args.no_trunc { r.record.id.to_string() } else { r.record.id.short().to_string() });
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.format == Some(Format::Json) {
-        for r in &rows {
-            let line = serde_json::json!({
-                "Containers": "N/A",
-                "CreatedAt": r.config.created.clone().unwrap_or_default(),
-                "CreatedSince": output::since(r.config.created.as_deref()),
-                "Digest": r.record.index.as_ref().unwrap_or(&r.record.manifest).to_string(),
-                "ID": r.record.id.short(),
-                "Repository": repository(&r.name),
-                "Size": output::human_size(r.size),
-                "Tag": r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
-                "VirtualSize": output::human_size(r.size),
-            });
-            println!("{line}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = output::Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-    for r in &rows {
-        table.row(vec![
-            repository(&r.name),
-            r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
-            r.record.id.short().to_string(),
-            output::since(r.config.created.as_deref()),
-            output::human_size(r.size),
-        ]);
-    }
-    print!("{table}");
+    let rows: Vec<serde_json::Value> = rows.iter().map(|r| image_row(r, args.no_trunc)).collect();
+    Format::parse(args.format.as_deref(), &IMAGES)?.print(&rows, &IMAGES)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `images`'s columns, as Docker names them.
+const IMAGES: Columns = Columns {
+    default: "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+    headers: &[
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("ID", "IMAGE ID"),
+        ("Digest", "DIGEST"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("Size", "SIZE"),
+        ("Containers", "CONTAINERS"),
+    ],
+};
+
+/// An image name as `images --format` sees it, with Docker's fields.
+fn image_row(r: &ImageRow, no_trunc: bool) -> serde_json::Value {
+    serde_json::json!({
+        "Containers": "N/A",
+        "CreatedAt": r.config.created.as_deref().map(output::docker_time).unwrap_or_default(),
+        "CreatedSince": output::since(r.config.created.as_deref()),
+        "Digest": r.record.index.as_ref().unwrap_or(&r.record.manifest).to_string(),
+        "ID": if no_trunc { r.record.id.to_string() } else { r.record.id.short().to_string() },
+        "Repository": repository(&r.name),
+        "Size": output::human_size(r.size),
+        "Tag": r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
+        "VirtualSize": output::human_size(r.size),
+    })
+}
+
+/// One `images --filter`: `dangling`, `label`, `reference` (a
+/// pattern for `name[:tag]`), `before` and `since` (an image's creation against another's).
+fn image_matches(key: &str, value: &str, r: &ImageRow, every: &[ImageRow]) -> bool {
+    match key {
+        // berth keeps no image without a name: one whose last name goes is removed from the
+        // index, its blobs left to `image prune`.
+        "dangling" => !filter::truth(value),
+        "label" => filter::label(r.config.config.labels.as_ref().unwrap_or(&Default::default()), value),
+        "reference" => {
+            let name = repository(&r.name);
+            let tagged = format!("{name}:{}", r.name.tag.as_deref().unwrap_or("latest"));
+            filter::wildcard(value, &name) || filter::wildcard(value, &tagged)
+        }
+        "before" | "since" => {
+            let other = every.iter().find(|o| {
+                o.record.id.short().starts_with(value.trim_start_matches("sha256:"))
+                    || ImageRef::parse(value).is_ok_and(|v| v.to_string() == o.name.to_string())
+            });
+            let created = |row: &ImageRow| row.config.created.as_deref().and_then(output::parse_rfc3339);
+            match (other.and_then(created), created(r)) {
+                (Some(theirs), Some(ours)) if key == "before" => ours < theirs,
+                (Some(theirs), Some(ours)) => ours > theirs,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 pub fn repository(name: &ImageRef) -> String {
@@ -130,11 +169,7 @@ pub fn inspect(names: &[String], format: Option<&str>) -> anyhow::Result<ExitCod
 /// `image history`: the steps that made an image, newest first, each with the layer it
 /// added (`0B` for a step that changed only the configuration), as Docker lists them.
 pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
-    let json = match format {
-        None | Some("table") => false,
-        Some("json") => true,
-        Some(other) => anyhow::bail!("invalid --format {other:?}: use table or json"),
-    };
+    let format = Format::parse(format, &HISTORY)?;
     let store = engine::store()?;
     let (_, record) = store.find_image(name)?;
     let config = store.config_of(&record)?;
@@ -166,30 +201,34 @@ pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) ->
             false => text.chars().take(44).collect::<String>() + "…",
         }
     };
-    if json {
-        for (i, (h, size)) in steps.iter().enumerate() {
-            let line = serde_json::json!({
-                "Comment": h.comment.clone().unwrap_or_default(), "CreatedAt": h.created.clone().unwrap_or_default(),
+    let rows: Vec<serde_json::Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, (h, size))| {
+            serde_json::json!({
+                "Comment": h.comment.clone().unwrap_or_default(),
+                "CreatedAt": h.created.as_deref().map(output::docker_time).unwrap_or_default(),
                 "CreatedBy": created_by(h), "CreatedSince": output::since(h.created.as_deref()), "ID": id(i),
                 "Size": output::human_size(*size),
-            });
-            println!("{line}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = output::Table::new(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
-    for (i, (h, size)) in steps.iter().enumerate() {
-        table.row(vec![
-            id(i),
-            output::since(h.created.as_deref()),
-            created_by(h),
-            output::human_size(*size),
-            h.comment.clone().unwrap_or_default(),
-        ]);
-    }
-    print!("{table}");
+            })
+        })
+        .collect();
+    format.print(&rows, &HISTORY)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `image history`'s columns, as Docker names them.
+const HISTORY: Columns = Columns {
+    default: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    headers: &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ],
+};
 
 pub fn tag(args: TagArgs) -> anyhow::Result<ExitCode> {
     let target = ImageRef::parse(&args.target)?;
@@ -238,15 +277,4 @@ pub fn rmi(args: RmiArgs) -> anyhow::Result<ExitCode> {
     }
     store.gc()?;
     Ok(if failed { ExitCode::from(output::EXIT_FAILURE) } else { ExitCode::SUCCESS })
-}
-
-pub fn prune() -> anyhow::Result<ExitCode> {
-    let reclaimed = engine::store()?.gc()?;
-    println!(
-        "Deleted {} blobs and {} layers\nTotal reclaimed space: {}",
-        reclaimed.blobs,
-        reclaimed.snapshots,
-        output::human_size(reclaimed.bytes)
-    );
-    Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,12 @@ mod config;
 mod containers;
 mod filter;
 mod images;
+mod info;
 mod inspect;
 mod login;
 mod logs;
 mod network;
+mod prune;
 mod ps;
 mod scope;
 mod stats;
@@ -21,7 +23,7 @@ mod watch;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let scope = scope::Scope::new(&cli.global);
@@ -29,7 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => compose::up(&scope, args),
         Command::Down(args) => compose::down(&scope, args),
-        Command::Ls { all, quiet, format } => compose::ls(all, quiet, format),
+        Command::Ls { all, quiet, format } => compose::ls(all, quiet, format.as_deref()),
         Command::Ps(args) if project => ps::project_ps(&scope, args),
         Command::Stats(args) if project && scope.names_services(&args.containers) => stats::project_stats(&scope, args),
         Command::Logs(args) if project => logs::project_logs(&scope, args),
@@ -68,7 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pull(args) if project && scope.names_services(&args.image) => compose::pull(&scope, &args.image),
         Command::Scale { services, no_deps } => compose::scale(&scope, &services, no_deps),
-        Command::Version { short, format } => version(short, format),
+        Command::Version { short, format } => version(short, format.as_deref()),
         Command::Build(args) if project => compose::build(&scope, &args),
         Command::Build(args) | Command::Image(ImageCommand::Build(args)) => build::image_build(args),
         Command::Watch { services, no_up } => compose::watch(&scope, &services, no_up),
@@ -78,7 +80,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(args),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&a.names, a.format.as_deref()),
-        Command::Image(ImageCommand::Prune { .. }) => images::prune(),
+        Command::Image(ImageCommand::Prune { all, prune: p }) => prune::images(all, &p),
+        Command::Container(ContainerCommand::Prune(p)) => prune::containers(&p),
+        Command::Builder(BuilderCommand::Prune { prune: p, .. }) => prune::builder(&p),
+        Command::System(SystemCommand::Prune { all, volumes, prune: p }) => prune::system(all, volumes, &p),
+        Command::Info { format } | Command::System(SystemCommand::Info { format }) => info::info(format.as_deref()),
         Command::Image(ImageCommand::History { image, no_trunc, quiet, format }) => {
             images::history(&image, no_trunc, quiet, format.as_deref())
         }
@@ -115,9 +121,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { container, output } => containers::export(&container, output.as_deref()),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
-        Command::System(SystemCommand::Df { format }) => system::df(format.as_deref()),
-        Command::System(SystemCommand::Install { unit_dir, completion_dir }) => {
-            system::install(&unit_dir, &completion_dir)
+        Command::System(SystemCommand::Df { verbose, format }) => system::df(verbose, format.as_deref()),
+        Command::System(SystemCommand::Install { unit_dir, completion_dir, man_dir }) => {
+            system::install(&unit_dir, &completion_dir, &man_dir)
         }
         Command::Ps(args) => ps::ps(args),
         Command::Logs(args) => logs::logs(args),
@@ -138,12 +144,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `version`: berth's version, as `docker compose version` prints its own.
-fn version(short: bool, format: Option<crate::cli::Format>) -> anyhow::Result<ExitCode> {
+fn version(short: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let v = env!("CARGO_PKG_VERSION");
     match (short, format) {
         (true, _) => println!("{v}"),
-        (false, Some(crate::cli::Format::Json)) => println!("{}", serde_json::json!({ "version": v })),
-        (false, _) => println!("berth version {v}"),
+        (false, Some("json")) => println!("{}", serde_json::json!({ "version": v })),
+        (false, None | Some("pretty")) => println!("berth version {v}"),
+        (false, Some(template)) => println!("{}", crate::format::render(template, &serde_json::json!({"Version": v}))?),
     }
     Ok(ExitCode::SUCCESS)
 }

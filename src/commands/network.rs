@@ -9,13 +9,15 @@ use berth_engine::net::ports::{self, PortBinding};
 use berth_engine::network::{self, EndpointRequest, NetworkOptions, NetworkRecord};
 use berth_engine::store::Store;
 
-use crate::cli::{Format, NetworkCommand, NetworkCreateArgs, RunArgs};
+use crate::cli::{NetworkCommand, NetworkCreateArgs, RunArgs};
+use crate::commands::filter::{self, KeyFilters};
+use crate::format::{Columns, Format};
 use crate::{engine, output};
 
 pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     match command {
-        NetworkCommand::Ls { quiet, format } => ls(&store, quiet, format),
+        NetworkCommand::Ls { quiet, filter, format } => ls(&store, quiet, &filter, format.as_deref()),
         NetworkCommand::Inspect(a) => {
             let found: Vec<serde_json::Value> = a
                 .names
@@ -43,22 +45,7 @@ pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
-        NetworkCommand::Prune { force: _ } => {
-            let used: Vec<String> = store
-                .list_containers()?
-                .iter()
-                .flat_map(|c| c.config.network.endpoints.iter().map(|e| e.network_id.clone()))
-                .collect();
-            let mut removed = Vec::new();
-            for r in network::list(&store)?.into_iter().filter(|r| !used.contains(&r.id)) {
-                network::remove(&store, &r)?;
-                removed.push(r.name);
-            }
-            if !removed.is_empty() {
-                println!("Deleted Networks:\n{}", removed.join("\n"));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        NetworkCommand::Prune(p) => super::prune::networks(&p),
         NetworkCommand::Connect { network: name, container, aliases, ip } => {
             let c = store.find_container(&container)?;
             let request = EndpointRequest { network: name, aliases, ipv4_address: ip, ..Default::default() };
@@ -91,35 +78,58 @@ fn create_options(args: NetworkCreateArgs) -> anyhow::Result<NetworkOptions> {
     })
 }
 
-fn ls(store: &Store, quiet: bool, format: Option<Format>) -> anyhow::Result<ExitCode> {
-    let all = network::list(store)?;
+fn ls(store: &Store, quiet: bool, filter: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let filters = KeyFilters::parse(filter, &["driver", "id", "label", "label!", "name", "scope", "type", "dangling"])?;
+    let containers = store.list_containers()?;
+    let used =
+        |r: &NetworkRecord| containers.iter().any(|c| c.config.network.endpoints.iter().any(|e| e.network_id == r.id));
+    let mut all = network::list(store)?;
+    all.retain(|r| {
+        filters.matches(|key, value| match key {
+            "driver" => r.driver == value,
+            "id" => r.id.starts_with(value),
+            "label" => filter::label(&r.labels, value),
+            "name" => r.name.contains(value),
+            "scope" => value == "local",
+            // berth has no networks of its own making, as Docker's bridge, host and none.
+            "type" => value == "custom",
+            "dangling" => filter::truth(value) != used(r),
+            _ => false,
+        })
+    });
     if quiet {
-        for r in &all {
-            println!("{}", &r.id[..12]);
-        }
-    } else if format == Some(Format::Json) {
-        for r in &all {
-            let line = serde_json::json!({
-                "ID": &r.id[..12], "Name": r.name, "Driver": r.driver, "Scope": "local",
-                "Internal": r.internal.to_string(), "IPv6": "false", "Labels": r.labels, "CreatedAt": r.created,
-            });
-            println!("{line}");
-        }
-    } else {
-        let mut table = output::Table::new(&["NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET"]);
-        for r in &all {
-            table.row(vec![
-                r.id[..12].to_string(),
-                r.name.clone(),
-                r.driver.clone(),
-                "local".into(),
-                r.subnet.to_string(),
-            ]);
-        }
-        print!("{table}");
+        all.iter().for_each(|r| println!("{}", &r.id[..12]));
+        return Ok(ExitCode::SUCCESS);
     }
+    let rows: Vec<serde_json::Value> = all
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "ID": &r.id[..12], "Name": r.name, "Driver": r.driver, "Scope": "local",
+                "Internal": r.internal.to_string(), "IPv6": "false", "CreatedAt": output::docker_time(&r.created),
+                "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Subnet": r.subnet.to_string(),
+            })
+        })
+        .collect();
+    Format::parse(format, &NETWORKS)?.print(&rows, &NETWORKS)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `network ls`'s columns: Docker's, and the subnet.
+const NETWORKS: Columns = Columns {
+    default: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}\t{{.Subnet}}",
+    headers: &[
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Subnet", "SUBNET"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("CreatedAt", "CREATED AT"),
+    ],
+};
 
 fn inspect(store: &Store, r: &NetworkRecord) -> serde_json::Value {
     let containers: serde_json::Map<String, serde_json::Value> = store

@@ -6,9 +6,12 @@ use berth_engine::container::store::Container;
 use berth_engine::container::{Status, remove};
 use berth_engine::project;
 
-use crate::cli::{Format, PsArgs};
+use berth_engine::volume::MountKind;
+
+use crate::cli::PsArgs;
 use crate::commands::filter::Filters;
 use crate::commands::scope::Scope;
+use crate::format::{Columns, Format};
 use crate::{engine, output};
 
 /// A command as `ps` shows it: quoted, on one line, cut to 20 characters.
@@ -62,31 +65,67 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.format == Some(Format::Json) {
-        for c in &all {
-            let line = serde_json::json!({
-                "ID": &c.config.id[..12], "Image": c.config.image, "Command": format!("\"{}\"", c.config.args.join(" ")),
-                "CreatedAt": c.config.created, "State": c.state.status.to_string(), "Status": status_text(c),
-                "Names": c.config.name, "Labels": c.config.labels, "ExitCode": c.state.exit_code,
-            });
-            println!("{line}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = output::Table::new(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]);
-    for c in &all {
-        table.row(vec![
-            c.config.id[..12].to_string(),
-            c.config.image.clone(),
-            short_command(&c.config.args),
-            output::since(Some(&c.config.created)),
-            status_text(c),
-            c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
-            c.config.name.clone(),
-        ]);
-    }
-    print!("{table}");
+    let rows: Vec<serde_json::Value> = all.iter().map(|c| container_row(c, args.no_trunc)).collect();
+    Format::parse(args.format.as_deref(), &CONTAINERS)?.print(&rows, &CONTAINERS)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ps`'s columns, as Docker names them.
+pub const CONTAINERS: Columns = Columns {
+    default: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
+        ("Status", "STATUS"),
+        ("Size", "SIZE"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+    ],
+};
+
+/// A container as `ps --format` sees it: Docker's fields, as text (and `ExitCode`).
+fn container_row(c: &Container, no_trunc: bool) -> serde_json::Value {
+    let id = if no_trunc { c.config.id.as_str() } else { &c.config.id[..12] };
+    let command = if no_trunc { format!("\"{}\"", c.config.args.join(" ")) } else { short_command(&c.config.args) };
+    serde_json::json!({
+        "Command": command,
+        "CreatedAt": output::docker_time(&c.config.created),
+        "ID": id,
+        "Image": c.config.image,
+        "Labels": labels_text(&c.config.labels),
+        "LocalVolumes": c.config.mounts.iter().filter(|m| m.kind == MountKind::Volume).count().to_string(),
+        "Mounts": mounts_text(c),
+        "Names": c.config.name,
+        "Networks": c.config.network.endpoints.iter().map(|e| e.network.as_str()).collect::<Vec<_>>().join(","),
+        "Ports": ports_text(c),
+        "RunningFor": output::since(Some(&c.config.created)),
+        "Size": "0B",
+        "State": c.state.status.to_string(),
+        "Status": status_text(c),
+        "ExitCode": c.state.exit_code,
+    })
+}
+
+/// Labels as Docker's `ps` prints them: `a=b,c=d`.
+fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// The volumes' names and the binds' sources, as Docker's `ps` lists mounts.
+fn mounts_text(c: &Container) -> String {
+    c.config.mounts.iter().filter_map(|m| m.source.clone()).collect::<Vec<_>>().join(",")
+}
+
+fn ports_text(c: &Container) -> String {
+    c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
@@ -109,33 +148,38 @@ pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
         cs.iter().for_each(|c| println!("{}", c.config.id));
         return Ok(ExitCode::SUCCESS);
     }
-    let ports = |c: &Container| c.config.network.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
-    if args.format == Some(Format::Json) {
-        for c in &cs {
-            let line = serde_json::json!({
-                "ID": &c.config.id[..12], "Name": c.config.name, "Image": c.config.image,
-                "Command": format!("\"{}\"", c.config.args.join(" ")), "Project": c.config.labels.get(berth_engine::labels::PROJECT),
-                "Service": project::service_of(c), "CreatedAt": c.config.created, "State": c.state.status.to_string(),
-                "Health": c.state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
-                "ExitCode": c.state.exit_code.unwrap_or(0), "Status": status_text(c),
-                "Publishers": c.config.network.ports, "Labels": c.config.labels,
-            });
-            println!("{line}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = output::Table::new(&["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]);
-    for c in &cs {
-        table.row(vec![
-            c.config.name.clone(),
-            c.config.image.clone(),
-            short_command(&c.config.args),
-            project::service_of(c).to_string(),
-            output::since(Some(&c.config.created)),
-            status_text(c),
-            ports(c),
-        ]);
-    }
-    print!("{table}");
+    let rows: Vec<serde_json::Value> = cs.iter().map(|c| service_row(c, args.no_trunc)).collect();
+    Format::parse(args.format.as_deref(), &SERVICES)?.print(&rows, &SERVICES)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A project's `ps` columns, as Docker Compose names them.
+const SERVICES: Columns = Columns {
+    default: "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}",
+    headers: &[
+        ("Name", "NAME"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("Service", "SERVICE"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("Ports", "PORTS"),
+    ],
+};
+
+/// A service's container as Docker Compose's `ps --format json` shows it.
+fn service_row(c: &Container, no_trunc: bool) -> serde_json::Value {
+    let mut row = container_row(c, no_trunc);
+    let extra = serde_json::json!({
+        "Name": c.config.name,
+        "Project": c.config.labels.get(berth_engine::labels::PROJECT),
+        "Service": project::service_of(c),
+        "Health": c.state.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
+        "ExitCode": c.state.exit_code.unwrap_or(0),
+        "Publishers": c.config.network.ports,
+    });
+    if let (Some(row), serde_json::Value::Object(extra)) = (row.as_object_mut(), extra) {
+        row.extend(extra);
+    }
+    row
 }

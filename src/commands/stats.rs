@@ -13,7 +13,8 @@ use berth_engine::store::Store;
 
 use crate::cli::StatsArgs;
 use crate::commands::scope::Scope;
-use crate::{engine, output};
+use crate::engine;
+use crate::format::{Columns, Format};
 
 /// `stats CONTAINER...` (stopped ones too), or the running containers (all with `-a`).
 pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
@@ -39,15 +40,11 @@ fn show(
     all: bool,
     list: impl Fn(&Store) -> anyhow::Result<Vec<Container>>,
 ) -> anyhow::Result<ExitCode> {
-    let json = match args.format.as_deref() {
-        None | Some("table") => false,
-        Some("json") => true,
-        Some(other) => anyhow::bail!("invalid --format {other:?}: use table or json"),
-    };
+    let format = Format::parse(args.format.as_deref(), &STATS)?;
     let list = |store: &Store| -> anyhow::Result<Vec<Container>> {
         Ok(list(store)?.into_iter().filter(|c| all || remove::is_live(c)).collect())
     };
-    let terminal = std::io::stdout().is_terminal() && !json;
+    let terminal = std::io::stdout().is_terminal() && matches!(format, Format::Table(_));
     let mut last: Vec<(String, Sample, Instant)> = Vec::new();
     let mut first = true;
     loop {
@@ -66,23 +63,16 @@ fn show(
                 Some((_, before, then)) => stats::cpu_percent((before, *then), (&sample, at)),
                 None => 0.0,
             };
-            rows.push(Row::of(c, &sample, cpu, args.no_trunc));
+            rows.push(Row::of(c, &sample, cpu, args.no_trunc).json());
             now.push((c.config.id.clone(), sample, at));
         }
         last = now;
+        let text = format.render(&rows, &STATS)?;
         let mut out = std::io::stdout().lock();
-        if json {
-            for r in &rows {
-                writeln!(out, "{}", r.json())?;
-            }
-        } else {
-            if terminal {
-                write!(out, "\x1b[2J\x1b[H")?;
-            }
-            let mut table = output::Table::new(&HEADER);
-            rows.into_iter().for_each(|r| table.row(r.cells()));
-            write!(out, "{table}")?;
+        if terminal {
+            write!(out, "\x1b[2J\x1b[H")?;
         }
+        write!(out, "{text}")?;
         out.flush()?;
         if args.no_stream {
             return Ok(ExitCode::SUCCESS);
@@ -91,8 +81,21 @@ fn show(
     }
 }
 
-const HEADER: [&str; 8] =
-    ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"];
+/// `stats`'s columns, as Docker names them.
+const STATS: Columns = Columns {
+    default: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Container", "CONTAINER"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+};
 
 /// One container's line, in Docker's words and units.
 struct Row {
@@ -120,10 +123,6 @@ impl Row {
             block: format!("{} / {}", decimal_size(s.block_read), decimal_size(s.block_write)),
             pids: s.pids.to_string(),
         }
-    }
-
-    fn cells(self) -> Vec<String> {
-        vec![self.id, self.name, self.cpu, self.mem_usage, self.mem_percent, self.net, self.block, self.pids]
     }
 
     /// As `docker stats --format json` prints a line.

@@ -2,11 +2,13 @@
 //! the engine run, not people.
 
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use berth_engine::container::shim;
 
+use crate::format::{Columns, Format};
 use crate::{engine, output};
 
 /// `berth system boot`: after a reboot (or a crash of every shim), starts the containers whose
@@ -23,13 +25,12 @@ pub fn boot() -> anyhow::Result<ExitCode> {
 
 /// `berth system install`: the systemd unit that runs `berth system boot` once at boot.
 /// `system df`: the space each kind of object takes, as Docker's table shows it.
-pub fn df(format: Option<&str>) -> anyhow::Result<ExitCode> {
-    let json = match format {
-        None | Some("table") => false,
-        Some("json") => true,
-        Some(other) => anyhow::bail!("invalid --format {other:?}: use table or json"),
-    };
+pub fn df(verbose: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
+    if verbose {
+        return df_verbose(&store);
+    }
+    let format = Format::parse(format, &DF)?;
     let usage =
         berth_engine::usage::disk_usage(&store).map_err(|e| anyhow::anyhow!("cannot measure the disk usage: {e}"))?;
     let reclaimable = |u: &berth_engine::usage::Usage| {
@@ -40,26 +41,117 @@ pub fn df(format: Option<&str>) -> anyhow::Result<ExitCode> {
             (_, total) => format!("{size} ({}%)", u.reclaimable * 100 / total),
         }
     };
-    if json {
-        for u in &usage {
-            let line = serde_json::json!({
+    let rows: Vec<serde_json::Value> = usage
+        .iter()
+        .map(|u| {
+            serde_json::json!({
                 "Active": u.active.to_string(), "Reclaimable": reclaimable(u),
                 "Size": crate::output::human_size(u.size), "TotalCount": u.total.to_string(), "Type": u.kind,
-            });
-            println!("{line}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut table = crate::output::Table::new(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
-    for u in &usage {
-        let row = [u.kind.to_string(), u.total.to_string(), u.active.to_string(), crate::output::human_size(u.size)];
-        table.row(row.into_iter().chain([reclaimable(u)]).collect());
-    }
-    print!("{table}");
+            })
+        })
+        .collect();
+    format.print(&rows, &DF)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn install(unit_dir: &std::path::Path, completion_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// `system df`'s columns, as Docker names them.
+const DF: Columns = Columns {
+    default: "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+    headers: &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ],
+};
+
+/// `system df -v`: each image (with the space it shares with others), container, volume and
+/// build cache record, under Docker's headings.
+fn df_verbose(store: &berth_engine::store::Store) -> anyhow::Result<ExitCode> {
+    use crate::output::{Table, human_size, since};
+    use berth_engine::usage::tree_size;
+    let containers = store.list_containers()?;
+    let rows = store.image_rows()?;
+    // How many images each layer belongs to (one count per image ID, however many names).
+    let mut ids = std::collections::BTreeMap::new();
+    for r in &rows {
+        ids.entry(r.record.id.clone()).or_insert(&r.config.rootfs.diff_ids);
+    }
+    let mut holders: std::collections::BTreeMap<_, usize> = std::collections::BTreeMap::new();
+    for layers in ids.values() {
+        for d in layers.iter().collect::<std::collections::BTreeSet<_>>() {
+            *holders.entry(d.clone()).or_default() += 1;
+        }
+    }
+    println!("Images space usage:\n");
+    let mut t =
+        Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]);
+    for r in &rows {
+        let shared: u64 =
+            r.config.rootfs.diff_ids.iter().filter(|d| holders[*d] > 1).map(|d| store.snapshot_size(d)).sum();
+        let users = containers.iter().filter(|c| c.config.image_id == r.record.id).count();
+        t.row(vec![
+            super::images::repository(&r.name),
+            r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
+            r.record.id.short().to_string(),
+            since(r.config.created.as_deref()),
+            human_size(r.size),
+            human_size(shared),
+            human_size(r.size - shared.min(r.size)),
+            users.to_string(),
+        ]);
+    }
+    print!("{t}");
+    println!("\nContainers space usage:\n");
+    let mut t =
+        Table::new(&["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]);
+    for c in &containers {
+        let volumes = c.config.mounts.iter().filter(|m| m.kind == berth_engine::volume::MountKind::Volume).count();
+        t.row(vec![
+            c.config.id[..12].to_string(),
+            c.config.image.clone(),
+            super::ps::short_command(&c.config.args),
+            volumes.to_string(),
+            human_size(tree_size(&store.container_dir(&c.config.id).upper())),
+            since(Some(&c.config.created)),
+            super::ps::status_text(c),
+            c.config.name.clone(),
+        ]);
+    }
+    print!("{t}");
+    println!("\nLocal Volumes space usage:\n");
+    let vs = berth_engine::volume::volumes(store);
+    let mut t = Table::new(&["VOLUME NAME", "LINKS", "SIZE"]);
+    for v in vs.list()? {
+        let size = match vs.backing(&v) {
+            berth_engine::volume::Backing::Directory(dir) => tree_size(&dir),
+            _ => 0,
+        };
+        let links = berth_engine::volume::users(store, &v.name)?.len();
+        t.row(vec![v.name.clone(), links.to_string(), human_size(size)]);
+    }
+    print!("{t}");
+    let cache =
+        berth_engine::usage::disk_usage(store).map_err(|e| anyhow::anyhow!("cannot measure the disk usage: {e}"))?;
+    let size = cache.iter().find(|u| u.kind == "Build Cache").map_or(0, |u| u.size);
+    println!("\nBuild cache usage: {}\n", human_size(size));
+    let mut t = Table::new(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]);
+    for entry in std::fs::read_dir(store.build_cache_dir()).into_iter().flatten().flatten() {
+        let meta = entry.metadata()?;
+        let made = meta.modified().ok().map(|t| {
+            let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            since(Some(&berth_engine::time::rfc3339(secs as i64)))
+        });
+        let key = entry.file_name().to_string_lossy().chars().take(12).collect::<String>();
+        let made = made.unwrap_or_else(|| "N/A".into());
+        t.row(vec![key, "regular".into(), human_size(meta.len()), made.clone(), made, "1".into(), "false".into()]);
+    }
+    print!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let root = berth_engine::store::default_root();
     let unit = format!(
@@ -81,7 +173,30 @@ pub fn install(unit_dir: &std::path::Path, completion_dir: &std::path::Path) -> 
     let path = completion_dir.join("berth");
     std::fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))?;
     println!("Wrote {} (bash completion)", path.display());
+    let pages = man_pages(man_dir)?;
+    println!("Wrote {pages} manual pages in {}", man_dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a manual page for berth and one for each of its commands (`berth-up.1`,
+/// `berth-image-ls.1`...), made from the command definitions. Returns how many.
+pub fn man_pages(dir: &Path) -> anyhow::Result<usize> {
+    fn write(dir: &Path, command: &clap::Command, name: &str) -> anyhow::Result<usize> {
+        let mut page = Vec::new();
+        let man = clap_mangen::Man::new(command.clone()).title(name.to_string());
+        man.render(&mut page).with_context(|| format!("cannot render {name}.1"))?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut count = 1;
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            count += write(dir, sub, &format!("{name}-{}", sub.get_name()))?;
+        }
+        Ok(count)
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    command.build();
+    write(dir, &command, "berth")
 }
 
 /// `berth shim ID`: standard output is the pipe to the command that started it; it becomes

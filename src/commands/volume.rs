@@ -3,33 +3,60 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use berth_engine::store::Store;
 use berth_engine::volume;
 
-use crate::cli::{Format, RunArgs, VolumeCommand};
+use crate::cli::{RunArgs, VolumeCommand};
+use crate::commands::filter::{self, KeyFilters};
+use crate::format::{Columns, Format};
 use crate::{engine, output};
+
+/// `volume ls`'s columns, as Docker names them.
+const VOLUMES: Columns = Columns {
+    default: "table {{.Driver}}\t{{.Name}}",
+    headers: &[
+        ("Driver", "DRIVER"),
+        ("Name", "VOLUME NAME"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+    ],
+};
 
 pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let vs = volume::volumes(&store);
     match command {
-        VolumeCommand::Ls { quiet, format } => {
-            let all = vs.list()?;
+        VolumeCommand::Ls { quiet, filter, format } => {
+            let filters = KeyFilters::parse(&filter, &["dangling", "driver", "label", "label!", "name"])?;
+            let mut all = vs.list()?;
+            let containers = store.list_containers()?;
+            let used = |name: &str| {
+                containers.iter().any(|c| c.config.mounts.iter().any(|m| m.source.as_deref() == Some(name)))
+            };
+            all.retain(|v| {
+                filters.matches(|key, value| match key {
+                    "dangling" => filter::truth(value) != used(&v.name),
+                    "driver" => v.driver == value,
+                    "label" => filter::label(&v.labels, value),
+                    "name" => v.name.contains(value),
+                    _ => false,
+                })
+            });
             if quiet {
                 all.iter().for_each(|v| println!("{}", v.name));
-            } else if format == Some(Format::Json) {
-                for v in &all {
-                    let line = serde_json::json!({
-                        "Name": v.name, "Driver": v.driver, "Scope": "local", "Labels": v.labels,
-                        "Mountpoint": vs.data(&v.name), "CreatedAt": v.created,
-                    });
-                    println!("{line}");
-                }
-            } else {
-                let mut table = output::Table::new(&["DRIVER", "VOLUME NAME"]);
-                all.iter().for_each(|v| table.row(vec![v.driver.clone(), v.name.clone()]));
-                print!("{table}");
+                return Ok(ExitCode::SUCCESS);
             }
+            let rows: Vec<serde_json::Value> = all
+                .iter()
+                .map(|v| {
+                    serde_json::json!({
+                        "Name": v.name, "Driver": v.driver, "Scope": "local", "Mountpoint": vs.data(&v.name),
+                        "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        "CreatedAt": output::docker_time(&v.created), "Size": "N/A", "Links": "N/A",
+                    })
+                })
+                .collect();
+            Format::parse(format.as_deref(), &VOLUMES)?.print(&rows, &VOLUMES)?;
         }
         VolumeCommand::Inspect(a) => {
             let mut out = Vec::new();
@@ -66,26 +93,12 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
             }
             return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
-        VolumeCommand::Prune { all, force: _ } => prune(&store, all)?,
+        VolumeCommand::Prune { all, prune } => return super::prune::volumes(all, &prune),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Removes unused volumes: anonymous ones, or all of them with `all` (as Docker 23+).
-fn prune(store: &Store, all: bool) -> anyhow::Result<()> {
-    let mut removed = Vec::new();
-    for v in volume::volumes(store).list()? {
-        if (all || v.labels.contains_key(volume::ANONYMOUS)) && volume::users(store, &v.name)?.is_empty() {
-            volume::remove(store, &v.name)?;
-            removed.push(v.name);
-        }
-    }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:\n{}", removed.join("\n"));
-    }
-    Ok(())
-}
-
 /// The mounts of `run -v` and `--mount`; relative host paths resolve against the current
 /// directory.
 pub fn mounts_for_run(args: &RunArgs) -> anyhow::Result<Vec<berth_engine::volume::Mount>> {

@@ -513,7 +513,7 @@ fn an_unreadable_record_stops_the_image_collection() {
     let snapshots = state.snapshots();
     assert!(!snapshots.is_empty());
     // Which layers the containers use cannot be told: the collection removes nothing.
-    let out = state.berth(&["image", "prune"]);
+    let out = state.berth(&["image", "prune", "-f"]);
     assert!(stderr(&out).contains("cannot tell what is in use"), "{}", stderr(&out));
     assert_eq!(state.snapshots(), snapshots, "no layer was removed");
     fs::write(&broken, saved).expect("repair the record");

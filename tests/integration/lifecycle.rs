@@ -50,12 +50,17 @@ fn system_boot_brings_back_what_the_policy_says() {
 
     let units = state.dir.path().join("units");
     let completions = state.dir.path().join("completions");
-    let dirs = [units.to_str().expect("utf-8"), completions.to_str().expect("utf-8")];
-    state.ok(&["system", "install", "--unit-dir", dirs[0], "--completion-dir", dirs[1]]);
+    let man = state.dir.path().join("man1");
+    let dirs = [units.to_str().expect("utf-8"), completions.to_str().expect("utf-8"), man.to_str().expect("utf-8")];
+    state.ok(&["system", "install", "--unit-dir", dirs[0], "--completion-dir", dirs[1], "--man-dir", dirs[2]]);
     let unit = fs::read_to_string(units.join("berth-boot.service")).expect("unit");
     assert!(unit.contains("system boot") && unit.contains("WantedBy=multi-user.target"), "{unit}");
     let script = fs::read_to_string(completions.join("berth")).expect("completion script");
     assert!(script.contains("complete -F _berth"), "bash's completion of berth");
+    let page = fs::read_to_string(man.join("berth-up.1")).expect("berth-up.1");
+    assert!(page.starts_with(".ie") || page.contains(".TH berth-up 1"), "a roff page: {page}");
+    assert!(page.contains("force\\-recreate"), "the page lists up's flags");
+    assert!(man.join("berth-image-ls.1").exists() && man.join("berth.1").exists());
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod images;
 mod lifecycle;
 mod logging;
 mod network;
+mod operators;
 mod realworld;
 mod registry;
 mod resources;

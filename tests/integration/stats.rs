@@ -69,9 +69,13 @@ fn stats_reports_what_the_cgroups_hold() {
     let header = table.lines().next().unwrap_or_default();
     assert!(header.starts_with("CONTAINER ID") && header.contains("MEM USAGE / LIMIT") && header.ends_with("PIDS"));
     assert!(table.contains("hog"), "{table}");
+    let names = state.ok(&["stats", "--no-stream", "--format", "{{.Name}}: {{.PIDs}}"]);
+    assert!(names.lines().any(|l| l.starts_with("hog: ")), "{names}");
+    let custom = state.ok(&["stats", "--no-stream", "--format", "table {{.Name}}\\t{{.MemPerc}}"]);
+    assert!(custom.starts_with("NAME      MEM %\n") && custom.contains("hog"), "{custom}");
     state.ok(&["rm", "-f", "hog"]);
-    let out = state.berth(&["stats", "--no-stream", "--format", "{{.Name}}"]);
-    assert!(!out.status.success() && stderr(&out).contains("invalid --format"), "{}", stderr(&out));
+    let out = state.berth(&["stats", "--no-stream", "--format", "{{.Name"]);
+    assert!(!out.status.success() && stderr(&out).contains("template"), "{}", stderr(&out));
 }
 
 #[test]

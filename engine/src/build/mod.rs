@@ -249,7 +249,7 @@ impl Builder<'_> {
     }
 
     fn cache_path(&self, key: &str) -> PathBuf {
-        self.store.root.join("build-cache").join(key)
+        self.store.build_cache_dir().join(key)
     }
 
     fn cached(&self, key: &str) -> Option<State> {

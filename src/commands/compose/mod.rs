@@ -17,7 +17,8 @@ use berth_engine::project::{self, Report};
 use berth_engine::store::Store;
 
 use super::scope::Scope;
-use crate::cli::{Format, KillArgs, RmArgs, StopArgs};
+use crate::cli::{KillArgs, RmArgs, StopArgs};
+use crate::format::{Columns, Format};
 use crate::output::Lines;
 use crate::{engine, output};
 
@@ -27,25 +28,30 @@ mod up;
 pub use events::events;
 pub use up::{build, create, down, pull, push, run, scale, up, watch};
 
-pub fn ls(all: bool, quiet: bool, format: Option<Format>) -> anyhow::Result<ExitCode> {
+pub fn ls(all: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let projects: Vec<_> = project::list_projects(&store)?
         .into_iter()
         .filter(|(_, status, _)| all || status.contains("running"))
         .collect();
+    let rows: Vec<serde_json::Value> =
+        projects.iter().map(|(n, s, f)| serde_json::json!({"Name": n, "Status": s, "ConfigFiles": f})).collect();
     if quiet {
         projects.iter().for_each(|(n, _, _)| println!("{n}"));
-    } else if format == Some(Format::Json) {
-        let list: Vec<_> =
-            projects.iter().map(|(n, s, f)| serde_json::json!({"Name": n, "Status": s, "ConfigFiles": f})).collect();
-        println!("{}", serde_json::to_string(&list)?);
+    } else if format == Some("json") {
+        // Docker Compose prints the projects as one array.
+        println!("{}", serde_json::to_string(&rows)?);
     } else {
-        let mut table = output::Table::new(&["NAME", "STATUS", "CONFIG FILES"]);
-        projects.into_iter().for_each(|(n, s, f)| table.row(vec![n, s, f]));
-        print!("{table}");
+        Format::parse(format, &PROJECTS)?.print(&rows, &PROJECTS)?;
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `ls`'s columns, as Docker Compose names them.
+const PROJECTS: Columns = Columns {
+    default: "table {{.Name}}\t{{.Status}}\t{{.ConfigFiles}}",
+    headers: &[("Name", "NAME"), ("Status", "STATUS"), ("ConfigFiles", "CONFIG FILES")],
+};
 
 /// `exec SERVICE CMD`: in the service's container number `--index`.
 pub fn exec(scope: &Scope, mut args: crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
