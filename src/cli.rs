@@ -35,6 +35,10 @@ pub struct GlobalArgs {
     /// Log filter, such as `debug` or `berth_compose=trace` (default: BERTH_LOG, else `warn`)
     #[arg(long = "log-level", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// How progress is shown: a redrawn block on a terminal (`auto`, `tty`), lines (`plain`),
+    /// one JSON object per event (`json`), or nothing (`quiet`)
+    #[arg(long, global = true, value_enum, default_value = "auto", env = "COMPOSE_PROGRESS")]
+    pub progress: crate::report::Progress,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +107,21 @@ pub enum Command {
         /// Always follow symbol link in SRC_PATH
         #[arg(short = 'L', long)]
         follow_link: bool,
+    },
+    /// In a project: draw the dependency graph (levels, conditions, networks, images, ports)
+    Viz {
+        /// `text` (a tree), `dot` (Graphviz) or `mermaid`
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::commands::VizFormat,
+        /// Show each service's image
+        #[arg(long)]
+        image: bool,
+        /// Show the networks (as clusters in dot and mermaid)
+        #[arg(long)]
+        networks: bool,
+        /// Show the published ports
+        #[arg(long)]
+        ports: bool,
     },
     /// In a project: stream the containers' events (create, start, die, health, destroy...)
     Events {

@@ -8,6 +8,7 @@ mod format;
 mod output;
 mod progress;
 mod project;
+mod report;
 
 use std::process::ExitCode;
 
@@ -30,7 +31,10 @@ fn main() -> ExitCode {
     // As Docker's: `run` and `create` exit 125 when berth itself fails (the command's own
     // status is theirs otherwise), other commands 1.
     let run_like = matches!(cli.command, cli::Command::Run(_) | cli::Command::Create(_));
-    match commands::run(cli) {
+    report::set(cli.global.progress);
+    let result = commands::run(cli);
+    report::finish();
+    match result {
         Ok(code) => code,
         Err(err) => {
             output::print_error(&err);

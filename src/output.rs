@@ -250,20 +250,6 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
-/// Progress lines in Docker Compose's shape: ` ✔ Container p-web-1  Started`.
-pub struct Lines;
-
-impl berth_engine::project::Report for Lines {
-    fn event(&self, kind: &str, name: &str, status: &str) {
-        let done = matches!(status, "Created" | "Started" | "Stopped" | "Removed" | "Healthy" | "Running" | "Exited");
-        eprintln!(" {} {kind} {name:<30} {status}", if done { "✔" } else { " " });
-    }
-
-    fn warn(&self, message: &str) {
-        warn(message);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

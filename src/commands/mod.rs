@@ -21,6 +21,8 @@ mod system;
 mod volume;
 mod watch;
 
+pub use compose::VizFormat;
+
 use std::process::ExitCode;
 
 use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
@@ -104,6 +106,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cp { source, destination, follow_link, .. } => containers::cp(&source, &destination, follow_link),
         Command::Events { services, json } => compose::events(&scope, &services, json),
+        Command::Viz { format, image, networks, ports } => {
+            compose::viz(&scope, format, compose::Shown { image, networks, ports })
+        }
         Command::Commit { container, image, message, pause } => {
             containers::commit(&container, &image, message.as_deref(), pause)
         }

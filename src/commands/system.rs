@@ -16,7 +16,7 @@ use crate::{engine, output};
 pub fn boot() -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let failures = berth_engine::project::boot(&store, &exe, &crate::output::Lines)?;
+    let failures = berth_engine::project::boot(&store, &exe, &crate::report::Lines)?;
     for why in &failures {
         output::print_error(&anyhow::anyhow!("{why}"));
     }

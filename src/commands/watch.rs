@@ -114,8 +114,8 @@ fn apply(
         eprintln!("Rebuilding service \"{service}\" after changes were detected");
         crate::commands::build::build_service(project, service, false, true)?;
         let opts = project::UpOptions { services: vec![service.to_string()], no_deps: true, ..Default::default() };
-        let services = project::converge(store, project, &opts, &output::Lines)?;
-        project::start(store, project, &services, exe, &output::Lines)?;
+        let services = project::converge(store, project, &opts, &crate::report::Lines)?;
+        project::start(store, project, &services, exe, &crate::report::Lines)?;
         return Ok(());
     }
     if rule.action.starts_with("sync") {

@@ -118,3 +118,19 @@ fn info_describes_the_host() {
     assert!(pretty.contains(" Containers: 1\n  Running: 1\n") && pretty.contains("Kernel Version:"), "{pretty}");
     state.ok(&["rm", "-f", "up"]);
 }
+
+#[test]
+fn viz_draws_the_project() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("compose.yaml");
+    let yaml = "name: pic\nservices:\n  db:\n    image: postgres:16\n  web:\n    image: web:1\n    ports: ['8080:80']\n    depends_on:\n      db: {condition: service_healthy}\n";
+    fs::write(&file, yaml).expect("write");
+    let f = file.to_str().expect("utf-8");
+    let run = |args: &[&str]| stdout(&crate::support::berth(dir.path(), &[&["-f", f, "viz"], args].concat(), &[]));
+    let tree = run(&["--image", "--ports"]);
+    assert!(tree.starts_with("pic\n├── level 1\n│   └── db\n"), "{tree}");
+    assert!(tree.contains("waits for db: service_healthy") && tree.contains("ports: 8080:80/tcp"), "{tree}");
+    let dot = run(&["--format", "dot"]);
+    assert!(dot.contains("\"web\" -> \"db\" [label=\"service_healthy\"];"), "{dot}");
+    assert!(run(&["--format", "mermaid"]).contains("web -->|service_healthy| db"));
+}

@@ -265,3 +265,56 @@ fn compose_tty_and_stdin_open_services_can_be_attached() {
     assert!(code != 0 && text.contains("not a tty"), "{text}");
     state.ok(&["-f", f, "down", "-t", "0"]);
 }
+
+/// What a terminal of the test's size shows once `bytes` were written to it.
+fn screen(bytes: &str) -> String {
+    let mut parser = vt100::Parser::new(30, 100, 0);
+    parser.process(bytes.as_bytes());
+    parser.screen().contents()
+}
+
+#[test]
+fn up_at_a_terminal_redraws_a_block_of_progress() {
+    let state = state_with_busybox();
+    let file = state.dir.path().join("compose.yaml");
+    let yaml = format!(
+        "name: blockproj\nservices:\n  db:\n    image: {IMAGE}\n    command: [sleep, '600']\n  web:\n    image: {IMAGE}\n    command: [sleep, '600']\n    depends_on: [db]\n"
+    );
+    std::fs::write(&file, yaml).expect("write");
+    let f = file.to_str().expect("utf-8");
+    let (code, text) = AtTerminal::start(&state, &["-f", f, "up", "-d"]).wait_for_exit_and_text();
+    assert_eq!(code, 0, "{text}");
+    let shown = screen(&text);
+    assert!(shown.contains("[+] Running 3/3"), "a network and two containers: {shown}");
+    let web: Vec<&str> = shown.lines().filter(|l| l.contains("Container blockproj-web-1")).collect();
+    assert_eq!(web.len(), 1, "one line per object, redrawn in place: {shown}");
+    assert!(web[0].starts_with(" ✔ ") && web[0].contains("Started") && web[0].trim_end().ends_with('s'), "{shown}");
+    assert!(text.contains("\x1b["), "the block is redrawn with cursor movements");
+    // Plain lines when asked, even at a terminal.
+    state.ok(&["-f", f, "down", "-t", "0"]);
+    let (_, text) = AtTerminal::start(&state, &["-f", f, "--progress", "plain", "up", "-d"]).wait_for_exit_and_text();
+    assert!(!text.contains("[+] Running") && text.contains("Container blockproj-db-1"), "{text}");
+    let out = state.berth(&["-f", f, "--progress", "json", "down", "-t", "0"]);
+    let events: Vec<serde_json::Value> =
+        crate::support::stderr(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON event")).collect();
+    assert!(events.iter().any(|e| e["id"] == "Container blockproj-web-1" && e["status"] == "Removed"), "{events:?}");
+}
+
+#[test]
+fn stats_at_a_terminal_redraws_its_table() {
+    let state = state_with_busybox();
+    state.ok(&["run", "-d", "--name", "watched", IMAGE, "sleep", "600"]);
+    let t = AtTerminal::start(&state, &["stats"]);
+    // Two readings drawn: the screen is cleared before each.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.text().matches("CONTAINER ID").count() < 2 {
+        assert!(Instant::now() < deadline, "stats drew {:?}", t.text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shown = screen(&t.text());
+    assert_eq!(shown.matches("CONTAINER ID").count(), 1, "one table on the screen: {shown}");
+    let row = shown.lines().find(|l| l.contains("watched")).unwrap_or_else(|| panic!("no row: {shown}"));
+    assert!(row.contains('%') && row.contains(" / "), "{row}");
+    drop(t);
+    state.ok(&["rm", "-f", "watched"]);
+}

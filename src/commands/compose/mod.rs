@@ -19,14 +19,16 @@ use berth_engine::store::Store;
 use super::scope::Scope;
 use crate::cli::{KillArgs, RmArgs, StopArgs};
 use crate::format::{Columns, Format};
-use crate::output::Lines;
+use crate::report::Lines;
 use crate::{engine, output};
 
 mod events;
 mod up;
+mod viz;
 
 pub use events::events;
 pub use up::{build, create, down, pull, push, run, scale, up, watch};
+pub use viz::{Shown, VizFormat, viz};
 
 pub fn ls(all: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;

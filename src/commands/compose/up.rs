@@ -16,7 +16,7 @@ use berth_engine::store::Store;
 use crate::cli::{DownArgs, UpArgs};
 use crate::commands::logs::Tails;
 use crate::commands::scope::Scope;
-use crate::output::Lines;
+use crate::report::Lines;
 use crate::{engine, output};
 
 /// Pulls the images the services need, as `--pull` says.
@@ -136,6 +136,8 @@ fn attached(
     began: String,
 ) -> anyhow::Result<ExitCode> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    // The services' output follows: the progress block stays as it is, later events are lines.
+    crate::report::finish();
     let action = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only increments an atomic, which is async-signal-safe.
     unsafe {
