@@ -129,6 +129,12 @@ pub enum Command {
         /// One JSON object per line
         #[arg(long)]
         json: bool,
+        /// Only events that match: container, event, image, label, service, type (`KEY=VALUE`)
+        #[arg(long)]
+        filter: Vec<String>,
+        /// `json` or a Go template over Docker's event (`{{.Action}} {{.Actor.Attributes.name}}`)
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Make an image from a container's changes
     Commit {

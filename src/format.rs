@@ -60,7 +60,7 @@ impl Format {
         match self {
             Format::Json => {
                 for row in rows {
-                    out.push_str(&serde_json::to_string(row)?);
+                    out.push_str(&serde_json::to_string(&public(row))?);
                     out.push('\n');
                 }
             }
@@ -108,7 +108,26 @@ fn unescape(template: &str) -> String {
     template.replace("\\t", "\t").replace("\\n", "\n")
 }
 
+/// A row without the fields only templates use (`__labels`, for `.Label`).
+fn public(row: &Json) -> Json {
+    match row {
+        Json::Object(map) => Json::Object(
+            map.iter().filter(|(k, _)| !k.starts_with("__")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Docker's rows have a method, `.Label "KEY"`; Go templates here reach only fields, so it is
+/// read as the function `label`, over the row's labels (`__labels`).
+fn methods(text: &str) -> String {
+    static LABEL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = LABEL.get_or_init(|| regex::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*")"#).expect("the pattern is valid"));
+    re.replace_all(text, "label . $1").into_owned()
+}
+
 fn parse(text: &str, missing: MissingKey) -> anyhow::Result<Template> {
+    let text = &methods(text);
     let mut t = Template::new("").missing_key(missing);
     for (name, f) in functions() {
         t = t.func(name, f);
@@ -201,6 +220,20 @@ fn functions() -> Vec<(&'static str, Func)> {
                 let s = text(arg("pad", args, 0)?);
                 let (before, after) = (number("pad", args, 1)?, number("pad", args, 2)?);
                 Ok(string(format!("{}{s}{}", " ".repeat(before), " ".repeat(after))))
+            }),
+        ),
+        (
+            "label",
+            Box::new(|args: &[Value]| {
+                let key = text(arg("label", args, 1)?);
+                let Value::Map(row) = arg("label", args, 0)? else { return Ok(string(String::new())) };
+                Ok(string(match row.get("__labels") {
+                    Some(Value::Map(labels)) => labels.get(key.as_str()).map_or(String::new(), text),
+                    // The header row has the field's header in its place: Docker heads the
+                    // column LABEL.
+                    Some(Value::String(_)) => "LABEL".to_string(),
+                    _ => String::new(),
+                }))
             }),
         ),
         (

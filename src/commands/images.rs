@@ -99,6 +99,7 @@ fn image_row(r: &ImageRow, no_trunc: bool) -> serde_json::Value {
         "Size": output::human_size(r.size),
         "Tag": r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
         "VirtualSize": output::human_size(r.size),
+        "__labels": r.config.config.labels,
     })
 }
 

@@ -105,7 +105,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             compose::cp(&scope, &source, &destination, index, follow_link)
         }
         Command::Cp { source, destination, follow_link, .. } => containers::cp(&source, &destination, follow_link),
-        Command::Events { services, json } => compose::events(&scope, &services, json),
+        Command::Events { services, json, filter, format } => {
+            compose::events(&scope, &services, json, &filter, format.as_deref())
+        }
         Command::Viz { format, image, networks, ports } => {
             compose::viz(&scope, format, compose::Shown { image, networks, ports })
         }

@@ -108,7 +108,7 @@ fn ls(store: &Store, quiet: bool, filter: &[String], format: Option<&str>) -> an
                 "ID": &r.id[..12], "Name": r.name, "Driver": r.driver, "Scope": "local",
                 "Internal": r.internal.to_string(), "IPv6": "false", "CreatedAt": output::docker_time(&r.created),
                 "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Subnet": r.subnet.to_string(),
+                "Subnet": r.subnet.to_string(), "__labels": r.labels,
             })
         })
         .collect();

@@ -111,6 +111,7 @@ fn container_row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "State": c.state.status.to_string(),
         "Status": status_text(c),
         "ExitCode": c.state.exit_code,
+        "__labels": c.config.labels,
     })
 }
 

@@ -53,6 +53,7 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
                         "Name": v.name, "Driver": v.driver, "Scope": "local", "Mountpoint": vs.data(&v.name),
                         "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                         "CreatedAt": output::docker_time(&v.created), "Size": "N/A", "Links": "N/A",
+                        "__labels": v.labels,
                     })
                 })
                 .collect();

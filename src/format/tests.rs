@@ -81,7 +81,8 @@ const PS: Columns = Columns {
 fn ps_rows() -> Vec<Json> {
     vec![
         json!({"ID": "a87ecb4f327c", "Image": "busybox", "Command": "\"sleep 3600\"", "RunningFor": "2 minutes ago",
-               "Status": "Up 2 minutes", "Ports": "", "Names": "web", "Labels": "com.example.vendor=ACME,a.b=c"}),
+               "Status": "Up 2 minutes", "Ports": "", "Names": "web", "Labels": "com.example.vendor=ACME,a.b=c",
+               "__labels": {"com.example.vendor": "ACME", "a.b": "c"}}),
         json!({"ID": "01946d9d34d8", "Image": "registry.lan/app:1", "Command": "\"/bin/sh -c 'exec…\"",
                "RunningFor": "3 hours ago", "Status": "Exited (0) 1 hour ago", "Ports": "127.0.0.1:8080->80/tcp",
                "Names": "app", "Labels": ""}),
@@ -106,6 +107,9 @@ fn ps_cases_of_dockers_documentation() {
         )
     );
     assert_eq!(render("json").lines().count(), 2);
+    assert!(!render("json").contains("__labels"), "what only templates use stays out of the JSON");
+    assert_eq!(render("{{.Names}}: {{.Label \"com.example.vendor\"}}"), "web: ACME\napp: \n");
+    assert_eq!(render("table {{.Names}}\\t{{.Label \"a.b\"}}"), "NAMES     LABEL\nweb       c\napp       \n");
     assert_eq!(render("{{.Names}}\t{{.Status}}"), "web\tUp 2 minutes\napp\tExited (0) 1 hour ago\n");
     assert!(
         Format::parse(Some("{{.Nope}}"), &PS).expect("parses").render(&rows, &PS).is_err(),

@@ -423,6 +423,14 @@ services:
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("berth runs");
+    // And as Docker's templates read them, filtered.
+    let mut deaths = std::process::Command::new(crate::support::BERTH)
+        .args(["-f", &f, "events", "--filter", "event=die", "--format", "{{.Action}} {{.Actor.Attributes.name}}"])
+        .env("BERTH_ROOT", state.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth runs");
     std::thread::sleep(std::time::Duration::from_millis(300));
     state.ok(&["-f", &f, "up", "-d", "--wait"]);
 
@@ -458,6 +466,9 @@ services:
     for wanted in ["start", "health_status: healthy", "die", "destroy"] {
         assert!(actions.iter().any(|a| a == wanted), "{wanted} in {actions:?}");
     }
+    let _ = deaths.kill();
+    let deaths = stdout(&deaths.wait_with_output().expect("events output"));
+    assert_eq!(deaths, "die ev-box-1\n", "only the death, through the template");
 }
 
 /// `depends_on: {db: {restart: true}}`: when `restart db` or an `up` that recreates db takes it

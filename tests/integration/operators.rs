@@ -31,6 +31,7 @@ fn templates_and_filters_on_the_listings() {
 
     let lines = state.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Networks}} {{.Mounts}}"]);
     assert!(lines.contains("web running frontnet kept\n") && lines.contains("once exited"), "{lines}");
+    assert_eq!(state.ok(&["ps", "--format", r#"{{.Names}} {{.Label "a.b"}}"#]).trim(), "web c");
     let table = state.ok(&["ps", "--format", "table {{.Names}}\\t{{.Labels}}"]);
     assert_eq!(table.lines().next(), Some("NAMES     LABELS"), "{table}");
     assert!(table.contains("web       a.b=c"), "{table}");

@@ -8,14 +8,26 @@ use berth_engine::container::Status;
 use berth_engine::container::store::Container;
 use berth_engine::project;
 
+use crate::commands::filter::{self, KeyFilters};
 use crate::commands::scope::Scope;
 use crate::engine;
 
 /// `events [SERVICE...]`: the project's containers' state changes as they happen, one line
 /// each (`--json`: one object each), until interrupted. Changes are seen by reading the
 /// containers' states every 100 ms.
-pub fn events(scope: &Scope, services: &[String], json: bool) -> anyhow::Result<ExitCode> {
+pub fn events(
+    scope: &Scope,
+    services: &[String],
+    json: bool,
+    filter: &[String],
+    format: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     use berth_engine::container::HealthStatus;
+    let filters = KeyFilters::parse(filter, &["container", "event", "image", "label", "service", "type"])?;
+    if let Some(t) = format.filter(|t| *t != "json") {
+        crate::format::render(t, &serde_json::json!({}))?;
+    }
+    let json = json || format == Some("json");
     let (name, _) = scope.name()?;
     let store = engine::store()?;
     type Seen = (Status, Option<HealthStatus>, Container);
@@ -27,9 +39,26 @@ pub fn events(scope: &Scope, services: &[String], json: bool) -> anyhow::Result<
             .collect())
     };
     let emit = |c: &Container, action: &str| {
+        let wanted = filters.matches(|key, value| match key {
+            "container" => c.config.name == value || c.config.id.starts_with(value),
+            "event" => action == value || action.split(':').next() == Some(value),
+            "image" => c.config.image == value,
+            "label" => filter::label(&c.config.labels, value),
+            "service" => project::service_of(c) == value,
+            "type" => value == "container",
+            _ => false,
+        });
+        if !wanted {
+            return;
+        }
         let time = berth_engine::time::now_nanos();
         let attributes = serde_json::json!({ "image": c.config.image, "name": c.config.name });
-        if json {
+        if let Some(template) = format.filter(|t| *t != "json") {
+            match crate::format::render(template, &engine_event(c, action)) {
+                Ok(line) => println!("{line}"),
+                Err(e) => crate::output::print_error(&e),
+            }
+        } else if json {
             let event = serde_json::json!({
                 "time": time, "type": "container", "action": action, "id": c.config.id,
                 "service": project::service_of(c), "attributes": attributes,
@@ -75,4 +104,19 @@ pub fn events(scope: &Scope, services: &[String], json: bool) -> anyhow::Result<
         }
         seen = now;
     }
+}
+
+/// An event as Docker's engine describes it (`docker events --format` templates read these
+/// fields: `{{.Action}}`, `{{.Actor.Attributes.name}}`...), with the service.
+fn engine_event(c: &Container, action: &str) -> serde_json::Value {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut attributes: serde_json::Map<String, serde_json::Value> =
+        c.config.labels.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+    attributes.insert("image".into(), c.config.image.clone().into());
+    attributes.insert("name".into(), c.config.name.clone().into());
+    serde_json::json!({
+        "status": action, "id": c.config.id, "from": c.config.image, "Type": "container", "Action": action,
+        "Actor": {"ID": c.config.id, "Attributes": attributes}, "scope": "local",
+        "time": (nanos / 1_000_000_000) as u64, "timeNano": nanos as u64, "Service": project::service_of(c),
+    })
 }
