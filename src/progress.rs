@@ -1,17 +1,16 @@
 //! Progress of pulls and pushes: a bar per layer on a terminal, one line per step otherwise,
-//! nothing with `-q`.
+//! nothing with `-q` or `--progress quiet`.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use berth_engine::image::pull::Progress;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 pub fn for_terminal(quiet: bool) -> std::sync::Arc<dyn Progress> {
-    if quiet {
+    if quiet || crate::report::quiet() {
         std::sync::Arc::new(berth_engine::image::pull::Quiet)
-    } else if std::io::stderr().is_terminal() {
+    } else if crate::report::on_terminal() {
         std::sync::Arc::new(Bars { multi: MultiProgress::new(), bars: Mutex::new(HashMap::new()) })
     } else {
         std::sync::Arc::new(Lines)

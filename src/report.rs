@@ -39,6 +39,16 @@ fn mode() -> Progress {
     MODE.get().copied().unwrap_or(Progress::Plain)
 }
 
+/// Whether progress is drawn for a terminal (pulls draw bars then).
+pub fn on_terminal() -> bool {
+    mode() == Progress::Tty
+}
+
+/// Whether `--progress quiet` asked for no progress at all.
+pub fn quiet() -> bool {
+    mode() == Progress::Quiet
+}
+
 /// Whether a progress status is an end state (shown with a tick).
 fn done(status: &str) -> bool {
     matches!(

@@ -2,6 +2,7 @@
 //! services, and the followers `run` and `up` print through.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -160,6 +161,10 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Docker Compose's colours for the services' prefixes, in its order: cyan, yellow, green,
+/// magenta, blue, then their bright forms.
+const RAINBOW: [&str; 10] = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
+
 /// One log follower per container (across rotations and restarts), each line prefixed with
 /// the container's name, padded to align.
 #[derive(Default)]
@@ -182,8 +187,20 @@ impl Tails {
 
     /// Prints what the containers logged since the last call.
     pub(crate) fn pump(&mut self, store: &Store, cs: &[Container], prefix: bool) {
-        let width = cs.iter().map(|c| c.config.name.len()).max().unwrap_or(0);
-        for c in cs {
+        // As Docker Compose: the container's name without the project's, padded to one more
+        // than the longest, in a colour of its own on a terminal.
+        let short = |c: &Container| {
+            let project = c.config.labels.get(berth_engine::labels::PROJECT);
+            let name = c.config.name.as_str();
+            project
+                .and_then(|p| name.strip_prefix(p.as_str()))
+                .and_then(|n| n.strip_prefix('-'))
+                .unwrap_or(name)
+                .to_string()
+        };
+        let width = cs.iter().map(|c| short(c).len()).max().unwrap_or(0) + 1;
+        let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        for (i, c) in cs.iter().enumerate() {
             let id = &c.config.id;
             if !self.followers.contains_key(id) {
                 let from = if self.logs { logs::Start::All { tail: self.tail } } else { logs::Start::Current };
@@ -191,7 +208,11 @@ impl Tails {
                 self.followers.insert(id.clone(), follower);
             }
             if let Some(f) = self.followers.get_mut(id) {
-                f.show.prefix = if prefix { format!("{:<width$} | ", c.config.name) } else { String::new() };
+                f.show.prefix = match (prefix, colours) {
+                    (false, _) => String::new(),
+                    (true, false) => format!("{:<width$} | ", short(c)),
+                    (true, true) => format!("\x1b[{}m{:<width$} | \x1b[0m", RAINBOW[i % RAINBOW.len()], short(c)),
+                };
                 f.pump();
             }
         }

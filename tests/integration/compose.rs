@@ -51,9 +51,7 @@ fn quickstart_comes_up_in_order_and_goes_away() {
     assert!(ps.contains("(healthy)") && ps.contains("127.0.0.1:8080->8080/tcp"), "{ps}");
     // The worker reaches the web server by name.
     crate::containers::wait_for("the worker's fetch", || {
-        state
-            .ok(&["-f", file.to_str().expect("utf-8"), "logs", "worker"])
-            .contains("quickstart-worker-1 | hello from berth")
+        state.ok(&["-f", file.to_str().expect("utf-8"), "logs", "worker"]).contains("worker-1  | hello from berth")
     });
 
     // Nothing changed: nothing is recreated.

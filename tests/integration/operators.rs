@@ -135,3 +135,29 @@ fn viz_draws_the_project() {
     assert!(dot.contains("\"web\" -> \"db\" [label=\"service_healthy\"];"), "{dot}");
     assert!(run(&["--format", "mermaid"]).contains("web -->|service_healthy| db"));
 }
+
+#[test]
+fn attached_up_prefixes_as_compose_and_ctrl_c_exits_130() {
+    let state = state_with_busybox();
+    let file = state.dir.path().join("compose.yaml");
+    let yaml = format!(
+        "name: intr\nservices:\n  talker:\n    image: {IMAGE}\n    command: [sh, -c, 'echo said; exec sleep 600']\n    stop_grace_period: 1s\n"
+    );
+    fs::write(&file, yaml).expect("write");
+    let f = file.to_str().expect("utf-8");
+    let child = state
+        .command(&["-f", f, "up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth runs");
+    crate::containers::wait_for("the service's line", || state.ok(&["-f", f, "logs", "talker"]).contains("said"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("Ctrl-C");
+    let out = child.wait_with_output().expect("berth ends");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stdout(&out).contains("talker-1  | said\n"), "Docker Compose's prefix: {}", stdout(&out));
+    assert!(stderr(&out).contains("Gracefully stopping"), "{}", stderr(&out));
+    state.ok(&["-f", f, "down", "-t", "0"]);
+}

@@ -183,6 +183,10 @@ fn attached(
             let timeout = if INTERRUPTS.load(Ordering::Relaxed) > 1 { Some(0) } else { args.timeout };
             project::stop_containers(store, Some(project), &cs, timeout, &report)?;
             tails.pump(store, &attached, true);
+            // Stopped by Ctrl-C: Docker Compose's 130, as a shell reports SIGINT.
+            if INTERRUPTS.load(Ordering::Relaxed) > 0 && exit_code == 0 {
+                return Ok(ExitCode::from(130));
+            }
             return Ok(ExitCode::from(exit_code.clamp(0, 255) as u8));
         }
         if !cs.is_empty() && cs.iter().all(|c| !remove::is_live(c)) {
