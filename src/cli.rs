@@ -108,11 +108,14 @@ pub enum Command {
         #[arg(short = 'L', long)]
         follow_link: bool,
     },
+    /// In a project: Kubernetes manifests of the project (`kube generate`)
+    #[command(subcommand)]
+    Kube(KubeCommand),
     /// In a project: draw the dependency graph (levels, conditions, networks, images, ports)
     Viz {
         /// `text` (a tree), `dot` (Graphviz) or `mermaid`
         #[arg(long, value_enum, default_value = "text")]
-        format: crate::commands::VizFormat,
+        format: VizFormat,
         /// Show each service's image
         #[arg(long)]
         image: bool,
@@ -377,6 +380,49 @@ pub struct PruneArgs {
     /// Only what matches: until=DURATION|TIME (made before), label=KEY[=VALUE], label!=...
     #[arg(long)]
     pub filter: Vec<String>,
+}
+
+/// `viz --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VizFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KubeCommand {
+    /// Write the project's services as Kubernetes objects (to standard output, or a directory)
+    Generate {
+        /// Services to generate (default: all)
+        services: Vec<String>,
+        /// A directory for a file per object and a kustomization.yaml
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The namespace of every object
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Put before the names of images berth builds (`registry.lan/team/`)
+        #[arg(long, value_name = "REGISTRY/")]
+        image_prefix: Option<String>,
+        /// The type of the Services of published ports: ClusterIP, NodePort or LoadBalancer
+        #[arg(long)]
+        service_type: Option<String>,
+        /// Make bind mounts hostPath volumes of the node (refused otherwise)
+        #[arg(long)]
+        hostpath: bool,
+        /// A claim's size when its volume has no `x-kube-size` (default 1Gi)
+        #[arg(long)]
+        volume_size: Option<String>,
+    },
+    /// Run Kubernetes manifests here, as a project named after their namespace
+    Play {
+        /// A manifest file (documents separated by ---) or a directory of them
+        path: PathBuf,
+        /// Take the project away again, volumes too
+        #[arg(long)]
+        down: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

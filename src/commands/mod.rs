@@ -10,6 +10,7 @@ mod filter;
 mod images;
 mod info;
 mod inspect;
+mod kube;
 mod login;
 mod logs;
 mod network;
@@ -21,11 +22,9 @@ mod system;
 mod volume;
 mod watch;
 
-pub use compose::VizFormat;
-
 use std::process::ExitCode;
 
-use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, KubeCommand, SystemCommand};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let scope = scope::Scope::new(&cli.global);
@@ -108,6 +107,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { services, json, filter, format } => {
             compose::events(&scope, &services, json, &filter, format.as_deref())
         }
+        Command::Kube(KubeCommand::Generate {
+            services,
+            output,
+            namespace,
+            image_prefix,
+            service_type,
+            hostpath,
+            volume_size,
+        }) => {
+            let opts = kube::generate::Options { namespace, image_prefix, service_type, hostpath, volume_size };
+            kube::generate(&scope, &services, output.as_deref(), &opts)
+        }
+        Command::Kube(KubeCommand::Play { path, down }) => kube::play(&path, down),
         Command::Viz { format, image, networks, ports } => {
             compose::viz(&scope, format, compose::Shown { image, networks, ports })
         }

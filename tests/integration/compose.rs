@@ -42,6 +42,7 @@ fn ids(state: &State, file: &Path) -> Vec<String> {
 
 #[test]
 fn quickstart_comes_up_in_order_and_goes_away() {
+    let _port = crate::support::QUICKSTART_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let state = with_latest_tag();
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/compose.yaml");
     let progress = up(&state, &file, &[]);

@@ -11,6 +11,7 @@ mod crash;
 mod examples;
 mod fake_registry;
 mod images;
+mod kube;
 mod lifecycle;
 mod logging;
 mod network;

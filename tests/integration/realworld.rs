@@ -21,14 +21,14 @@ const DEVIATIONS: &[(&str, &str, &str)] = &[(
     "the reference's JSON drops top-level models",
 )];
 
-fn corpus() -> PathBuf {
+pub(crate) fn corpus() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/realworld");
     assert!(root.is_dir(), "the real-world corpus is missing: expected {}", root.display());
     root.canonicalize().expect("canonical path")
 }
 
 /// A case's command line: the environment and berth's arguments.
-fn command(case: &Path, home: &Path) -> (Vec<(String, String)>, Vec<String>) {
+pub(crate) fn command(case: &Path, home: &Path) -> (Vec<(String, String)>, Vec<String>) {
     let text = std::fs::read_to_string(case.join("cmd.txt")).expect("cmd.txt");
     let line = text.lines().find(|l| !l.trim().is_empty()).expect("a command line");
     let line = line.replace("\"$TOOL\"", "@@TOOL@@").replace("$CASE_HOME", &home.to_string_lossy());

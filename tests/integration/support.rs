@@ -63,3 +63,6 @@ pub fn cgroup_file(id: &str, file: &str) -> Option<std::path::PathBuf> {
         .map(|m| Path::new(m).join("berth").join(id).join(file))
         .find(|f| f.exists())
 }
+
+/// Held by the tests that publish the quickstart's port (127.0.0.1:8080), one at a time.
+pub static QUICKSTART_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());

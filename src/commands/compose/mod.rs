@@ -27,8 +27,8 @@ mod up;
 mod viz;
 
 pub use events::events;
-pub use up::{build, create, down, pull, push, run, scale, up, watch};
-pub use viz::{Shown, VizFormat, viz};
+pub use up::{build, create, down, down_with_volumes, pull, push, run, scale, up, up_detached, watch};
+pub use viz::{Shown, viz};
 
 pub fn ls(all: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;

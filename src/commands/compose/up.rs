@@ -235,6 +235,29 @@ pub fn down(scope: &Scope, args: DownArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Brings up a project that comes from elsewhere than a Compose file (`kube play`), as
+/// `up -d` does.
+pub fn up_detached(project: &Project) -> anyhow::Result<()> {
+    let store = engine::store()?;
+    let _turn = project::lock(&store, &project.name)?;
+    let selected = project::selected(project, &[], false)?;
+    project::check(&store, project, &selected)?;
+    ensure_images(&store, project, &selected, "missing")?;
+    let order = project::converge(&store, project, &UpOptions::default(), &Lines)?;
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    project::start(&store, project, &order, &exe, &Lines)?;
+    Ok(())
+}
+
+/// Takes such a project away with its volumes, as `down -v` does.
+pub fn down_with_volumes(project: &Project) -> anyhow::Result<()> {
+    let store = engine::store()?;
+    let _turn = project::lock(&store, &project.name)?;
+    let opts = DownOptions { volumes: true, remove_orphans: true, timeout: None };
+    project::down(&store, &project.name, Some(project), &opts, &Lines)?;
+    Ok(())
+}
+
 /// `pull [SERVICE...]`: the services' images, whether here or not.
 pub fn pull(scope: &Scope, services: &[String]) -> anyhow::Result<ExitCode> {
     let project = scope.project()?;

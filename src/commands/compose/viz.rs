@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use berth_compose::model::Condition;
 use berth_compose::{Graph, Project};
 
+use crate::cli::VizFormat;
 use crate::commands::scope::Scope;
 
 /// What the picture shows besides the services and their dependencies.
@@ -18,13 +19,6 @@ pub struct Shown {
     pub image: bool,
     pub networks: bool,
     pub ports: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum VizFormat {
-    Text,
-    Dot,
-    Mermaid,
 }
 
 pub fn viz(scope: &Scope, format: VizFormat, shown: Shown) -> anyhow::Result<ExitCode> {
