@@ -182,26 +182,9 @@ pub fn up_for(rfc3339: Option<&str>) -> String {
 /// An RFC 3339 time as Docker's listings print it: `2024-05-01 09:30:00 +0000 UTC`.
 pub fn docker_time(rfc3339: &str) -> String {
     match parse_rfc3339(rfc3339) {
-        Some(secs) => {
-            let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-            let (y, m, d) = civil_from_days(days);
-            format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC", rest / 3600, rest % 3600 / 60, rest % 60)
-        }
+        Some(secs) => berth_engine::time::rfc3339(secs).replace('T', " ").replace('Z', " +0000 UTC"),
         None => rfc3339.to_string(),
     }
-}
-
-/// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 pub fn now_secs() -> i64 {

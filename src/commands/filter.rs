@@ -21,27 +21,17 @@ pub struct Filters(BTreeMap<String, Vec<String>>);
 impl Filters {
     /// `KEY=VALUE` each; an unknown key or a value that cannot match is refused by name.
     pub fn parse(args: &[String]) -> anyhow::Result<Filters> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for arg in args {
-            let Some((key, value)) = arg.split_once('=') else { bail!("invalid filter {arg:?}: use KEY=VALUE") };
-            let key = key.trim().to_lowercase();
-            if !KEYS.contains(&key.as_str()) {
-                bail!("invalid filter {key:?}: filter on {}", KEYS.join(", "));
+        let checked = split(args, &KEYS, |key, value| match key {
+            "status" if !STATUSES.contains(&value) => Err(format!("use {}", STATUSES.join(", "))),
+            "health" if !HEALTH.contains(&value) => Err(format!("use {}", HEALTH.join(", "))),
+            "exited" if value.parse::<i32>().is_err() => Err("an exit code is a number".into()),
+            "name" if regex::Regex::new(value).is_err() => Err("not a regular expression".into()),
+            "publish" | "expose" if PortFilter::parse(value).is_none() => {
+                Err("use PORT, START-END, with /tcp or /udp".into())
             }
-            let bad = |what: &str| anyhow::anyhow!("invalid filter {key}={value:?}: {what}");
-            match key.as_str() {
-                "status" if !STATUSES.contains(&value) => return Err(bad(&format!("use {}", STATUSES.join(", ")))),
-                "health" if !HEALTH.contains(&value) => return Err(bad(&format!("use {}", HEALTH.join(", ")))),
-                "exited" if value.parse::<i32>().is_err() => return Err(bad("an exit code is a number")),
-                "name" if regex::Regex::new(value).is_err() => return Err(bad("not a regular expression")),
-                "publish" | "expose" if PortFilter::parse(value).is_none() => {
-                    return Err(bad("use PORT, START-END, with /tcp or /udp"));
-                }
-                _ => {}
-            }
-            out.entry(key).or_default().push(value.to_string());
-        }
-        Ok(Filters(out))
+            _ => Ok(()),
+        })?;
+        Ok(Filters(checked))
     }
 
     /// Whether the filters choose containers by state, which shows stopped ones as well
@@ -108,22 +98,12 @@ pub struct KeyFilters(BTreeMap<String, Vec<String>>);
 impl KeyFilters {
     /// `KEY=VALUE` each, `KEY` one of `keys` (`label!` is "no such label").
     pub fn parse(args: &[String], keys: &[&str]) -> anyhow::Result<KeyFilters> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for arg in args {
-            let Some((key, value)) = arg.split_once('=') else { bail!("invalid filter {arg:?}: use KEY=VALUE") };
-            let key = key.trim().to_lowercase();
-            if !keys.contains(&key.as_str()) {
-                bail!("invalid filter {key:?}: filter on {}", keys.join(", "));
-            }
-            let bad = |what: &str| anyhow::anyhow!("invalid filter {key}={value:?}: {what}");
-            match key.as_str() {
-                "dangling" if !["true", "false", "1", "0"].contains(&value) => return Err(bad("use true or false")),
-                "until" if until_secs(value).is_none() => return Err(bad("use a duration (24h, 10m) or a time")),
-                _ => {}
-            }
-            out.entry(key).or_default().push(value.to_string());
-        }
-        Ok(KeyFilters(out))
+        let checked = split(args, keys, |key, value| match key {
+            "dangling" if !["true", "false", "1", "0"].contains(&value) => Err("use true or false".into()),
+            "until" if until_secs(value).is_none() => Err("use a duration (24h, 10m) or a time".into()),
+            _ => Ok(()),
+        })?;
+        Ok(KeyFilters(checked))
     }
 
     /// Whether every key has a value for which `one(key, value)` holds (`label!`: none of its
@@ -139,6 +119,28 @@ impl KeyFilters {
     pub fn values(&self, key: &str) -> &[String] {
         self.0.get(key).map_or(&[], Vec::as_slice)
     }
+}
+
+/// `KEY=VALUE` arguments by key, each key one of `keys` and each value passing `check`; what
+/// does not is refused by name.
+fn split(
+    args: &[String],
+    keys: &[&str],
+    check: impl Fn(&str, &str) -> Result<(), String>,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arg in args {
+        let Some((key, value)) = arg.split_once('=') else { bail!("invalid filter {arg:?}: use KEY=VALUE") };
+        let key = key.trim().to_lowercase();
+        if !keys.contains(&key.as_str()) {
+            bail!("invalid filter {key:?}: filter on {}", keys.join(", "));
+        }
+        if let Err(what) = check(&key, value) {
+            bail!("invalid filter {key}={value:?}: {what}");
+        }
+        out.entry(key).or_default().push(value.to_string());
+    }
+    Ok(out)
 }
 
 /// `label=KEY` or `label=KEY=VALUE` against some labels.
