@@ -275,6 +275,8 @@ impl Generator<'_> {
         }
         self.pod_security(name, s, &mut pod);
         self.host_modes(name, s, &mut pod);
+        self.host_details(name, s, &mut pod);
+        self.left_out(name, s);
         pod
     }
 

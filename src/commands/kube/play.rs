@@ -57,6 +57,7 @@ pub fn compose_of(documents: &[Value]) -> Result<(String, Value), String> {
             }
         }
     }
+    let policies = policy_networks(&objects)?;
     for o in &objects {
         let kind = o["kind"].as_str().unwrap_or("");
         if !matches!(kind, "Deployment" | "StatefulSet" | "Job" | "Pod") {
@@ -73,8 +74,13 @@ pub fn compose_of(documents: &[Value]) -> Result<(String, Value), String> {
             .filter(|(selector, _)| !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
             .flat_map(|(_, p)| p.clone())
             .collect();
-        let on: Vec<String> =
+        let mut on: Vec<String> =
             labels.keys().filter_map(|k| k.strip_prefix("berth.dev/network-")).map(str::to_string).collect();
+        for (network, selectors) in &policies {
+            if selectors.iter().any(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v))) && !on.contains(network) {
+                on.push(network.clone());
+            }
+        }
         for n in &on {
             networks.entry(n.clone()).or_insert_with(|| json!({}));
         }
@@ -91,6 +97,33 @@ pub fn compose_of(documents: &[Value]) -> Result<(String, Value), String> {
         return Err("the manifests have no workload (Deployment, StatefulSet, Job or Pod)".into());
     }
     Ok((namespace, file))
+}
+
+/// A label selector's `matchLabels`.
+type Labels = BTreeMap<String, String>;
+
+/// Hand-written NetworkPolicies as networks: the pods a policy selects and the pods it takes
+/// traffic from share a network named after it. (`kube generate`'s own policies select by
+/// the `berth.dev/network-*` labels, which say the networks already.)
+fn policy_networks(objects: &[&Value]) -> Result<Vec<(String, Vec<Labels>)>, String> {
+    let mut out = Vec::new();
+    for o in objects.iter().filter(|o| o["kind"] == json!("NetworkPolicy")) {
+        let labels = |v: &Value| -> Labels { serde_json::from_value(v.clone()).unwrap_or_default() };
+        let selected = labels(&o["spec"]["podSelector"]["matchLabels"]);
+        if selected.keys().any(|k| k.starts_with("berth.dev/network-")) {
+            continue;
+        }
+        let mut selectors = vec![selected];
+        for rule in o["spec"]["ingress"].as_array().into_iter().flatten() {
+            for peer in rule["from"].as_array().into_iter().flatten() {
+                if peer["podSelector"].is_object() {
+                    selectors.push(labels(&peer["podSelector"]["matchLabels"]));
+                }
+            }
+        }
+        out.push((name(o)?, selectors));
+    }
+    Ok(out)
 }
 
 fn services_empty(file: &Value) -> bool {
@@ -392,6 +425,36 @@ volumes: {site: {}}
         assert_eq!(s["seed"]["restart"], "no");
         assert_eq!(s["web"]["volumes"][0]["source"], "site");
         assert!(file["volumes"]["site"].is_object());
+    }
+
+    #[test]
+    fn hand_written_objects_run_too() {
+        let pod = |name: &str, tier: &str| {
+            json!({"kind": "Deployment", "metadata": {"name": name, "namespace": "shop"}, "spec": {"replicas": 2,
+                "template": {"metadata": {"labels": {"tier": tier}}, "spec": {
+                    "initContainers": [{"name": "migrate", "image": "app:1", "command": ["migrate"]}],
+                    "containers": [{"name": name, "image": "app:1", "args": ["serve"], "env": [{"name": "A", "value": "1"}],
+                                    "ports": [{"containerPort": 80}]}]}}}})
+        };
+        let docs = vec![
+            pod("api", "back"),
+            pod("front", "front"),
+            json!({"kind": "Service", "metadata": {"name": "front"}, "spec": {"type": "NodePort", "selector": {"tier": "front"},
+                   "ports": [{"port": 80, "nodePort": 30080}]}}),
+            json!({"kind": "NetworkPolicy", "metadata": {"name": "api-from-front"}, "spec": {"podSelector": {"matchLabels": {"tier": "back"}},
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"tier": "front"}}}]}]}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"app.conf": "x=1"}}),
+        ];
+        let (namespace, file) = compose_of(&docs).expect("plays");
+        assert_eq!(namespace, "shop");
+        let s = &file["services"];
+        assert_eq!(s["front"]["ports"], json!(["30080:80/tcp"]));
+        assert_eq!(s["api"]["scale"], 2);
+        assert_eq!(s["api"]["depends_on"]["api-init-0"]["condition"], "service_completed_successfully");
+        assert_eq!(s["api-init-0"]["restart"], "no");
+        assert_eq!(s["api"]["networks"], json!(["api-from-front"]));
+        assert_eq!(s["front"]["networks"], json!(["api-from-front"]));
+        assert_eq!(file["configs"]["settings"]["content"], "x=1");
     }
 
     #[test]

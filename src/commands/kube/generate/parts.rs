@@ -83,7 +83,146 @@ pub fn resources(s: &Service) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
+/// The service attributes `kube generate` carries (or warns about itself); any other one set
+/// is named in a warning, never dropped without a word.
+const CARRIED: &[&str] = &[
+    "annotations",
+    "build",
+    "cap_add",
+    "cap_drop",
+    "command",
+    "configs",
+    "cpus",
+    "depends_on",
+    "deploy",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "expose",
+    "extra_hosts",
+    "group_add",
+    "healthcheck",
+    "hostname",
+    "image",
+    "ipc",
+    "labels",
+    "label_file",
+    "mem_limit",
+    "mem_reservation",
+    "network_mode",
+    "networks",
+    "pid",
+    "ports",
+    "privileged",
+    "profiles",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "scale",
+    "secrets",
+    "stdin_open",
+    "stop_grace_period",
+    "sysctls",
+    "tmpfs",
+    "tty",
+    "user",
+    "volumes",
+    "working_dir",
+    "extends",
+];
+/// Of `deploy`, the parts a pod has.
+const CARRIED_DEPLOY: &[&str] = &["replicas", "resources", "mode"];
+
 impl Generator<'_> {
+    /// Warns once per attribute the service sets that the objects do not carry.
+    pub(super) fn left_out(&mut self, name: &str, s: &Service) {
+        let Ok(Value::Object(set)) = serde_json::to_value(s) else { return };
+        for key in set.keys().filter(|k| !k.starts_with("x-") && *k != "__extensions") {
+            if !CARRIED.contains(&key.as_str()) {
+                self.warn(name, format!("{key} has no counterpart in a Kubernetes pod here; left out"));
+            }
+        }
+        if let Some(Value::Object(deploy)) = set.get("deploy") {
+            for key in deploy.keys().filter(|k| !CARRIED_DEPLOY.contains(&k.as_str())) {
+                self.warn(name, format!("deploy.{key} has no counterpart in a Kubernetes pod here; left out"));
+            }
+        }
+    }
+
+    /// `hostname`, `extra_hosts`, `dns*`, `pull_policy` and `ipc: host`, on the pod and its
+    /// container.
+    pub(super) fn host_details(&mut self, name: &str, s: &Service, pod: &mut Value) {
+        if let Some(h) = &s.hostname {
+            pod["hostname"] = json!(dns_name(h));
+        }
+        let mut aliases: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        for entry in &s.extra_hosts {
+            let (host, ip) = entry.split_once('=').or_else(|| entry.split_once(':')).unwrap_or((entry, ""));
+            if ip.parse::<std::net::IpAddr>().is_ok() {
+                aliases.entry(ip.to_string()).or_default().push(host.to_string());
+            } else {
+                self.warn(
+                    name,
+                    format!(
+                        "extra_hosts {entry:?}: {ip:?} is not an address (host-gateway has none in a cluster); left out"
+                    ),
+                );
+            }
+        }
+        if !aliases.is_empty() {
+            let list: Vec<Value> = aliases.iter().map(|(ip, hosts)| json!({"ip": ip, "hostnames": hosts})).collect();
+            pod["hostAliases"] = json!(list);
+        }
+        if !s.dns.is_empty() || !s.dns_search.is_empty() || !s.dns_opt.is_empty() {
+            let mut config = json!({});
+            if !s.dns.is_empty() {
+                config["nameservers"] = json!(s.dns);
+                // The cluster's own resolver is replaced only when servers are given.
+                pod["dnsPolicy"] = json!("None");
+            }
+            if !s.dns_search.is_empty() {
+                config["searches"] = json!(s.dns_search);
+            }
+            if !s.dns_opt.is_empty() {
+                let options: Vec<Value> = s
+                    .dns_opt
+                    .iter()
+                    .map(|o| match o.split_once(':') {
+                        Some((n, v)) => json!({"name": n, "value": v}),
+                        None => json!({"name": o}),
+                    })
+                    .collect();
+                config["options"] = json!(options);
+            }
+            pod["dnsConfig"] = config;
+        }
+        if let Some(policy) = s.pull_policy.as_deref() {
+            let k8s = match policy {
+                "always" | "daily" | "weekly" => "Always",
+                "never" => "Never",
+                _ => "IfNotPresent",
+            };
+            if policy == "build" {
+                self.warn(
+                    name,
+                    "pull_policy: build: the cluster pulls what berth would build; build and push it first",
+                );
+            }
+            pod["containers"][0]["imagePullPolicy"] = json!(k8s);
+        }
+        match s.ipc.as_deref() {
+            Some("host") => pod["hostIPC"] = json!(true),
+            Some("private") | Some("shareable") | None => {}
+            Some(other) => {
+                self.warn(name, format!("ipc {other}: a pod shares IPC only among its own containers; left out"))
+            }
+        }
+    }
+
     /// The pod's volumes and the container's mounts: claims for named volumes, `emptyDir` for
     /// anonymous ones and tmpfs (in memory), hostPath for binds with `--hostpath`, Secrets and
     /// ConfigMaps for secrets and configs.

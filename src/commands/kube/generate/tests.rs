@@ -157,3 +157,18 @@ fn names_become_dns_names() {
     assert!(super::parts::valid_label("app.kubernetes.io/name", "web"));
     assert!(!super::parts::valid_label("com.example.description", "a long text with spaces"));
 }
+
+#[test]
+fn every_attribute_left_out_is_named() {
+    let yaml = "name: w\nservices:\n  a:\n    image: x\n    shm_size: 64m\n    ulimits: {nofile: 1024}\n    extra_hosts: ['db=10.0.0.5']\n    dns: [1.1.1.1]\n    hostname: box\n    deploy: {restart_policy: {condition: any}}\n    pull_policy: never\n";
+    let g = generate(&project(yaml), &[], &Options::default()).expect("generates");
+    for w in ["shm_size has no counterpart", "ulimits has no counterpart", "deploy.restart_policy has no counterpart"] {
+        assert!(g.warnings.iter().any(|x| x.contains(w)), "{w} in {:?}", g.warnings);
+    }
+    assert!(!g.warnings.iter().any(|x| x.contains("extra_hosts") || x.contains("hostname")), "{:?}", g.warnings);
+    let pod = &g.objects[0]["spec"]["template"]["spec"];
+    assert_eq!(pod["hostAliases"], json!([{"ip": "10.0.0.5", "hostnames": ["db"]}]));
+    assert_eq!(pod["dnsConfig"]["nameservers"], json!(["1.1.1.1"]));
+    assert_eq!(pod["hostname"], "box");
+    assert_eq!(pod["containers"][0]["imagePullPolicy"], "Never");
+}
