@@ -292,12 +292,12 @@ services:
     );
     let out = state.berth(&["-f", &f, "up", "--exit-code-from", "job"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stdout(&out).contains("abort-job-1") && stdout(&out).contains("working"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("job-1  | working"), "prefixed as Docker Compose prefixes: {}", stdout(&out));
     assert!(!stdout(&out).contains("serving"), "attach: false keeps the output out: {}", stdout(&out));
     // `--attach` names what is shown, over `attach: false`.
     let out = state.berth(&["-f", &f, "up", "--exit-code-from", "job", "--attach", "job", "--attach", "server"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    let server = stdout(&out).lines().any(|l| l.starts_with("abort-server-1") && l.ends_with("| serving"));
+    let server = stdout(&out).lines().any(|l| l.starts_with("server-1") && l.ends_with("| serving"));
     assert!(server, "{}", stdout(&out));
     assert_eq!(stdout(&out).matches("working").count(), 1, "the run before is not shown again: {}", stdout(&out));
     assert_eq!(state.ok(&["-f", &f, "ps", "-q"]), "", "the stack was stopped");
