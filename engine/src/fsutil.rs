@@ -22,6 +22,26 @@ pub fn write_atomic_in(path: &Path, data: &[u8]) -> io::Result<()> {
     write_replacing(path, data, true)
 }
 
+/// Asks the file system to spread the directories made in `dir` over its block groups, as it
+/// spreads those at its root (ext4's `T` attribute, `chattr +T`); a no-op where there is no
+/// such thing. Each container is a directory of about twenty files made by `up` and removed by
+/// `down`: on ext4 without a journal, a new inode steps over every inode of its group freed in
+/// the last minutes: with every container in one group, that scan was a fifth of the CPU time
+/// of a 200-service `up` after a `down` (5.9-6.5 s, against 3.6-3.9 s spread, in one run here
+/// of bench/up.sh's project (c); the scan no longer shows in the profile).
+pub fn spread_subdirectories(dir: &Path) {
+    use rustix::fs::IFlags;
+    let Ok(d) = fs::File::open(dir) else { return };
+    match rustix::fs::ioctl_getflags(&d) {
+        Ok(flags) if !flags.contains(IFlags::TOPDIR) => {
+            if let Err(e) = rustix::fs::ioctl_setflags(&d, flags | IFlags::TOPDIR) {
+                tracing::debug!("cannot set the top-directory attribute of {}: {e}", dir.display());
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Writes `data` to `path` atomically but without waiting for the disk: for files made again
 /// from the state whenever they are needed (a container's /etc/hosts, the DNS records), where
 /// a crash may lose the new content but never leaves half of it.

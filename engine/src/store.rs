@@ -97,6 +97,7 @@ impl Store {
                 return Err(io(e));
             }
         }
+        crate::fsutil::spread_subdirectories(&root.join("containers"));
         let content = ContentStore::open(root).map_err(io)?;
         Ok(Store { root: root.to_path_buf(), content, records: Default::default(), swept: Default::default() })
     }
