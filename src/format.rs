@@ -261,7 +261,9 @@ fn to_json(v: &Value) -> String {
             Value::Map(m) => {
                 let order = KEY_ORDER.with(|o| o.borrow().get(&(Arc::as_ptr(m) as usize)).cloned());
                 let keys: Vec<Arc<str>> = order.unwrap_or_else(|| m.keys().cloned().collect());
-                Json::Object(keys.iter().filter_map(|k| Some((k.to_string(), plain(m.get(k)?)))).collect())
+                // What only templates use (`__labels`) is no field of Docker's.
+                let public = keys.iter().filter(|k| !k.starts_with("__"));
+                Json::Object(public.filter_map(|k| Some((k.to_string(), plain(m.get(k)?)))).collect())
             }
             _ => Json::Null,
         }

@@ -108,6 +108,7 @@ fn ps_cases_of_dockers_documentation() {
     );
     assert_eq!(render("json").lines().count(), 2);
     assert!(!render("json").contains("__labels"), "what only templates use stays out of the JSON");
+    assert!(!render("{{json .}}").contains("__labels"), "and out of a template's json");
     assert_eq!(render("{{.Names}}: {{.Label \"com.example.vendor\"}}"), "web: ACME\napp: \n");
     assert_eq!(render("table {{.Names}}\\t{{.Label \"a.b\"}}"), "NAMES     LABEL\nweb       c\napp       \n");
     assert_eq!(render("{{.Names}}\t{{.Status}}"), "web\tUp 2 minutes\napp\tExited (0) 1 hour ago\n");
