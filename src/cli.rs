@@ -108,7 +108,7 @@ pub enum Command {
         #[arg(short = 'L', long)]
         follow_link: bool,
     },
-    /// In a project: Kubernetes manifests of the project (`kube generate`)
+    /// Kubernetes: `generate` a project's manifests, `play` manifests here
     #[command(subcommand)]
     Kube(KubeCommand),
     /// In a project: draw the dependency graph (levels, conditions, networks, images, ports)
