@@ -82,10 +82,23 @@ impl Format {
     }
 }
 
-/// Renders `template` against one object, as `inspect --format` does: a field an object lacks
+/// A template for single objects, as `inspect --format` takes one: a field an object lacks
 /// prints `<no value>`, as a missing key of a Go map does.
+pub struct ObjectTemplate(Template);
+
+impl ObjectTemplate {
+    pub fn parse(template: &str) -> anyhow::Result<ObjectTemplate> {
+        Ok(ObjectTemplate(parse(&unescape(template), MissingKey::Invalid)?))
+    }
+
+    pub fn render(&self, object: &Json) -> anyhow::Result<String> {
+        execute(&self.0, object)
+    }
+}
+
+/// Renders `template` against one object (see [`ObjectTemplate`]).
 pub fn render(template: &str, object: &Json) -> anyhow::Result<String> {
-    execute(&parse(&unescape(template), MissingKey::Invalid)?, object)
+    ObjectTemplate::parse(template)?.render(object)
 }
 
 /// The header row: every field's header, and for a field the listing does not name, the
@@ -108,18 +121,37 @@ fn unescape(template: &str) -> String {
     template.replace("\\t", "\t").replace("\\n", "\n")
 }
 
-/// A row without the fields only templates use (`__labels`, for `.Label`).
+/// The field of a row that holds its labels for `.Label "KEY"`: only templates see it.
+const LABELS: &str = "__labels";
+
+/// Whether a row's field is one only templates use, no field of Docker's.
+fn hidden(field: &str) -> bool {
+    field.starts_with("__")
+}
+
+/// Labels as Docker's listings show them: `a=b,c=d`.
+pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// A row's labels for `.Label "KEY"`, added last to the row.
+pub fn with_label_method(mut row: Json, labels: &BTreeMap<String, String>) -> Json {
+    row[LABELS] = serde_json::json!(labels);
+    row
+}
+
+/// A row without the fields only templates use.
 fn public(row: &Json) -> Json {
     match row {
-        Json::Object(map) => Json::Object(
-            map.iter().filter(|(k, _)| !k.starts_with("__")).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        ),
+        Json::Object(map) => {
+            Json::Object(map.iter().filter(|(k, _)| !hidden(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
         other => other.clone(),
     }
 }
 
 /// Docker's rows have a method, `.Label "KEY"`; Go templates here reach only fields, so it is
-/// read as the function `label`, over the row's labels (`__labels`).
+/// read as the function `label`, over the row's labels ([`LABELS`]).
 fn methods(text: &str) -> String {
     static LABEL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = LABEL.get_or_init(|| regex::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*")"#).expect("the pattern is valid"));
@@ -227,7 +259,7 @@ fn functions() -> Vec<(&'static str, Func)> {
             Box::new(|args: &[Value]| {
                 let key = text(arg("label", args, 1)?);
                 let Value::Map(row) = arg("label", args, 0)? else { return Ok(string(String::new())) };
-                Ok(string(match row.get("__labels") {
+                Ok(string(match row.get(LABELS) {
                     Some(Value::Map(labels)) => labels.get(key.as_str()).map_or(String::new(), text),
                     // The header row has the field's header in its place: Docker heads the
                     // column LABEL.
@@ -261,8 +293,7 @@ fn to_json(v: &Value) -> String {
             Value::Map(m) => {
                 let order = KEY_ORDER.with(|o| o.borrow().get(&(Arc::as_ptr(m) as usize)).cloned());
                 let keys: Vec<Arc<str>> = order.unwrap_or_else(|| m.keys().cloned().collect());
-                // What only templates use (`__labels`) is no field of Docker's.
-                let public = keys.iter().filter(|k| !k.starts_with("__"));
+                let public = keys.iter().filter(|k| !hidden(k));
                 Json::Object(public.filter_map(|k| Some((k.to_string(), plain(m.get(k)?)))).collect())
             }
             _ => Json::Null,

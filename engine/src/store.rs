@@ -72,6 +72,17 @@ pub enum StoreError {
     },
 }
 
+/// One record of the build cache.
+#[derive(Debug, Clone)]
+pub struct CacheRecord {
+    /// The step's cache key (the file's name).
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    /// When it was written, in seconds since the epoch.
+    pub modified: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
@@ -107,25 +118,34 @@ impl Store {
         self.root.join("build-cache")
     }
 
+    /// The build cache's records, as they are on disk (none when there is no cache yet).
+    pub fn build_cache_records(&self) -> Vec<CacheRecord> {
+        let entries = fs::read_dir(self.build_cache_dir()).into_iter().flatten().flatten();
+        entries
+            .filter_map(|entry| {
+                let meta = entry.metadata().ok()?;
+                let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                Some(CacheRecord {
+                    key: entry.file_name().to_string_lossy().into_owned(),
+                    path: entry.path(),
+                    size: meta.len(),
+                    modified: modified.map_or(0, |d| d.as_secs() as i64),
+                })
+            })
+            .collect()
+    }
+
     /// Removes the build cache's records (only those older than `until`, seconds since the
     /// epoch, when given); the layers only they kept go with the next `image prune`. Returns
     /// how many went and their bytes.
     pub fn prune_build_cache(&self, until: Option<i64>) -> io::Result<(usize, u64)> {
         let mut removed = (0, 0);
-        let entries = match fs::read_dir(self.build_cache_dir()) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            let made = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-            if until.is_some_and(|until| made.is_some_and(|m| m.as_secs() as i64 >= until)) {
+        for record in self.build_cache_records() {
+            if until.is_some_and(|until| record.modified >= until) {
                 continue;
             }
-            fs::remove_file(entry.path())?;
-            removed = (removed.0 + 1, removed.1 + meta.len());
+            fs::remove_file(&record.path)?;
+            removed = (removed.0 + 1, removed.1 + record.size);
         }
         Ok(removed)
     }

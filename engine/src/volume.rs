@@ -36,12 +36,12 @@ pub fn volumes(store: &Store) -> VolumeStore {
 
 /// The names of the containers that mount volume `name`.
 pub fn users(store: &Store, name: &str) -> Result<Vec<String>, ContainerError> {
-    Ok(store
-        .list_containers()?
-        .into_iter()
-        .filter(|c| c.config.mounts.iter().any(|m| m.kind == MountKind::Volume && m.source.as_deref() == Some(name)))
-        .map(|c| c.config.name)
-        .collect())
+    Ok(store.list_containers()?.into_iter().filter(|c| mounts(&c.config, name)).map(|c| c.config.name).collect())
+}
+
+/// Whether a container mounts volume `name`.
+pub fn mounts(config: &crate::container::ContainerConfig, name: &str) -> bool {
+    config.mounts.iter().any(|m| m.kind == MountKind::Volume && m.source.as_deref() == Some(name))
 }
 
 /// Creates a volume (or returns the existing one).

@@ -115,6 +115,13 @@ impl KeyFilters {
         })
     }
 
+    /// The filters of `keys` alone (`system prune` hands each kind of object the ones it takes).
+    pub fn only(&self, keys: &[&str]) -> KeyFilters {
+        KeyFilters(
+            self.0.iter().filter(|(k, _)| keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        )
+    }
+
     /// The values given for `key`.
     pub fn values(&self, key: &str) -> &[String] {
         self.0.get(key).map_or(&[], Vec::as_slice)

@@ -89,7 +89,7 @@ const IMAGES: Columns = Columns {
 
 /// An image name as `images --format` sees it, with Docker's fields.
 fn image_row(r: &ImageRow, no_trunc: bool) -> serde_json::Value {
-    serde_json::json!({
+    let row = serde_json::json!({
         "Containers": "N/A",
         "CreatedAt": r.config.created.as_deref().map(output::docker_time).unwrap_or_default(),
         "CreatedSince": output::since(r.config.created.as_deref()),
@@ -99,8 +99,8 @@ fn image_row(r: &ImageRow, no_trunc: bool) -> serde_json::Value {
         "Size": output::human_size(r.size),
         "Tag": r.name.tag.clone().unwrap_or_else(|| "<none>".into()),
         "VirtualSize": output::human_size(r.size),
-        "__labels": r.config.config.labels,
-    })
+    });
+    crate::format::with_label_method(row, r.config.config.labels.as_ref().unwrap_or(&Default::default()))
 }
 
 /// One `images --filter`: `dangling`, `label`, `reference` (a

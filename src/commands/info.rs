@@ -123,11 +123,7 @@ fn warnings(cgroup_version: &str) -> Vec<String> {
                 .to_string(),
         );
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let effective =
-        status.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|h| u64::from_str_radix(h.trim(), 16).ok());
-    const CAP_SYS_RESOURCE: u32 = 24;
-    if effective.is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) == 0) {
+    if !berth_engine::container::spec::has_capability("CAP_SYS_RESOURCE") {
         out.push("no CAP_SYS_RESOURCE: ulimits above the host's hard limits cannot be given to containers".to_string());
     }
     let init = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();

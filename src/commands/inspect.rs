@@ -9,8 +9,9 @@ pub fn print(objects: &[Value], template: Option<&str>) -> anyhow::Result<()> {
     match template {
         None => println!("{}", serde_json::to_string_pretty(objects)?),
         Some(t) => {
+            let template = crate::format::ObjectTemplate::parse(t)?;
             for o in objects {
-                println!("{}", crate::format::render(t, o)?);
+                println!("{}", template.render(o)?);
             }
         }
     }

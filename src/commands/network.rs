@@ -104,12 +104,12 @@ fn ls(store: &Store, quiet: bool, filter: &[String], format: Option<&str>) -> an
     let rows: Vec<serde_json::Value> = all
         .iter()
         .map(|r| {
-            serde_json::json!({
+            let row = serde_json::json!({
                 "ID": &r.id[..12], "Name": r.name, "Driver": r.driver, "Scope": "local",
                 "Internal": r.internal.to_string(), "IPv6": "false", "CreatedAt": output::docker_time(&r.created),
-                "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Subnet": r.subnet.to_string(), "__labels": r.labels,
-            })
+                "Labels": crate::format::labels_text(&r.labels), "Subnet": r.subnet.to_string(),
+            });
+            crate::format::with_label_method(row, &r.labels)
         })
         .collect();
     Format::parse(format, &NETWORKS)?.print(&rows, &NETWORKS)?;

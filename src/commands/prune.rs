@@ -81,7 +81,7 @@ fn prune_containers(store: &Store, filters: &KeyFilters) -> anyhow::Result<u64> 
         if remove::is_live(&c) || !chosen(filters, &c.config.created, &c.config.labels) {
             continue;
         }
-        let size = berth_engine::usage::tree_size(&store.container_dir(&c.config.id).upper());
+        let size = berth_engine::usage::container_size(store, &c);
         remove::remove(store, &c, false)?;
         bytes += size;
         removed.push(c.config.id);
@@ -184,9 +184,7 @@ fn prune_volumes(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Resu
         {
             continue;
         }
-        if let berth_engine::volume::Backing::Directory(dir) = vs.backing(&v) {
-            bytes += berth_engine::usage::tree_size(&dir);
-        }
+        bytes += berth_engine::usage::volume_size(&vs, &v);
         volume::remove(store, &v.name)?;
         removed.push(v.name);
     }
@@ -233,18 +231,10 @@ pub fn system(all: bool, with_volumes: bool, args: &PruneArgs) -> anyhow::Result
     let mut bytes = prune_containers(&store, &filters)?;
     prune_networks(&store, &filters)?;
     if with_volumes {
-        let labels_only = KeyFilters::parse(
-            &args.filter.iter().filter(|f| f.starts_with("label")).cloned().collect::<Vec<_>>(),
-            &["label", "label!"],
-        )?;
-        bytes += prune_volumes(&store, false, &labels_only)?;
+        bytes += prune_volumes(&store, false, &filters.only(&["label", "label!"]))?;
     }
     bytes += prune_images(&store, all, &filters)?;
-    let until = KeyFilters::parse(
-        &args.filter.iter().filter(|f| f.starts_with("until")).cloned().collect::<Vec<_>>(),
-        &["until"],
-    )?;
-    bytes += prune_builder(&store, &until)?;
+    bytes += prune_builder(&store, &filters.only(&["until"]))?;
     total(bytes);
     Ok(ExitCode::SUCCESS)
 }

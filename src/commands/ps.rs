@@ -11,7 +11,7 @@ use berth_engine::volume::MountKind;
 use crate::cli::PsArgs;
 use crate::commands::filter::Filters;
 use crate::commands::scope::Scope;
-use crate::format::{Columns, Format};
+use crate::format::{Columns, Format, labels_text, with_label_method};
 use crate::{engine, output};
 
 /// A command as `ps` shows it: quoted, on one line, cut to 20 characters.
@@ -95,7 +95,7 @@ pub const CONTAINERS: Columns = Columns {
 fn container_row(c: &Container, no_trunc: bool) -> serde_json::Value {
     let id = if no_trunc { c.config.id.as_str() } else { &c.config.id[..12] };
     let command = if no_trunc { format!("\"{}\"", c.config.args.join(" ")) } else { short_command(&c.config.args) };
-    serde_json::json!({
+    let row = serde_json::json!({
         "Command": command,
         "CreatedAt": output::docker_time(&c.config.created),
         "ID": id,
@@ -111,13 +111,8 @@ fn container_row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "State": c.state.status.to_string(),
         "Status": status_text(c),
         "ExitCode": c.state.exit_code,
-        "__labels": c.config.labels,
-    })
-}
-
-/// Labels as Docker's `ps` prints them: `a=b,c=d`.
-fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    });
+    with_label_method(row, &c.config.labels)
 }
 
 /// The volumes' names and the binds' sources, as Docker's `ps` lists mounts.

@@ -23,7 +23,6 @@ pub fn boot() -> anyhow::Result<ExitCode> {
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(output::EXIT_FAILURE) })
 }
 
-/// `berth system install`: the systemd unit that runs `berth system boot` once at boot.
 /// `system df`: the space each kind of object takes, as Docker's table shows it.
 pub fn df(verbose: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
@@ -70,7 +69,7 @@ const DF: Columns = Columns {
 /// build cache record, under Docker's headings.
 fn df_verbose(store: &berth_engine::store::Store) -> anyhow::Result<ExitCode> {
     use crate::output::{Table, human_size, since};
-    use berth_engine::usage::tree_size;
+    use berth_engine::usage;
     let containers = store.list_containers()?;
     let rows = store.image_rows()?;
     // How many images each layer belongs to (one count per image ID, however many names).
@@ -113,7 +112,7 @@ fn df_verbose(store: &berth_engine::store::Store) -> anyhow::Result<ExitCode> {
             c.config.image.clone(),
             super::ps::short_command(&c.config.args),
             volumes.to_string(),
-            human_size(tree_size(&store.container_dir(&c.config.id).upper())),
+            human_size(usage::container_size(store, c)),
             since(Some(&c.config.created)),
             super::ps::status_text(c),
             c.config.name.clone(),
@@ -124,33 +123,25 @@ fn df_verbose(store: &berth_engine::store::Store) -> anyhow::Result<ExitCode> {
     let vs = berth_engine::volume::volumes(store);
     let mut t = Table::new(&["VOLUME NAME", "LINKS", "SIZE"]);
     for v in vs.list()? {
-        let size = match vs.backing(&v) {
-            berth_engine::volume::Backing::Directory(dir) => tree_size(&dir),
-            _ => 0,
-        };
+        let size = usage::volume_size(&vs, &v);
         let links = berth_engine::volume::users(store, &v.name)?.len();
         t.row(vec![v.name.clone(), links.to_string(), human_size(size)]);
     }
     print!("{t}");
-    let cache =
-        berth_engine::usage::disk_usage(store).map_err(|e| anyhow::anyhow!("cannot measure the disk usage: {e}"))?;
-    let size = cache.iter().find(|u| u.kind == "Build Cache").map_or(0, |u| u.size);
-    println!("\nBuild cache usage: {}\n", human_size(size));
+    let cache = usage::build_cache_usage(store, &usage::image_blobs(store));
+    println!("\nBuild cache usage: {}\n", human_size(cache.size));
     let mut t = Table::new(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]);
-    for entry in std::fs::read_dir(store.build_cache_dir()).into_iter().flatten().flatten() {
-        let meta = entry.metadata()?;
-        let made = meta.modified().ok().map(|t| {
-            let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            since(Some(&berth_engine::time::rfc3339(secs as i64)))
-        });
-        let key = entry.file_name().to_string_lossy().chars().take(12).collect::<String>();
-        let made = made.unwrap_or_else(|| "N/A".into());
-        t.row(vec![key, "regular".into(), human_size(meta.len()), made.clone(), made, "1".into(), "false".into()]);
+    for record in store.build_cache_records() {
+        let made = since(Some(&berth_engine::time::rfc3339(record.modified)));
+        let key = record.key.chars().take(12).collect::<String>();
+        t.row(vec![key, "regular".into(), human_size(record.size), made.clone(), made, "1".into(), "false".into()]);
     }
     print!("{t}");
     Ok(ExitCode::SUCCESS)
 }
 
+/// `berth system install`: the systemd unit that runs `berth system boot` once at boot, bash's
+/// completion script and the manual pages.
 pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let root = berth_engine::store::default_root();

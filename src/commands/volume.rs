@@ -30,9 +30,7 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
             let filters = KeyFilters::parse(&filter, &["dangling", "driver", "label", "label!", "name"])?;
             let mut all = vs.list()?;
             let containers = store.list_containers()?;
-            let used = |name: &str| {
-                containers.iter().any(|c| c.config.mounts.iter().any(|m| m.source.as_deref() == Some(name)))
-            };
+            let used = |name: &str| containers.iter().any(|c| volume::mounts(&c.config, name));
             all.retain(|v| {
                 filters.matches(|key, value| match key {
                     "dangling" => filter::truth(value) != used(&v.name),
@@ -49,12 +47,12 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
             let rows: Vec<serde_json::Value> = all
                 .iter()
                 .map(|v| {
-                    serde_json::json!({
+                    let row = serde_json::json!({
                         "Name": v.name, "Driver": v.driver, "Scope": "local", "Mountpoint": vs.data(&v.name),
-                        "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        "Labels": crate::format::labels_text(&v.labels),
                         "CreatedAt": output::docker_time(&v.created), "Size": "N/A", "Links": "N/A",
-                        "__labels": v.labels,
-                    })
+                    });
+                    crate::format::with_label_method(row, &v.labels)
                 })
                 .collect();
             Format::parse(format.as_deref(), &VOLUMES)?.print(&rows, &VOLUMES)?;

@@ -24,9 +24,7 @@ pub fn events(
 ) -> anyhow::Result<ExitCode> {
     use berth_engine::container::HealthStatus;
     let filters = KeyFilters::parse(filter, &["container", "event", "image", "label", "service", "type"])?;
-    if let Some(t) = format.filter(|t| *t != "json") {
-        crate::format::render(t, &serde_json::json!({}))?;
-    }
+    let template = format.filter(|t| *t != "json").map(crate::format::ObjectTemplate::parse).transpose()?;
     let json = json || format == Some("json");
     let (name, _) = scope.name()?;
     let store = engine::store()?;
@@ -53,8 +51,8 @@ pub fn events(
         }
         let time = berth_engine::time::now_nanos();
         let attributes = serde_json::json!({ "image": c.config.image, "name": c.config.name });
-        if let Some(template) = format.filter(|t| *t != "json") {
-            match crate::format::render(template, &engine_event(c, action)) {
+        if let Some(template) = &template {
+            match template.render(&engine_event(c, action)) {
                 Ok(line) => println!("{line}"),
                 Err(e) => crate::output::print_error(&e),
             }

@@ -106,16 +106,11 @@ pub fn up(scope: &Scope, args: UpArgs) -> anyhow::Result<ExitCode> {
 /// interrupted.
 pub fn watch(scope: &Scope, services: &[String], no_up: bool) -> anyhow::Result<ExitCode> {
     let project = scope.project()?;
+    if !no_up {
+        up_detached(project, services)?;
+    }
     let store = engine::store()?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    if !no_up {
-        let selected = project::selected(project, services, false)?;
-        project::check(&store, project, &selected)?;
-        ensure_images(&store, project, &selected, "missing")?;
-        let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
-        let order = project::converge(&store, project, &opts, &Lines)?;
-        project::start(&store, project, &order, &exe, &Lines)?;
-    }
     crate::commands::watch::watch(&store, project, services, &exe)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -235,15 +230,16 @@ pub fn down(scope: &Scope, args: DownArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Brings up a project that comes from elsewhere than a Compose file (`kube play`), as
-/// `up -d` does.
-pub fn up_detached(project: &Project) -> anyhow::Result<()> {
+/// `up -d` of `services` (all when none) and what they depend on, with its defaults: for
+/// `watch`, and for a project that comes from elsewhere than a Compose file (`kube play`).
+pub fn up_detached(project: &Project, services: &[String]) -> anyhow::Result<()> {
     let store = engine::store()?;
     let _turn = project::lock(&store, &project.name)?;
-    let selected = project::selected(project, &[], false)?;
+    let selected = project::selected(project, services, false)?;
     project::check(&store, project, &selected)?;
     ensure_images(&store, project, &selected, "missing")?;
-    let order = project::converge(&store, project, &UpOptions::default(), &Lines)?;
+    let opts = UpOptions { services: services.to_vec(), ..UpOptions::default() };
+    let order = project::converge(&store, project, &opts, &Lines)?;
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     project::start(&store, project, &order, &exe, &Lines)?;
     Ok(())

@@ -54,6 +54,24 @@ fn network_label(network: &str) -> String {
     format!("berth.dev/network-{}", dns_name(network))
 }
 
+/// The kind of object a service's pods run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Job,
+    StatefulSet,
+    Deployment,
+}
+
+/// How many pods a service runs (`deploy.replicas`, `scale`, else one).
+fn replicas(s: &Service) -> u64 {
+    s.deploy.as_ref().and_then(|d| d.replicas).or(s.scale).unwrap_or(1)
+}
+
+/// The named volumes a service mounts.
+fn named_volumes(s: &Service) -> impl Iterator<Item = &str> {
+    s.volumes.iter().filter(|v| v.kind == "volume").filter_map(|v| v.source.as_deref())
+}
+
 struct Generator<'a> {
     project: &'a Project,
     opts: &'a Options,
@@ -139,40 +157,51 @@ impl Generator<'_> {
         self.warnings.push(format!("service {service}: {what}"));
     }
 
+    /// The workload a service becomes: a Job when others wait for it to complete, a
+    /// StatefulSet when it is replicated and keeps data in named volumes, else a Deployment.
+    fn workload_of(&self, name: &str, s: &Service) -> Workload {
+        match (self.jobs.contains(name), replicas(s) > 1 && named_volumes(s).next().is_some()) {
+            (true, _) => Workload::Job,
+            (false, true) => Workload::StatefulSet,
+            (false, false) => Workload::Deployment,
+        }
+    }
+
     fn service(&mut self, name: &str, s: &Service) {
-        let replicas = s.deploy.as_ref().and_then(|d| d.replicas).or(s.scale).unwrap_or(1);
+        let replicas = replicas(s);
         let pod = self.pod(name, s);
-        let named_volume = s.volumes.iter().any(|v| v.kind == "volume" && v.source.is_some());
-        let one_shot = self.jobs.contains(name);
-        if one_shot && !matches!(s.restart.as_deref(), None | Some("no")) {
+        let workload = self.workload_of(name, s);
+        if workload == Workload::Job && !matches!(s.restart.as_deref(), None | Some("no")) {
             self.warn(name, "others wait for it to complete, but its restart policy restarts it: it becomes a Job");
         }
         let mut template = json!({"metadata": {"labels": self.pod_labels(name, s)}, "spec": pod});
         if let Some(annotations) = self.annotations(s) {
             template["metadata"]["annotations"] = annotations;
         }
-        let workload = if one_shot {
-            template["spec"]["restartPolicy"] = json!("Never");
-            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": self.metadata(name, Some(name)),
-                   "spec": {"backoffLimit": 0, "template": template}})
-        } else if named_volume && replicas > 1 {
-            let claims = self.claim_templates(s);
-            for v in s.volumes.iter().filter(|v| v.kind == "volume" && v.source.is_some()) {
-                let volumes = template["spec"]["volumes"].as_array_mut();
-                if let Some(list) = volumes {
-                    list.retain(|vol| vol["name"] != json!(dns_name(v.source.as_deref().unwrap_or_default())));
-                }
+        let object = match workload {
+            Workload::Job => {
+                template["spec"]["restartPolicy"] = json!("Never");
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": self.metadata(name, Some(name)),
+                       "spec": {"backoffLimit": 0, "template": template}})
             }
-            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": self.metadata(name, Some(name)),
-                   "spec": {"replicas": replicas, "serviceName": dns_name(name),
-                            "selector": {"matchLabels": self.selector(name)}, "template": template,
-                            "volumeClaimTemplates": claims}})
-        } else {
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.metadata(name, Some(name)),
-                   "spec": {"replicas": replicas, "selector": {"matchLabels": self.selector(name)}, "template": template}})
+            Workload::StatefulSet => {
+                // The claims are the StatefulSet's own, one per replica, not the pod's volumes.
+                let claims: Vec<String> = named_volumes(s).map(dns_name).collect();
+                if let Some(list) = template["spec"]["volumes"].as_array_mut() {
+                    list.retain(|vol| !claims.iter().any(|c| vol["name"] == json!(c)));
+                }
+                json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": self.metadata(name, Some(name)),
+                       "spec": {"replicas": replicas, "serviceName": dns_name(name),
+                                "selector": {"matchLabels": self.selector(name)}, "template": template,
+                                "volumeClaimTemplates": self.claim_templates(s)}})
+            }
+            Workload::Deployment => {
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.metadata(name, Some(name)),
+                       "spec": {"replicas": replicas, "selector": {"matchLabels": self.selector(name)}, "template": template}})
+            }
         };
-        self.objects.push(workload);
-        self.k8s_service(name, s, named_volume && replicas > 1);
+        self.objects.push(object);
+        self.k8s_service(name, s, workload == Workload::StatefulSet);
     }
 
     /// The pod's labels: the selector, the networks it is on, and the service's labels that

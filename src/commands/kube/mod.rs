@@ -98,7 +98,7 @@ pub fn play(path: &Path, down: bool) -> anyhow::Result<ExitCode> {
         berth_compose::load(&options).map_err(|d| anyhow::anyhow!("the manifests make no valid project:\n{d}"))?;
     match down {
         true => crate::commands::compose::down_with_volumes(&loaded.project)?,
-        false => crate::commands::compose::up_detached(&loaded.project)?,
+        false => crate::commands::compose::up_detached(&loaded.project, &[])?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use base64::Engine;
 use berth_compose::model::Service;
 use serde_json::{Value, json};
 
-use super::{Generator, dns_name, network_label};
+use super::{Generator, Workload, dns_name, named_volumes, network_label};
 
 /// Whether a Compose label can be a Kubernetes label as it is (a qualified name and a value
 /// of at most 63 characters of the allowed kinds).
@@ -358,10 +358,7 @@ impl Generator<'_> {
 
     /// A StatefulSet's claims: one per replica for each named volume.
     pub(super) fn claim_templates(&self, s: &Service) -> Vec<Value> {
-        s.volumes
-            .iter()
-            .filter(|v| v.kind == "volume")
-            .filter_map(|v| v.source.as_deref())
+        named_volumes(s)
             .map(|source| {
                 json!({"metadata": {"name": dns_name(source)},
                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": self.size_of(source)}}}})
@@ -374,12 +371,9 @@ impl Generator<'_> {
         let mut wanted = std::collections::BTreeSet::new();
         for name in chosen {
             let s = &self.project.services[*name];
-            let replicas = s.deploy.as_ref().and_then(|d| d.replicas).or(s.scale).unwrap_or(1);
-            let stateful = replicas > 1 && s.volumes.iter().any(|v| v.kind == "volume" && v.source.is_some());
-            if stateful && !self.jobs.contains(*name) {
-                continue;
+            if self.workload_of(name, s) != Workload::StatefulSet {
+                wanted.extend(named_volumes(s).map(str::to_string));
             }
-            wanted.extend(s.volumes.iter().filter(|v| v.kind == "volume").filter_map(|v| v.source.clone()));
         }
         for volume in wanted {
             if self.project.volumes.get(&volume).is_some_and(|v| v.external) {
