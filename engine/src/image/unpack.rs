@@ -211,6 +211,9 @@ impl State<'_> {
         }
 
         use tar::EntryType as T;
+        if kind != T::Directory {
+            self.forget(&rel); // a directory this entry replaces no longer shelters what is under it
+        }
         match kind {
             T::Directory => {
                 match fs::symlink_metadata(&target) {
@@ -265,13 +268,14 @@ impl State<'_> {
 
     /// A whiteout entry: the directory `parent` made opaque, or the name `hidden` in it marked
     /// deleted (overlayfs's character device 0/0).
-    fn whiteout(&self, parent: &Path, opaque: bool, hidden: &str) -> io::Result<()> {
+    fn whiteout(&mut self, parent: &Path, opaque: bool, hidden: &str) -> io::Result<()> {
         let dir = self.dest.join(parent);
         if opaque {
             rustix::fs::setxattr(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())?;
             return Ok(());
         }
         let path = dir.join(hidden);
+        self.forget(&parent.join(hidden));
         remove_existing(&path)?;
         rustix::fs::mknodat(
             rustix::fs::CWD,
@@ -344,6 +348,15 @@ impl State<'_> {
             }
         }
         None
+    }
+
+    /// Drops `rel` and everything under it from the known directories, before something that
+    /// is not a directory takes its place. `dirs` holds every prefix of its members, so a path
+    /// absent from it has nothing under it there either.
+    fn forget(&mut self, rel: &Path) {
+        if self.dirs.remove(rel) {
+            self.dirs.retain(|d| !d.starts_with(rel));
+        }
     }
 
     /// Makes sure every component of `dir` is a real directory inside the layer, creating the

@@ -160,6 +160,25 @@ fn entries_through_a_symlink_are_refused() {
 }
 
 #[test]
+fn a_directory_replaced_by_a_symlink_shelters_nothing() {
+    require_root();
+    let (tmp, dest) = scratch();
+    for tar in [
+        Tar::new().dir("a").symlink("a", "..").file("a/b", "x").finish(),
+        Tar::new().file("a/.wh..wh..opq", "").symlink("a", "..").file("a/b", "x").finish(),
+        Tar::new().dir("a/c").file("a", "").symlink("a", "..").dir("a/c").finish(),
+        Tar::new().dir("d/a").file("d/.wh.a", "").symlink("d/a", "../..").file("d/a/b", "x").finish(),
+    ] {
+        let err = unpack_bytes(&tar, &dest).expect_err("refused");
+        assert!(matches!(err, UnpackError::ThroughSymlink { .. }), "{err}");
+        let outside: Vec<_> = fs::read_dir(tmp.path()).expect("read").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(outside, vec![std::ffi::OsString::from("layer")], "nothing was written outside the layer");
+        fs::remove_dir_all(&dest).expect("clean");
+        fs::create_dir(&dest).expect("mkdir");
+    }
+}
+
+#[test]
 fn hard_links_must_stay_inside() {
     require_root();
     let (_tmp, dest) = scratch();
