@@ -447,6 +447,16 @@ pub enum BuilderCommand {
 pub enum SystemCommand {
     /// Start the containers whose restart policy says so (run once at boot)
     Boot,
+    /// Serve the Docker Engine API on a Unix socket, for the docker CLI, Docker Compose and
+    /// other Docker clients
+    Service {
+        /// The socket to listen on (`/var/run/docker.sock` for a drop-in)
+        #[arg(long, default_value = crate::api::DEFAULT_SOCKET)]
+        socket: std::path::PathBuf,
+        /// End after this many seconds without a client (0: never)
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
     /// Show berth disk usage
     Df {
         /// Show the images, containers, volumes and build cache one by one

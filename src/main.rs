@@ -1,6 +1,7 @@
 //! The `berth` command line: parses arguments, installs logging, runs one command, and turns
 //! its outcome into an exit code.
 
+mod api;
 mod cli;
 mod commands;
 mod engine;
@@ -32,7 +33,15 @@ fn main() -> ExitCode {
     // status is theirs otherwise), other commands 1.
     let run_like = matches!(cli.command, cli::Command::Run(_) | cli::Command::Create(_));
     report::set(cli.global.progress);
-    let result = commands::run(cli);
+    // The API service is a client of the commands, never the reverse.
+    let result = match cli.command {
+        cli::Command::System(cli::SystemCommand::Service { socket, timeout }) => {
+            // Clients that go away must not end the service: writes to them fail instead.
+            sigpipe(nix::sys::signal::SigHandler::SigIgn);
+            api::serve(&socket, std::time::Duration::from_secs(timeout))
+        }
+        _ => commands::run(cli),
+    };
     report::finish();
     match result {
         Ok(code) => code,

@@ -4,13 +4,35 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-/// Makes `cmd` start in a process group of its own, so that the terminal's signals (Ctrl-C to
+/// Starts `cmd` in a process group of its own, so that the terminal's signals (Ctrl-C to
 /// the command) do not reach it and it outlives the command. Nothing runs between the fork and
 /// the `execve`, so the standard library starts it with `posix_spawn` (a vfork): a command with
 /// hundreds of threads (`up` of a large project) does not copy its page tables for every shim.
 /// The helper lets go of what else it inherited itself, first thing: [`close_inherited`].
-pub fn detach(cmd: &mut Command) {
+///
+/// The helper stays this process's child: a short-lived command leaves it to init, and a
+/// long-lived one (the API service) reaps it with [`reap_detached`].
+pub fn spawn_detached(cmd: &mut Command) -> std::io::Result<std::process::Child> {
     cmd.process_group(0);
+    let child = cmd.spawn()?;
+    DETACHED.lock().unwrap_or_else(|e| e.into_inner()).push(child.id());
+    Ok(child)
+}
+
+/// Helpers started by [`spawn_detached`] not known to have ended.
+static DETACHED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Collects the exit of every helper started by [`spawn_detached`] that has ended, so that
+/// none stays a zombie of a long-lived process; the others are left running.
+pub fn reap_detached() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let mut pids = DETACHED.lock().unwrap_or_else(|e| e.into_inner());
+    pids.retain(|&pid| {
+        matches!(
+            waitpid(nix::unistd::Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive)
+        )
+    });
 }
 
 /// Closes every descriptor beyond the standard streams that this process inherited without

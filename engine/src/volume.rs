@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use berth_volumes::VolumeError;
+pub use berth_volumes::VolumeError;
 pub use berth_volumes::mount::{Mount, MountKind, RuntimeMount, parse_mount_flag, parse_volume_flag};
-pub use berth_volumes::store::Backing;
-use berth_volumes::store::{Volume, VolumeStore};
+use berth_volumes::store::VolumeStore;
+pub use berth_volumes::store::{Backing, Volume};
 
 use crate::container::ContainerConfig;
 use crate::container::store::ContainerError;

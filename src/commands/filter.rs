@@ -1,5 +1,6 @@
 //! `ps --filter KEY=VALUE`, as Docker reads it: the values given for one key are
-//! alternatives, and every key given has to match.
+//! alternatives, except labels (every one given has to match), and every key given has to
+//! match.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +43,10 @@ impl Filters {
 
     /// Whether `c` passes every filter; `all` holds the containers `before` and `since` name.
     pub fn matches(&self, c: &Container, all: &[Container]) -> bool {
-        self.0.iter().all(|(key, values)| values.iter().any(|v| matches_one(key, v, c, all)))
+        self.0.iter().all(|(key, values)| match key.as_str() {
+            "label" => values.iter().all(|v| matches_one(key, v, c, all)),
+            _ => values.iter().any(|v| matches_one(key, v, c, all)),
+        })
     }
 }
 
@@ -106,11 +110,12 @@ impl KeyFilters {
         Ok(KeyFilters(checked))
     }
 
-    /// Whether every key has a value for which `one(key, value)` holds (`label!`: none of its
-    /// values may hold for `label`).
+    /// Whether every key has a value for which `one(key, value)` holds (`label`: all of its
+    /// values, as Docker's; `label!`: none of its values may hold for `label`).
     pub fn matches(&self, one: impl Fn(&str, &str) -> bool) -> bool {
         self.0.iter().all(|(key, values)| match key.strip_suffix('!') {
             Some(key) => !values.iter().any(|v| one(key, v)),
+            None if key == "label" => values.iter().all(|v| one(key, v)),
             None => values.iter().any(|v| one(key, v)),
         })
     }
@@ -297,6 +302,9 @@ mod tests {
         assert_eq!(chosen(&["status=running", "status=exited"], &all), ["web", "db", "cache"]);
         assert_eq!(chosen(&["status=running", "label=tier"], &all), ["web"]);
         assert_eq!(chosen(&["label=tier=back"], &all), ["db"]);
+        // Labels are the exception, as in Docker: each one given must be there.
+        assert_eq!(chosen(&["label=tier", "label=tier=front"], &all), ["web"]);
+        assert!(chosen(&["label=tier=back", "label=tier=front"], &all).is_empty());
         assert_eq!(chosen(&["name=^/web$"], &all), ["web"]);
         assert_eq!(chosen(&["name=c"], &all), ["cache"]);
         assert_eq!(chosen(&["exited=3"], &all), ["db"]);
@@ -328,6 +336,8 @@ mod tests {
         };
         let labels: BTreeMap<String, String> = [("keep".to_string(), "yes".to_string())].into();
         assert!(f(&["label=keep"]).expect("valid").matches(|_, v| label(&labels, v)));
+        // Labels are all required, as Docker's are.
+        assert!(!f(&["label=keep", "label=other"]).expect("valid").matches(|_, v| label(&labels, v)));
         assert!(!f(&["label!=keep=yes"]).expect("valid").matches(|_, v| label(&labels, v)));
         assert!(f(&["label!=other"]).expect("valid").matches(|_, v| label(&labels, v)));
         assert!(f(&["colour=red"]).expect_err("refused").to_string().contains("\"colour\""));

@@ -105,7 +105,7 @@ fn image_row(r: &ImageRow, no_trunc: bool) -> serde_json::Value {
 
 /// One `images --filter`: `dangling`, `label`, `reference` (a
 /// pattern for `name[:tag]`), `before` and `since` (an image's creation against another's).
-fn image_matches(key: &str, value: &str, r: &ImageRow, every: &[ImageRow]) -> bool {
+pub(crate) fn image_matches(key: &str, value: &str, r: &ImageRow, every: &[ImageRow]) -> bool {
     match key {
         // berth keeps no image without a name: one whose last name goes is removed from the
         // index, its blobs left to `image prune`.
@@ -142,29 +142,39 @@ pub fn inspect(names: &[String], format: Option<&str>) -> anyhow::Result<ExitCod
     let all = store.images()?;
     let mut out = Vec::new();
     for query in names {
-        let (_, record) = store.find_image(query)?;
-        let config = store.config_of(&record)?;
-        let full: serde_json::Value = serde_json::from_slice(&store.content.read(&record.id)?)?;
-        let manifest = store.manifest_of(&record)?;
-        let tags: Vec<String> = all.iter().filter(|(_, r)| r.id == record.id).map(|(n, _)| n.clone()).collect();
-        let size: u64 = config.rootfs.diff_ids.iter().map(|d| store.snapshot_size(d)).sum();
-        out.push(serde_json::json!({
-            "Id": record.id.to_string(),
-            "RepoTags": tags.iter().filter_map(|t| ImageRef::parse(t).ok()).map(|r| r.familiar()).collect::<Vec<_>>(),
-            "RepoDigests": tags.iter().filter_map(|t| ImageRef::parse(t).ok())
-                .map(|r| format!("{}@{}", r.name(), record.index.as_ref().unwrap_or(&record.manifest))).collect::<Vec<_>>(),
-            "Created": config.created,
-            "Architecture": config.architecture,
-            "Os": config.os,
-            "Size": size,
-            "Config": full.get("config").cloned().unwrap_or_default(),
-            "RootFS": { "Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>() },
-            "Manifest": { "Digest": record.manifest.to_string(), "MediaType": manifest.media_type,
-                          "Layers": manifest.layers.iter().map(|l| serde_json::json!({"Digest": l.digest.to_string(), "Size": l.size, "MediaType": l.media_type})).collect::<Vec<_>>() },
-        }));
+        out.push(inspect_object(&store, &all, query)?);
     }
     super::inspect::print(&out, format)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An image as `image inspect` and the API's `GET /images/{name}/json` show it; `all` is
+/// every image's record by name (for its tags).
+pub(crate) fn inspect_object(
+    store: &berth_engine::store::Store,
+    all: &std::collections::BTreeMap<String, berth_engine::store::ImageRecord>,
+    query: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let (_, record) = store.find_image(query)?;
+    let config = store.config_of(&record)?;
+    let full: serde_json::Value = serde_json::from_slice(&store.content.read(&record.id)?)?;
+    let manifest = store.manifest_of(&record)?;
+    let tags: Vec<String> = all.iter().filter(|(_, r)| r.id == record.id).map(|(n, _)| n.clone()).collect();
+    let size: u64 = config.rootfs.diff_ids.iter().map(|d| store.snapshot_size(d)).sum();
+    Ok(serde_json::json!({
+        "Id": record.id.to_string(),
+        "RepoTags": tags.iter().filter_map(|t| ImageRef::parse(t).ok()).map(|r| r.familiar()).collect::<Vec<_>>(),
+        "RepoDigests": tags.iter().filter_map(|t| ImageRef::parse(t).ok())
+            .map(|r| format!("{}@{}", r.name(), record.index.as_ref().unwrap_or(&record.manifest))).collect::<Vec<_>>(),
+        "Created": config.created,
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Size": size,
+        "Config": full.get("config").cloned().unwrap_or_default(),
+        "RootFS": { "Type": "layers", "Layers": config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>() },
+        "Manifest": { "Digest": record.manifest.to_string(), "MediaType": manifest.media_type,
+                      "Layers": manifest.layers.iter().map(|l| serde_json::json!({"Digest": l.digest.to_string(), "Size": l.size, "MediaType": l.media_type})).collect::<Vec<_>>() },
+    }))
 }
 
 /// `image history`: the steps that made an image, newest first, each with the layer it

@@ -21,7 +21,7 @@ pub fn info(format: Option<&str>) -> anyhow::Result<ExitCode> {
 }
 
 /// What `info --format json` prints.
-fn facts() -> anyhow::Result<serde_json::Value> {
+pub(crate) fn facts() -> anyhow::Result<serde_json::Value> {
     let store = engine::store()?;
     let config = engine::config()?;
     let containers = store.list_containers()?;

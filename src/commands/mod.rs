@@ -1,21 +1,21 @@
 //! One module per subcommand (or family of subcommands).
 
 mod archive;
-mod attach;
+pub(crate) mod attach;
 mod build;
 mod compose;
 mod config;
-mod containers;
-mod filter;
-mod images;
-mod info;
+pub(crate) mod containers;
+pub(crate) mod filter;
+pub(crate) mod images;
+pub(crate) mod info;
 mod inspect;
 mod kube;
 mod login;
-mod logs;
-mod network;
+pub(crate) mod logs;
+pub(crate) mod network;
 mod prune;
-mod ps;
+pub(crate) mod ps;
 mod scope;
 mod stats;
 mod system;
@@ -140,6 +140,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { container, output } => containers::export(&container, output.as_deref()),
         Command::Top { containers: c } => containers::top(&c),
         Command::System(SystemCommand::Boot) => system::boot(),
+        // main.rs serves the API itself: the service sits above the commands.
+        Command::System(SystemCommand::Service { .. }) => anyhow::bail!("the API service is started by main"),
         Command::System(SystemCommand::Df { verbose, format }) => system::df(verbose, format.as_deref()),
         Command::System(SystemCommand::Install { unit_dir, completion_dir, man_dir }) => {
             system::install(&unit_dir, &completion_dir, &man_dir)

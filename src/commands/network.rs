@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use berth_engine::container::store::Container;
 use berth_engine::container::{NetworkMode, NetworkSettings};
 use berth_engine::net::ports::{self, PortBinding};
 use berth_engine::network::{self, EndpointRequest, NetworkOptions, NetworkRecord};
@@ -79,24 +80,10 @@ fn create_options(args: NetworkCreateArgs) -> anyhow::Result<NetworkOptions> {
 }
 
 fn ls(store: &Store, quiet: bool, filter: &[String], format: Option<&str>) -> anyhow::Result<ExitCode> {
-    let filters = KeyFilters::parse(filter, &["driver", "id", "label", "label!", "name", "scope", "type", "dangling"])?;
+    let filters = KeyFilters::parse(filter, FILTER_KEYS)?;
     let containers = store.list_containers()?;
-    let used =
-        |r: &NetworkRecord| containers.iter().any(|c| c.config.network.endpoints.iter().any(|e| e.network_id == r.id));
     let mut all = network::list(store)?;
-    all.retain(|r| {
-        filters.matches(|key, value| match key {
-            "driver" => r.driver == value,
-            "id" => r.id.starts_with(value),
-            "label" => filter::label(&r.labels, value),
-            "name" => r.name.contains(value),
-            "scope" => value == "local",
-            // berth has no networks of its own making, as Docker's bridge, host and none.
-            "type" => value == "custom",
-            "dangling" => filter::truth(value) != used(r),
-            _ => false,
-        })
-    });
+    all.retain(|r| filters.matches(|key, value| matches(key, value, r, &containers)));
     if quiet {
         all.iter().for_each(|r| println!("{}", &r.id[..12]));
         return Ok(ExitCode::SUCCESS);
@@ -116,6 +103,25 @@ fn ls(store: &Store, quiet: bool, filter: &[String], format: Option<&str>) -> an
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `network ls --filter` takes.
+pub(crate) const FILTER_KEYS: &[&str] = &["driver", "id", "label", "label!", "name", "scope", "type", "dangling"];
+
+/// One `network ls --filter`.
+pub(crate) fn matches(key: &str, value: &str, r: &NetworkRecord, containers: &[Container]) -> bool {
+    let used = || containers.iter().any(|c| c.config.network.endpoints.iter().any(|e| e.network_id == r.id));
+    match key {
+        "driver" => r.driver == value,
+        "id" => r.id.starts_with(value),
+        "label" => filter::label(&r.labels, value),
+        "name" => r.name.contains(value),
+        "scope" => value == "local",
+        // berth has no networks of its own making, as Docker's bridge, host and none.
+        "type" => value == "custom",
+        "dangling" => filter::truth(value) != used(),
+        _ => false,
+    }
+}
+
 /// `network ls`'s columns: Docker's, and the subnet.
 const NETWORKS: Columns = Columns {
     default: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}\t{{.Subnet}}",
@@ -131,7 +137,7 @@ const NETWORKS: Columns = Columns {
     ],
 };
 
-fn inspect(store: &Store, r: &NetworkRecord) -> serde_json::Value {
+pub(crate) fn inspect(store: &Store, r: &NetworkRecord) -> serde_json::Value {
     let containers: serde_json::Map<String, serde_json::Value> = store
         .list_containers()
         .unwrap_or_default()

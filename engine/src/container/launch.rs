@@ -85,8 +85,8 @@ pub fn launch_attached(
     // allocator to commit memory only when used and to return it at once (1.1 MB private
     // instead of 7 MB, measured with bench/containers.sh).
     cmd.env("MIMALLOC_ARENA_EAGER_COMMIT", "0").env("MIMALLOC_PURGE_DELAY", "0").env("MIMALLOC_ARENA_RESERVE", "1024");
-    crate::process::detach(&mut cmd);
-    let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
+    let mut child =
+        crate::process::spawn_detached(&mut cmd).map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     // The shim is its own session leader now; nobody waits for it but init. Not reaping it
     // here is deliberate: it outlives this process.

@@ -131,8 +131,7 @@ fn spawn_dns(store: &Store) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(log);
-    crate::process::detach(&mut cmd);
-    let mut child = cmd.spawn().map_err(io_error("cannot start the DNS server"))?;
+    let mut child = crate::process::spawn_detached(&mut cmd).map_err(io_error("cannot start the DNS server"))?;
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {
         let _ = std::io::BufReader::new(out).read_line(&mut line);

@@ -276,7 +276,7 @@ fn anonymous_volumes(store: &Store, c: &Container) -> BTreeMap<String, String> {
     out
 }
 
-pub(super) fn remove_anonymous_volumes(store: &Store, c: &Container) {
+pub fn remove_anonymous_volumes(store: &Store, c: &Container) {
     for name in anonymous_volumes(store, c).values() {
         let _ = crate::volume::remove(store, name);
     }

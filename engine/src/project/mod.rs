@@ -28,8 +28,8 @@ mod translate;
 
 pub use check::check;
 use check::check_definitions;
-pub use converge::{UpOptions, converge, ensure_resources};
-use converge::{remove_anonymous_volumes, remove_container};
+use converge::remove_container;
+pub use converge::{UpOptions, converge, ensure_resources, remove_anonymous_volumes};
 pub use down::{DownOptions, down, stop_containers};
 pub use start::{boot, start, wait_ready};
 pub use translate::{OneOff, create_one_off, create_options};

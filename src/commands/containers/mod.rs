@@ -18,6 +18,7 @@ use crate::{engine, output};
 
 /// Docker's exit code when the engine itself fails to run a container.
 mod exec;
+pub(crate) mod object;
 pub(crate) mod run;
 
 pub(crate) use exec::exec;
@@ -109,41 +110,25 @@ pub fn top(names: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 /// A restart policy as Docker's inspect shows it: `{"Name": "on-failure", "MaximumRetryCount": 3}`.
-fn restart_policy(p: &berth_engine::container::RestartPolicy) -> serde_json::Value {
-    use berth_engine::container::RestartPolicy;
-    let (name, retries) = match p {
-        RestartPolicy::No => ("no", 0),
-        RestartPolicy::Always => ("always", 0),
-        RestartPolicy::UnlessStopped => ("unless-stopped", 0),
-        RestartPolicy::OnFailure { max_retries } => ("on-failure", max_retries.unwrap_or(0)),
-    };
-    serde_json::json!({"Name": name, "MaximumRetryCount": retries})
-}
-
-/// The options of a container's log as given, as Docker shows them (the rotation alone for a
-/// container made before berth kept them).
-fn log_options(log: &berth_engine::container::LogConfig) -> serde_json::Value {
-    if !log.options.is_empty() {
-        return serde_json::json!(log.options);
-    }
-    let mut options = serde_json::Map::new();
-    if let Some(size) = log.max_size {
-        options.insert("max-size".into(), size.to_string().into());
-        options.insert("max-file".into(), log.max_file.to_string().into());
-    }
-    serde_json::Value::Object(options)
-}
-
 /// The processes of a running container as a table.
 fn processes(c: &Container) -> anyhow::Result<output::Table> {
+    let mut table = output::Table::new(&["UID", "PID", "PPID", "CMD"]);
+    for row in process_rows(c)? {
+        table.row(row.to_vec());
+    }
+    Ok(table)
+}
+
+/// UID, PID, PPID and command line of each process in a running container's cgroup.
+pub(crate) fn process_rows(c: &Container) -> anyhow::Result<Vec<[String; 4]>> {
     if !remove::is_live(c) {
-        anyhow::bail!("container {} is not running", c.config.name);
+        anyhow::bail!(remove::RemoveError::NotRunning(c.config.name.clone()));
     }
     let procs = berth_engine::container::cgroup::container_cgroups(&c.config.cgroups_path())
         .iter()
         .find_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok().filter(|p| !p.trim().is_empty()))
         .with_context(|| format!("cannot find the cgroup of {}", c.config.name))?;
-    let mut table = output::Table::new(&["UID", "PID", "PPID", "CMD"]);
+    let mut rows = Vec::new();
     for pid in procs.split_whitespace() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).unwrap_or("?").to_string();
@@ -156,9 +141,9 @@ fn processes(c: &Container) -> anyhow::Result<output::Table> {
             .unwrap_or_default();
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string();
-        table.row(vec![uid, pid.to_string(), ppid, cmd]);
+        rows.push([uid, pid.to_string(), ppid, cmd]);
     }
-    Ok(table)
+    Ok(rows)
 }
 
 /// `berth cp`: one side is `CONTAINER:PATH`, the other a host path.
@@ -357,91 +342,8 @@ pub fn inspect(objects: &[String], format: Option<&str>) -> anyhow::Result<ExitC
             Err(e) => return Err(e.into()),
         };
         c.state = berth_engine::container::remove::current_state(&store, &c);
-        out.push(serde_json::json!({
-            "Id": c.config.id,
-            "Name": format!("/{}", c.config.name),
-            "Created": c.config.created,
-            "Image": c.config.image_id.to_string(),
-            "State": {
-                "Status": c.state.status.to_string(),
-                "Running": c.state.status == Status::Running,
-                "Restarting": c.state.status == Status::Restarting,
-                "Dead": c.state.status == Status::Dead,
-                "Pid": c.state.pid.unwrap_or(0),
-                "ExitCode": c.state.exit_code.unwrap_or(0),
-                "Error": c.state.error.clone().unwrap_or_default(),
-                "StartedAt": c.state.started_at,
-                "FinishedAt": c.state.finished_at,
-                "LogLinesLost": c.state.log_lines_lost,
-                "Health": c.state.health.as_ref().map(|h| serde_json::json!({
-                    "Status": h.status.to_string(),
-                    "FailingStreak": h.failing_streak,
-                    "Log": h.log.iter().map(|r| serde_json::json!({"Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output})).collect::<Vec<_>>(),
-                })),
-            },
-            "RestartCount": c.state.restart_count,
-            "Config": {
-                "Hostname": c.config.hostname, "User": c.config.user.clone().unwrap_or_default(), "Env": c.config.env,
-                "Cmd": c.config.args, "Image": c.config.image, "WorkingDir": c.config.working_dir,
-                "Labels": c.config.labels, "StopSignal": c.config.stop_signal, "StopTimeout": c.config.stop_timeout,
-                "Tty": c.config.tty, "OpenStdin": c.config.open_stdin, "StdinOnce": c.config.stdin_once,
-                "AttachStdin": c.config.open_stdin && c.config.stdin_once,
-                "Healthcheck": c.config.healthcheck.as_ref().map(|h| serde_json::json!({
-                    "Test": h.test, "Interval": h.interval_ms * 1_000_000, "Timeout": h.timeout_ms * 1_000_000,
-                    "StartPeriod": h.start_period_ms * 1_000_000, "StartInterval": h.start_interval_ms * 1_000_000, "Retries": h.retries,
-                })),
-            },
-            "HostConfig": host_config(&c.config),
-            "LogPath": store.container_dir(&c.config.id).log(),
-            "Mounts": c.config.mounts.iter().map(|m| serde_json::json!({
-                "Type": m.kind, "Name": m.source.clone().filter(|_| m.kind == berth_engine::volume::MountKind::Volume),
-                "Source": m.source, "Destination": m.target, "RW": !m.read_only,
-            })).collect::<Vec<_>>(),
-            "NetworkSettings": {
-                "Networks": c.config.network.endpoints.iter().map(|e| (e.network.clone(), serde_json::json!({
-                    "NetworkID": e.network_id, "IPAddress": e.ip.to_string(), "IPPrefixLen": e.prefix,
-                    "Gateway": e.gateway.to_string(), "MacAddress": e.mac, "Aliases": e.aliases,
-                }))).collect::<serde_json::Map<_, _>>(),
-            },
-        }));
+        out.push(object::inspect(&store, &c));
     }
     crate::commands::inspect::print(&out, format)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A container's `HostConfig` under Docker's names, with Docker's values for what is unset.
-fn host_config(c: &berth_engine::container::ContainerConfig) -> serde_json::Value {
-    let h = &c.host;
-    let tmpfs: serde_json::Map<String, serde_json::Value> = h
-        .tmpfs
-        .iter()
-        .map(|t| t.split_once(':').unwrap_or((t, "")))
-        .map(|(path, opts)| (path.to_string(), opts.into()))
-        .collect();
-    serde_json::json!({
-        "RestartPolicy": restart_policy(&c.restart), "AutoRemove": c.auto_remove,
-        "Memory": h.memory.unwrap_or(0), "MemoryReservation": h.memory_reservation.unwrap_or(0),
-        "MemorySwap": h.memory_swap.unwrap_or(0), "MemorySwappiness": h.memory_swappiness,
-        "OomKillDisable": h.oom_kill_disable, "OomScoreAdj": h.oom_score_adj.unwrap_or(0),
-        "NanoCpus": h.cpus.map_or(0, |c| (c * 1e9) as i64), "CpuShares": h.cpu_shares.unwrap_or(0),
-        "CpuQuota": h.cpu_quota.unwrap_or(0), "CpuPeriod": h.cpu_period.unwrap_or(0),
-        "CpuRealtimeRuntime": h.cpu_rt_runtime.unwrap_or(0), "CpuRealtimePeriod": h.cpu_rt_period.unwrap_or(0),
-        "CpusetCpus": h.cpuset_cpus.clone().unwrap_or_default(), "PidsLimit": h.pids_limit,
-        "ShmSize": h.shm_size.unwrap_or(64 << 20), "Sysctls": h.sysctls, "GroupAdd": h.group_add,
-        "PidMode": h.pid_mode.clone().unwrap_or_default(),
-        "IpcMode": h.ipc_mode.clone().unwrap_or_else(|| "private".into()),
-        "UTSMode": h.uts_mode.clone().unwrap_or_default(), "SecurityOpt": h.security_opt,
-        "CgroupnsMode": h.cgroupns_mode.clone().unwrap_or_else(|| "host".into()),
-        "CgroupParent": h.cgroup_parent.clone().unwrap_or_default(),
-        "Annotations": h.annotations, "DeviceCgroupRules": h.device_cgroup_rules,
-        "BlkioWeight": h.blkio.as_ref().and_then(|b| b.weight).unwrap_or(0),
-        "Devices": h.devices.iter().map(|d| serde_json::json!({
-            "PathOnHost": d.source, "PathInContainer": d.target, "CgroupPermissions": d.permissions,
-        })).collect::<Vec<_>>(),
-        "ReadonlyRootfs": h.read_only, "Tmpfs": tmpfs, "CapAdd": h.cap_add, "CapDrop": h.cap_drop,
-        "Privileged": h.privileged, "Init": h.init,
-        "LogConfig": {"Type": c.log.driver.name(), "Config": log_options(&c.log)},
-        "Ulimits": h.ulimits.iter().map(|(n, (soft, hard))| serde_json::json!({"Name": n, "Soft": soft, "Hard": hard}))
-            .collect::<Vec<_>>(),
-    })
 }

@@ -24,13 +24,27 @@ use crate::{engine, output, progress};
 
 pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
+    let opts = create_options(&store, &args)?;
+    let (image_name, record) = image_for_run(&store, &args.image, &args.pull)?;
+    let config = create::create(&store, &image_name, &record, opts)?;
+    if !start {
+        println!("{}", config.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot find the berth binary")?;
+    let shown = args.detach.then_some(config.id.as_str());
+    start_new(&store, &config, &exe, shown)
+}
+
+/// What `run`'s flags ask of a new container (the image aside); the API's `create` comes
+/// here too, its request turned into these flags.
+pub(crate) fn create_options(store: &Store, args: &RunArgs) -> anyhow::Result<CreateOptions> {
     let restart = RestartPolicy::parse(&args.restart).with_context(|| {
         format!("invalid restart policy {:?}: use no, always, on-failure[:N] or unless-stopped", args.restart)
     })?;
     if args.rm && restart != RestartPolicy::No {
         anyhow::bail!("--rm and --restart cannot be used together");
     }
-    let (image_name, record) = image_for_run(&store, &args.image, &args.pull)?;
     let env = args
         .env
         .iter()
@@ -39,11 +53,11 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         )
         .collect();
     let labels: BTreeMap<String, String> = crate::commands::key_values(&args.labels);
-    let (network, networks) = crate::commands::network::settings_for_run(&store, &args)?;
-    let opts = CreateOptions {
+    let (network, networks) = crate::commands::network::settings_for_run(store, args)?;
+    let mut opts = CreateOptions {
         network,
         networks,
-        mounts: crate::commands::volume::mounts_for_run(&args)?,
+        mounts: crate::commands::volume::mounts_for_run(args)?,
         name: args.name.clone(),
         env,
         working_dir: args.workdir.clone(),
@@ -61,13 +75,12 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         log: Default::default(),
-        health: health_flags(&args)?,
-        host: host_flags(&args)?,
+        health: health_flags(args)?,
+        host: host_flags(args)?,
         post_start: Vec::new(),
         pre_stop: Vec::new(),
         files: Vec::new(),
     };
-    let mut opts = opts;
     let mut log_opts = BTreeMap::new();
     for o in &args.log_opts {
         let (k, v) = o.split_once('=').with_context(|| format!("invalid log option {o:?}: use KEY=VALUE"))?;
@@ -79,14 +92,7 @@ pub fn run(args: RunArgs, start: bool) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     opts.log = log;
-    let config = create::create(&store, &image_name, &record, opts)?;
-    if !start {
-        println!("{}", config.id);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let exe = std::env::current_exe().context("cannot find the berth binary")?;
-    let shown = args.detach.then_some(config.id.as_str());
-    start_new(&store, &config, &exe, shown)
+    Ok(opts)
 }
 
 /// What the flags ask of the host: resources, namespaces and privileges.

@@ -1,0 +1,192 @@
+//! The container endpoints that change or show one container: list, inspect, start, stop,
+//! restart, kill, pause, rename, resize, top, remove.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_engine::container::launch::{self, LaunchError};
+use berth_engine::container::store::Container;
+use berth_engine::container::{remove, shim};
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::Service;
+use super::http::{ApiError, Call, Reply};
+use crate::commands::containers::object;
+use crate::engine;
+
+fn find(id: &str) -> Result<(berth_engine::store::Store, Container), ApiError> {
+    let store = engine::store()?;
+    let mut c = store.find_container(id).map_err(anyhow::Error::from)?;
+    c.state = remove::current_state(&store, &c);
+    Ok((store, c))
+}
+
+fn no_content() -> Result<Reply, ApiError> {
+    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}
+
+pub fn list(call: &Call) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let filters =
+        crate::commands::filter::Filters::parse(&call.filters()?).map_err(|e| ApiError::bad(e.to_string()))?;
+    let every = store.list_containers().map_err(anyhow::Error::from)?;
+    let mut shown: Vec<Container> = every
+        .iter()
+        .filter(|c| call.flag("all") || filters.by_status() || remove::is_live(c))
+        .filter(|c| filters.matches(c, &every))
+        .cloned()
+        .collect();
+    for c in &mut shown {
+        c.state = remove::current_state(&store, c);
+    }
+    // Newest first, as Docker lists them.
+    shown.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    if let Some(limit) = call.number::<i64>("limit")?.filter(|n| *n > 0) {
+        shown.truncate(limit as usize);
+    }
+    Ok(Reply::Json(StatusCode::OK, json!(shown.iter().map(object::list_row).collect::<Vec<_>>())))
+}
+
+pub fn inspect(id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    Ok(Reply::Json(StatusCode::OK, object::inspect(&store, &c)))
+}
+
+/// Starts a container; clients attached before the start get its streams from its first byte.
+pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    if remove::is_live(&c) {
+        return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
+    }
+    let waiting = service.pending.take(&c.config.id);
+    let streams = waiting.iter().fold(None, |acc: Option<berth_engine::container::attach::Streams>, w| {
+        let mut s = acc.unwrap_or(w.streams);
+        s.input |= w.streams.input;
+        s.output |= w.streams.output;
+        Some(s)
+    });
+    match launch::launch_attached(&store, &c.config.id, &service.exe, streams) {
+        Ok(mut started) => {
+            service.pending.hand_over(waiting, started.attached.take(), &store.container_dir(&c.config.id));
+            watch_exit(service, &c.config.id, started);
+            no_content()
+        }
+        Err(LaunchError::Failed { message, .. }) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot start container {}: {message}", c.config.name),
+        )),
+        Err(LaunchError::AlreadyStarted(_)) => Ok(Reply::Empty(StatusCode::NOT_MODIFIED)),
+        Err(e) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
+/// Reads the shim's last word on the launch pipe, the container's exit code, for `wait`; the
+/// shim is reaped when it ends.
+fn watch_exit(service: &Arc<Service>, id: &str, mut started: launch::Started) {
+    let (service, name) = (service.clone(), id.to_string());
+    let watcher = std::thread::Builder::new().name("exit".into()).stack_size(64 << 10).spawn(move || {
+        let code = launch::wait_exit(&mut started);
+        berth_engine::process::reap_detached();
+        if let Some(code) = code {
+            service.exits.record(&name, code as i64);
+        }
+    });
+    if let Err(e) = watcher {
+        tracing::warn!("cannot watch container {id}: {e}");
+    }
+}
+
+fn timeout(call: &Call, c: &Container) -> Result<u64, ApiError> {
+    Ok(call.number::<i64>("t")?.map_or(c.config.stop_timeout, |t| t.max(0) as u64))
+}
+
+pub fn stop(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    if !remove::is_live(&c) {
+        return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
+    }
+    remove::stop(&store, &c, timeout(call, &c)?).map_err(anyhow::Error::from)?;
+    no_content()
+}
+
+pub fn restart(service: &Arc<Service>, call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    if remove::is_live(&c) {
+        remove::stop(&store, &c, timeout(call, &c)?).map_err(anyhow::Error::from)?;
+        remove::wait_for_shim_exit(&c, Duration::from_secs(5));
+    }
+    let started = launch::launch(&store, &c.config.id, &service.exe).map_err(anyhow::Error::from)?;
+    watch_exit(service, &c.config.id, started);
+    no_content()
+}
+
+pub fn kill(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    let name = call.query("signal").filter(|s| !s.is_empty()).unwrap_or("SIGKILL");
+    let signal = name
+        .parse::<i32>()
+        .ok()
+        .or_else(|| shim::signal_by_name(name).map(|s| s as i32))
+        .ok_or_else(|| ApiError::bad(format!("invalid signal: {name}")))?;
+    if !remove::is_live(&c) {
+        return Err(ApiError::conflict(format!("Container {} is not running", c.config.id)));
+    }
+    remove::kill(&store, &c, signal).map_err(anyhow::Error::from)?;
+    no_content()
+}
+
+pub fn pause(id: &str, pause: bool) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    remove::pause(&store, &c, pause).map_err(anyhow::Error::from)?;
+    no_content()
+}
+
+pub fn rename(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    let name = call.query("name").filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad("rename needs a name"))?;
+    let name = name.trim_start_matches('/');
+    if c.config.name == name {
+        return Err(ApiError::conflict(format!("Renaming a container with the same name as its current name: {name}")));
+    }
+    store.rename_container(&c.config.id, name).map_err(anyhow::Error::from)?;
+    if !c.config.network.endpoints.is_empty() {
+        berth_engine::network::sync_dns(&store).map_err(anyhow::Error::from)?;
+    }
+    no_content()
+}
+
+/// The terminal's size of a running container made with `tty`.
+pub fn resize(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    let (h, w) = (call.number::<u16>("h")?.unwrap_or(0), call.number::<u16>("w")?.unwrap_or(0));
+    if !remove::is_live(&c) {
+        return Err(ApiError::conflict(format!("Container {} is not running", c.config.id)));
+    }
+    let dir = store.container_dir(&c.config.id);
+    crate::commands::attach::resize_container(&dir)(h, w);
+    Ok(Reply::Empty(StatusCode::OK))
+}
+
+pub fn top(id: &str) -> Result<Reply, ApiError> {
+    let (_, c) = find(id)?;
+    let rows = crate::commands::containers::process_rows(&c)?;
+    Ok(Reply::Json(StatusCode::OK, json!({"Titles": ["UID", "PID", "PPID", "CMD"], "Processes": rows})))
+}
+
+pub fn remove(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    if remove::is_live(&c) && !call.flag("force") {
+        return Err(ApiError::conflict(format!(
+            "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+            c.config.name
+        )));
+    }
+    remove::remove(&store, &c, call.flag("force"))
+        .with_context(|| format!("cannot remove container {}", c.config.name))?;
+    if call.flag("v") {
+        berth_engine::project::remove_anonymous_volumes(&store, &c);
+    }
+    no_content()
+}

@@ -1,0 +1,176 @@
+//! The image endpoints: list, inspect, pull (`POST /images/create`, with Docker's JSON
+//! progress stream), tag, remove.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use berth_engine::image::manifest::Platform;
+use berth_engine::image::pull::{self, Progress};
+use berth_engine::reference::ImageRef;
+use hyper::StatusCode;
+use serde_json::{Value, json};
+
+use super::http::{ApiError, Call, Reply, Sender, streamed};
+use crate::commands::filter::KeyFilters;
+use crate::commands::images::{image_matches, inspect_object};
+use crate::{engine, output};
+
+pub fn list(call: &Call) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let filters = KeyFilters::parse(&call.filters()?, &["dangling", "label", "label!", "reference", "before", "since"])
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let every = store.image_rows().map_err(anyhow::Error::from)?;
+    let containers = store.list_containers().map_err(anyhow::Error::from)?;
+    // One entry per image, with all its names.
+    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    for r in every.iter().filter(|r| filters.matches(|k, v| image_matches(k, v, r, &every))) {
+        let id = r.record.id.to_string();
+        let entry = by_id.entry(id.clone()).or_insert_with(|| {
+            json!({
+                "Id": id, "ParentId": "", "RepoTags": [], "RepoDigests": [],
+                "Created": r.config.created.as_deref().and_then(output::parse_rfc3339).unwrap_or(0),
+                "Size": r.size, "VirtualSize": r.size, "SharedSize": -1,
+                "Labels": r.config.config.labels.clone().unwrap_or_default(),
+                "Containers": containers.iter().filter(|c| c.config.image_id == r.record.id).count(),
+            })
+        });
+        let digest = r.record.index.as_ref().unwrap_or(&r.record.manifest);
+        if let Some(tags) = entry["RepoTags"].as_array_mut() {
+            tags.push(r.name.familiar().into());
+        }
+        if let Some(digests) = entry["RepoDigests"].as_array_mut() {
+            digests.push(format!("{}@{digest}", r.name.name()).into());
+        }
+    }
+    let mut out: Vec<Value> = by_id.into_values().collect();
+    out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
+    Ok(Reply::Json(StatusCode::OK, Value::Array(out)))
+}
+
+pub fn inspect(name: &str) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let all = store.images().map_err(anyhow::Error::from)?;
+    Ok(Reply::Json(StatusCode::OK, inspect_object(&store, &all, name)?))
+}
+
+pub fn tag(call: &Call, name: &str) -> Result<Reply, ApiError> {
+    let repo = call.query("repo").filter(|r| !r.is_empty()).ok_or_else(|| ApiError::bad("tag needs a repo"))?;
+    let target = match call.query("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo.to_string(),
+    };
+    let target = ImageRef::parse(&target).map_err(|e| ApiError::bad(e.to_string()))?;
+    engine::store()?.tag_image(name, &target).map_err(anyhow::Error::from)?;
+    Ok(Reply::Empty(StatusCode::CREATED))
+}
+
+/// `DELETE /images/{name}`: untags the name (or every name of an ID); an image a container
+/// uses stays unless forced.
+pub fn remove(call: &Call, name: &str) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let force = call.flag("force");
+    let (_, record) = store.find_image(name).map_err(anyhow::Error::from)?;
+    if !force {
+        let containers = store.list_containers().map_err(anyhow::Error::from)?;
+        if let Some(c) = containers.iter().find(|c| c.config.image_id == record.id) {
+            return Err(ApiError::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                c.config.id.get(..12).unwrap_or(&c.config.id),
+                record.id.short()
+            )));
+        }
+    }
+    let (names, gone) = store.remove_image(name, force).map_err(anyhow::Error::from)?;
+    store.gc().map_err(anyhow::Error::from)?;
+    let mut out: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"Untagged": ImageRef::parse(n).map(|r| r.familiar()).unwrap_or_else(|_| n.clone())}))
+        .collect();
+    if let Some(id) = gone {
+        out.push(json!({"Deleted": id.to_string()}));
+    }
+    Ok(Reply::Json(StatusCode::OK, Value::Array(out)))
+}
+
+/// `POST /images/create?fromImage=NAME&tag=TAG`: a pull, its progress as Docker's JSON
+/// messages; a failure after the headers is an `error` message, as Docker sends it.
+pub fn pull(call: &Call) -> Result<Reply, ApiError> {
+    if call.query("fromSrc").is_some_and(|s| !s.is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "berth does not import images through the API yet (fromSrc)",
+        ));
+    }
+    let image =
+        call.query("fromImage").filter(|i| !i.is_empty()).ok_or_else(|| ApiError::bad("fromImage is required"))?;
+    let full = match call.query("tag").filter(|t| !t.is_empty()) {
+        Some(tag) if tag.starts_with("sha256:") => format!("{image}@{tag}"),
+        Some(tag) => format!("{image}:{tag}"),
+        None => image.to_string(),
+    };
+    let reference = ImageRef::parse(&full).map_err(|e| ApiError::bad(e.to_string()))?;
+    let platform = match call.query("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Platform::parse(p).ok_or_else(|| ApiError::bad(format!("invalid platform {p:?}")))?,
+        None => Platform::host(),
+    };
+    let store = engine::store()?;
+    let config = engine::config()?;
+    Ok(streamed("application/json", move |tx| {
+        let tx = Arc::new(tx);
+        tx.json(&json!({"status": format!("Pulling from {}", reference.repository), "id": reference.tag.clone().unwrap_or_else(|| "latest".into())}));
+        let progress = Arc::new(JsonProgress { tx: tx.clone(), totals: Mutex::new(HashMap::new()) });
+        let pulled = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(pull::pull(&store, &config, &reference, &platform, progress)).map_err(|e| {
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    message = format!("{message}: {c}");
+                    cause = c.source();
+                }
+                message
+            })
+        });
+        match pulled {
+            Ok(p) => {
+                tx.json(&json!({"status": format!("Digest: {}", p.repo_digest)}));
+                let verb = if p.fetched > 0 { "Downloaded newer image for" } else { "Image is up to date for" };
+                tx.json(&json!({"status": format!("Status: {verb} {}", reference.familiar())}));
+            }
+            Err(message) => {
+                tx.json(&json!({"errorDetail": {"message": message}, "error": message}));
+            }
+        }
+    }))
+}
+
+/// A pull's progress as Docker's JSON messages, one per status and one per megabyte or so.
+struct JsonProgress {
+    tx: Arc<Sender>,
+    totals: Mutex<HashMap<String, (u64, u64, u64)>>,
+}
+
+impl Progress for JsonProgress {
+    fn status(&self, id: &str, status: &str) {
+        self.tx.offer(&json!({"status": status, "id": short(id)}));
+    }
+
+    fn start(&self, id: &str, total: u64) {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), (0, total, 0));
+    }
+
+    fn advance(&self, id: &str, bytes: u64) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let (current, total, shown) = totals.entry(id.to_string()).or_insert((0, 0, 0));
+        *current += bytes;
+        if *current - *shown >= 1 << 20 || *current == *total {
+            *shown = *current;
+            self.tx.offer(&json!({"status": "Downloading", "progressDetail": {"current": *current, "total": *total}, "id": short(id)}));
+        }
+    }
+}
+
+/// A layer as Docker's progress names it: the first twelve hex digits of its digest.
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
