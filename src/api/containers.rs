@@ -85,16 +85,16 @@ pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
 /// Reads the shim's last word on the launch pipe, the container's exit code, for `wait`; the
 /// shim is reaped when it ends.
 fn watch_exit(service: &Arc<Service>, id: &str, mut started: launch::Started) {
-    let (service, name) = (service.clone(), id.to_string());
+    service.exits.expect(id);
+    let (watching, name) = (service.clone(), id.to_string());
     let watcher = std::thread::Builder::new().name("exit".into()).stack_size(64 << 10).spawn(move || {
         let code = launch::wait_exit(&mut started);
         berth_engine::process::reap_detached();
-        if let Some(code) = code {
-            service.exits.record(&name, code as i64);
-        }
+        watching.exits.record(&name, code.map(i64::from));
     });
     if let Err(e) = watcher {
         tracing::warn!("cannot watch container {id}: {e}");
+        service.exits.record(id, None);
     }
 }
 

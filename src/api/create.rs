@@ -46,7 +46,7 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 /// Fields that carry nothing for berth to do: how the client will attach is its own business.
-const INFORMATIONAL: &[&str] = &["AttachStdin", "AttachStdout", "AttachStderr", "ConsoleSize", "ExposedPorts"];
+const INFORMATIONAL: &[&str] = &["AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts"];
 
 #[derive(Parser)]
 #[command(no_binary_name = true)]
@@ -63,13 +63,25 @@ pub fn create(call: &Call) -> Result<Reply, ApiError> {
     if let Some(name) = call.query("name").filter(|n| !n.is_empty()) {
         words.flag("name", name.trim_start_matches('/'));
     }
+    let console = body.get("HostConfig").and_then(|h| h.get("ConsoleSize")).and_then(console_size);
     let image = translate(body, &mut words)?;
     let store = engine::store()?;
     let (_, record) = store.find_image(&image).map_err(anyhow::Error::from)?;
     let Flags { run } = Flags::try_parse_from(words.0).map_err(|e| ApiError::bad(e.to_string()))?;
-    let opts = crate::commands::containers::run::create_options(&store, &run)?;
+    let mut opts = crate::commands::containers::run::create_options(&store, &run)?;
+    opts.host.console_size = console.filter(|_| opts.tty);
     let config = berth_engine::container::create::create(&store, &image, &record, opts).map_err(anyhow::Error::from)?;
     Ok(Reply::Json(StatusCode::CREATED, json!({"Id": config.id, "Warnings": []})))
+}
+
+/// `ConsoleSize` (rows, columns), when both are set.
+fn console_size(v: &Value) -> Option<[u16; 2]> {
+    let size: Vec<u16> =
+        v.as_array()?.iter().filter_map(|n| n.as_u64()).filter_map(|n| u16::try_from(n).ok()).collect();
+    match size.as_slice() {
+        [rows, cols] if *rows > 0 && *cols > 0 => Some([*rows, *cols]),
+        _ => None,
+    }
 }
 
 /// The command line being built.
@@ -230,6 +242,7 @@ fn host_config(body: Map<String, Value>, w: &mut Words) -> Result<(), ApiError> 
     h.boolean("ReadonlyRootfs", |on| w.switch("read-only", on));
     h.boolean("Privileged", |on| w.switch("privileged", on));
     h.boolean("Init", |on| w.switch("init", on));
+    let _ = h.take("ConsoleSize"); // applied after the flags
     for d in h.take("Devices").and_then(|d| d.as_array().cloned()).unwrap_or_default() {
         let (host, inside, perms) =
             (d["PathOnHost"].as_str(), d["PathInContainer"].as_str(), d["CgroupPermissions"].as_str());

@@ -115,6 +115,7 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
     };
     let store = engine::store()?;
     let config = engine::config()?;
+    let before = store.image(&reference).ok().flatten();
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);
         tx.json(&json!({"status": format!("Pulling from {}", reference.repository), "id": reference.tag.clone().unwrap_or_else(|| "latest".into())}));
@@ -133,7 +134,7 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
         match pulled {
             Ok(p) => {
                 tx.json(&json!({"status": format!("Digest: {}", p.repo_digest)}));
-                let verb = if p.fetched > 0 { "Downloaded newer image for" } else { "Image is up to date for" };
+                let verb = crate::commands::images::pull_verb(before.as_ref(), &p);
                 tx.json(&json!({"status": format!("Status: {verb} {}", reference.familiar())}));
             }
             Err(message) => {

@@ -79,6 +79,9 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET, ["volumes", name]) => objects::volume_inspect(name),
         (&M::DELETE, ["volumes", name]) => objects::volume_remove(call, name),
 
+        // berth has no plugins: none to list, none to find (the docker CLI's inspect asks).
+        (&M::GET, ["plugins"]) => Ok(Reply::Json(StatusCode::OK, serde_json::json!([]))),
+        (&M::GET, ["plugins", name, "json"]) => Err(ApiError::not_found(format!("plugin {name} not found"))),
         _ => Err(not_served(m, &call.path)),
     }
 }

@@ -129,27 +129,52 @@ pub async fn relay(upgraded: hyper::upgrade::Upgraded, conn: UnixStream) {
 /// time it looks still has its exit code.
 #[derive(Default)]
 pub struct Exits {
-    /// Per container: how many exits were seen, and the last exit code.
-    seen: Mutex<HashMap<String, (u64, i64)>>,
+    seen: Mutex<ExitBook>,
     changed: std::sync::Condvar,
 }
 
+#[derive(Default)]
+struct ExitBook {
+    /// Per container: how many exits were seen, and the last exit code.
+    codes: HashMap<String, (u64, i64)>,
+    /// Containers started here whose exit is still to come.
+    running: std::collections::HashSet<String>,
+}
+
 impl Exits {
-    pub fn record(&self, id: &str, code: i64) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = seen.entry(id.to_string()).or_insert((0, 0));
-        *entry = (entry.0 + 1, code);
+    fn book(&self) -> std::sync::MutexGuard<'_, ExitBook> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A container this service just started: its exit will be recorded.
+    pub fn expect(&self, id: &str) {
+        self.book().running.insert(id.to_string());
+    }
+
+    /// The exit of a container this service started; `None` when the shim ended without
+    /// saying (the exit is in the container's record then, if anywhere).
+    pub fn record(&self, id: &str, code: Option<i64>) {
+        let mut book = self.book();
+        book.running.remove(id);
+        if let Some(code) = code {
+            let entry = book.codes.entry(id.to_string()).or_insert((0, 0));
+            *entry = (entry.0 + 1, code);
+        }
         self.changed.notify_all();
     }
 
     fn get(&self, id: &str) -> Option<(u64, i64)> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).get(id).copied()
+        self.book().codes.get(id).copied()
+    }
+
+    fn pending(&self, id: &str) -> bool {
+        self.book().running.contains(id)
     }
 
     /// Waits up to `limit` for any exit to be recorded.
     fn wait(&self, limit: Duration) {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self.changed.wait_timeout(seen, limit);
+        let book = self.book();
+        let _ = self.changed.wait_timeout(book, limit);
     }
 }
 
@@ -186,7 +211,14 @@ fn wait_for(
             code = exit;
             ran = true;
         }
-        let Ok(mut now) = store.load_container(id) else { return code };
+        let Ok(mut now) = store.load_container(id) else {
+            // Gone (a `--rm` container): the shim that removed it still has to tell its exit.
+            if exited.is_none() && exits.pending(id) {
+                exits.wait(Duration::from_millis(20));
+                continue;
+            }
+            return code;
+        };
         now.state = remove::current_state(store, &now);
         if remove::is_live(&now) {
             ran = true;

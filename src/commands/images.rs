@@ -24,6 +24,7 @@ pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
     let store = engine::store()?;
     let config = engine::config()?;
     let progress = progress::for_terminal(args.quiet);
+    let before = store.image(&reference).ok().flatten();
     let pulled = engine::runtime()?
         .block_on(pull::pull(&store, &config, &reference, &platform, progress))
         .with_context(|| format!("cannot pull {}", reference.familiar()))?;
@@ -31,11 +32,19 @@ pub fn pull(args: PullArgs) -> anyhow::Result<ExitCode> {
         println!("{reference}");
     } else {
         eprintln!("Digest: {}", pulled.repo_digest);
-        let verb = if pulled.fetched > 0 { "Downloaded newer image for" } else { "Image is up to date for" };
-        eprintln!("Status: {verb} {}", reference.familiar());
+        eprintln!("Status: {} {}", pull_verb(before.as_ref(), &pulled), reference.familiar());
         println!("{reference}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's words for a pull's outcome: newer when the name had no image or another one.
+pub(crate) fn pull_verb(before: Option<&berth_engine::store::ImageRecord>, pulled: &pull::Pulled) -> &'static str {
+    if before.is_some_and(|b| b.manifest == pulled.record.manifest) {
+        "Image is up to date for"
+    } else {
+        "Downloaded newer image for"
+    }
 }
 
 /// Pulls one image for the host's platform, with progress on a terminal.

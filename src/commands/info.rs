@@ -56,11 +56,28 @@ pub(crate) fn facts() -> anyhow::Result<serde_json::Value> {
         "DockerRootDir": store.root,
         "RegistryConfig": {
             "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "IndexConfigs": config.registries.insecure,
-            "Mirrors": config.registries.mirrors,
+            "IndexConfigs": index_configs(&config.registries),
+            // Docker's own mirrors are Docker Hub's; berth's, per registry, are in IndexConfigs.
+            "Mirrors": config.registries.mirrors.get("docker.io").cloned().unwrap_or_default(),
         },
         "Warnings": warnings(cgroup_version),
     }))
+}
+
+/// Docker's `IndexConfigs`: each registry berth's configuration names, with its mirrors and
+/// whether it is reached over TLS.
+fn index_configs(r: &berth_engine::registry::config::Registries) -> serde_json::Map<String, serde_json::Value> {
+    let names: std::collections::BTreeSet<&String> = r.insecure.iter().chain(r.mirrors.keys()).collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let index = serde_json::json!({
+                "Name": name, "Mirrors": r.mirrors.get(name).cloned().unwrap_or_default(),
+                "Secure": !r.insecure.contains(name), "Official": name == "docker.io",
+            });
+            (name.clone(), index)
+        })
+        .collect()
 }
 
 /// Docker's layout of `docker info`'s server half.
@@ -93,13 +110,16 @@ fn pretty(f: &serde_json::Value) -> String {
     out += &format!(" Total Memory: {:.2}GiB\n Name: {}\n", mem as f64 / f64::from(1u32 << 30), s("Name"));
     out += &format!(" Berth Root Dir: {}\n", s("DockerRootDir"));
     out += " Insecure Registries:\n  127.0.0.0/8\n";
-    for r in f["RegistryConfig"]["IndexConfigs"].as_array().into_iter().flatten() {
-        out += &format!("  {}\n", r.as_str().unwrap_or(""));
+    let indexes = f["RegistryConfig"]["IndexConfigs"].as_object().cloned().unwrap_or_default();
+    for (name, _) in indexes.iter().filter(|(_, i)| i["Secure"] == false) {
+        out += &format!("  {name}\n");
     }
-    if let Some(mirrors) = f["RegistryConfig"]["Mirrors"].as_object().filter(|m| !m.is_empty()) {
+    let mirrored: Vec<_> =
+        indexes.iter().filter(|(_, i)| i["Mirrors"].as_array().is_some_and(|m| !m.is_empty())).collect();
+    if !mirrored.is_empty() {
         out += " Registry Mirrors:\n";
-        for (registry, list) in mirrors {
-            for m in list.as_array().into_iter().flatten() {
+        for (registry, index) in mirrored {
+            for m in index["Mirrors"].as_array().into_iter().flatten() {
                 out += &format!("  {} (for {registry})\n", m.as_str().unwrap_or(""));
             }
         }

@@ -1,6 +1,7 @@
 //! Integration tests of the `berth` binary, run as a user runs it. One test binary for the
 //! package keeps link times down; each area is a module.
 
+mod api;
 mod build;
 mod cli;
 mod compose;

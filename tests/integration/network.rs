@@ -17,7 +17,7 @@ use crate::support::{stderr, stdout};
 /// accept rule was set up before the chain existed.
 static HOST_NETWORK: RwLock<()> = RwLock::new(());
 
-fn forwarding() -> RwLockReadGuard<'static, ()> {
+pub(crate) fn forwarding() -> RwLockReadGuard<'static, ()> {
     HOST_NETWORK.read().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -101,7 +101,7 @@ fn udp_ask(addr: &str) -> String {
 
 /// A page from the host (HTTP/1.0 by hand: the host may have no HTTP client), retried
 /// while the server in the container starts.
-fn http_get(addr: &str) -> String {
+pub(crate) fn http_get(addr: &str) -> String {
     use std::io::{Read, Write};
     let get = || -> Option<String> {
         let mut s = std::net::TcpStream::connect(addr).ok()?;

@@ -13,7 +13,7 @@ use crate::images::State;
 use crate::support::BERTH;
 
 /// `berth ARGS` on the slave end of a new pseudo-terminal, as a user at a terminal runs it.
-struct AtTerminal {
+pub(crate) struct AtTerminal {
     child: Child,
     master: std::fs::File,
     seen: Arc<Mutex<Vec<u8>>>,
@@ -21,17 +21,21 @@ struct AtTerminal {
 
 impl AtTerminal {
     fn start(state: &State, args: &[&str]) -> AtTerminal {
+        let root = state.root();
+        AtTerminal::program(BERTH.as_ref(), &[("BERTH_ROOT", root.as_os_str())], args)
+    }
+
+    /// `program ARGS` with exactly the environment `env` (and a PATH), on a new terminal.
+    pub(crate) fn program(program: &std::path::Path, env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> AtTerminal {
         let size = nix::pty::Winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = nix::pty::openpty(Some(&size), None).expect("a pseudo-terminal");
         let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
-        let mut cmd = Command::new(BERTH);
-        cmd.args(args)
-            .env_clear()
-            .env("BERTH_ROOT", state.root())
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdin(slave(&pty.slave))
-            .stdout(slave(&pty.slave))
-            .stderr(slave(&pty.slave));
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(slave(&pty.slave)).stdout(slave(&pty.slave)).stderr(slave(&pty.slave));
         // SAFETY: setsid(2) and ioctl(2) are async-signal-safe; the child gets the terminal as
         // its controlling one, as a shell would give it.
         unsafe {
@@ -60,12 +64,12 @@ impl AtTerminal {
         AtTerminal { child, master, seen }
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.seen.lock().expect("lock")).into_owned()
     }
 
     /// Waits until the terminal has shown `what`.
-    fn expect(&self, what: &str) {
+    pub(crate) fn expect(&self, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.text().contains(what) {
             assert!(Instant::now() < deadline, "timed out waiting for {what:?}; the terminal shows {:?}", self.text());
@@ -73,7 +77,7 @@ impl AtTerminal {
         }
     }
 
-    fn send(&mut self, keys: &str) {
+    pub(crate) fn send(&mut self, keys: &str) {
         self.master.write_all(keys.as_bytes()).expect("type");
     }
 
@@ -86,7 +90,7 @@ impl AtTerminal {
     }
 
     /// Waits for the end; the exit code and everything the terminal showed.
-    fn wait_for_exit_and_text(self) -> (i32, String) {
+    pub(crate) fn wait_for_exit_and_text(self) -> (i32, String) {
         let seen = Arc::clone(&self.seen);
         let code = self.wait();
         // The reader thread may still be taking the last bytes.
@@ -95,7 +99,7 @@ impl AtTerminal {
         (code, text)
     }
 
-    fn wait(mut self) -> i32 {
+    pub(crate) fn wait(mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

@@ -295,6 +295,10 @@ impl Default for LogConfig {
 /// Limits and privileges: what `docker run` calls the host config.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostConfig {
+    /// The terminal's size (rows, columns) from the first byte on, for a container with `tty`
+    /// (Docker's `ConsoleSize`): a program that asks at once gets it, not 0x0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u16; 2]>,
     /// Memory limit in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,

@@ -122,6 +122,7 @@ pub fn build(
         "ociVersion": "1.0.2",
         "process": {
             "terminal": config.tty,
+            "consoleSize": host.console_size.filter(|_| config.tty).map(|[rows, cols]| serde_json::json!({"height": rows, "width": cols})),
             "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
             "args": if config.host.init {
                 [INIT_IN_CONTAINER.to_string(), "--".to_string()].into_iter().chain(config.args.iter().cloned()).collect::<Vec<_>>()

@@ -205,6 +205,7 @@ fn host_of(name: &str, service: &Service, ulimits: BTreeMap<String, (u64, u64)>)
     let positive =
         |n: i64, what: &str| u64::try_from(n).map_err(|_| service_error(name, format!("{what} must not be negative")));
     Ok(HostConfig {
+        console_size: None,
         memory: limits.and_then(|l| l.memory).or(service.mem_limit).map(|m| m.0),
         cpus: limits.and_then(|l| l.cpus).or(service.cpus),
         pids_limit: limits.and_then(|l| l.pids).or(service.pids_limit),

@@ -114,6 +114,8 @@ fn host_flags(args: &RunArgs) -> anyhow::Result<HostConfig> {
         .collect::<Option<BTreeMap<_, _>>>()
         .context("invalid --sysctl: use KEY=VALUE")?;
     Ok(HostConfig {
+        // The terminal's size from the container's first byte, not after it may have asked.
+        console_size: args.tty.then(crate::commands::attach::window_size).flatten().map(|(rows, cols)| [rows, cols]),
         memory: bytes("--memory", &args.memory)?,
         cpus: args.cpus,
         pids_limit: args.pids_limit,
