@@ -2,8 +2,6 @@
 //! its query and body), their replies, and errors in Docker's shape (`{"message": ...}` with
 //! Docker's status codes).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -114,6 +112,74 @@ pub enum Reply {
     Stream(&'static str, tokio::sync::mpsc::Receiver<Bytes>),
     /// Bytes of the given content type, all at once.
     Bytes(&'static str, Bytes),
+    /// Another reply with headers of its own (an archive's path stat).
+    Headed(Vec<(&'static str, String)>, Box<Reply>),
+}
+
+/// A query's parameters in order; a key may come more than once (`names=a&names=b`).
+#[derive(Debug, Default)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    /// The last value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| matches!(v, "1" | "true" | "True"))
+    }
+}
+
+/// A request body read as it arrives (an archive, an image, a build context), for the
+/// handlers that take more than [`super::BODY_LIMIT`].
+pub struct Upload {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    buf: Bytes,
+}
+
+impl Upload {
+    pub fn new(body: hyper::body::Incoming) -> Upload {
+        use http_body_util::BodyExt;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut body = body;
+            while let Some(frame) = body.frame().await {
+                let chunk = match frame {
+                    Ok(f) => match f.into_data() {
+                        Ok(data) => Ok(data),
+                        Err(_) => continue,
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Upload { rx, buf: Bytes::new() }
+    }
+}
+
+/// Read from the blocking pool: each read waits for the next piece of the body.
+impl std::io::Read for Upload {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.buf = chunk,
+                Some(Err(e)) => return Err(std::io::Error::other(format!("the request body broke off: {e}"))),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
+    }
 }
 
 /// A request as a handler sees it.
@@ -121,18 +187,31 @@ pub struct Call {
     pub method: Method,
     /// The path's segments after the version prefix, percent-decoded.
     pub path: Vec<String>,
-    pub query: HashMap<String, String>,
+    pub query: Query,
+    /// The body, whole (most requests), or empty when it is read as it comes through `upload`.
     pub body: Bytes,
+    pub upload: std::sync::Mutex<Option<Upload>>,
+    /// The `X-Registry-Auth` header: credentials a client sends for a pull or a push.
+    pub registry_auth: Option<String>,
 }
 
 impl Call {
     pub fn query(&self, key: &str) -> Option<&str> {
-        self.query.get(key).map(String::as_str)
+        self.query.get(key)
+    }
+
+    /// The body as it comes (only for the routes that stream it in).
+    pub fn upload(&self) -> Result<Upload, ApiError> {
+        self.upload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| ApiError::bad("this request has no body"))
     }
 
     /// A boolean parameter as Docker reads one: `1`, `true` or `True` is true.
     pub fn flag(&self, key: &str) -> bool {
-        self.query(key).is_some_and(|v| matches!(v, "1" | "true" | "True"))
+        self.query.flag(key)
     }
 
     /// A numeric parameter; a value that is not a number is a bad request.
@@ -177,7 +256,7 @@ impl Call {
 pub struct Target {
     /// The path's segments after the version prefix.
     pub path: Vec<String>,
-    pub query: HashMap<String, String>,
+    pub query: Query,
 }
 
 /// Splits a request target into the path's segments without the `/vN.NN` prefix (a version
@@ -201,12 +280,14 @@ pub fn parse_target(path: &str, query: Option<&str>) -> Result<Target, ApiError>
         }
         segments.remove(0);
     }
-    let mut params = HashMap::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        params.insert(percent_decode(k), percent_decode(v));
-    }
-    Ok(Target { path: segments, query: params })
+    let params = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect();
+    Ok(Target { path: segments, query: Query(params) })
 }
 
 fn hex(digit: u8) -> Option<u8> {
@@ -243,16 +324,24 @@ pub fn percent_decode(text: &str) -> String {
 
 /// The response of a reply, with the headers every answer of Docker's carries.
 pub fn respond(reply: Result<Reply, ApiError>) -> Response<Body> {
+    let (extra, reply) = match reply {
+        Ok(Reply::Headed(headers, inner)) => (headers, Ok(*inner)),
+        other => (Vec::new(), other),
+    };
     let (status, kind, body): (StatusCode, Option<&str>, Body) = match reply {
         Ok(Reply::Json(status, value)) => (status, Some("application/json"), full(json_bytes(&value))),
         Ok(Reply::Empty(status)) => (status, None, empty()),
         Ok(Reply::Bytes(kind, bytes)) => (StatusCode::OK, Some(kind), full(bytes)),
         Ok(Reply::Stream(kind, rx)) => (StatusCode::OK, Some(kind), stream(rx)),
+        Ok(Reply::Headed(_, inner)) => return respond(Ok(Reply::Headed(extra, inner))),
         Err(e) => (e.status, Some("application/json"), full(json_bytes(&serde_json::json!({"message": e.message})))),
     };
     let mut builder = with_server_headers(Response::builder().status(status));
     if let Some(kind) = kind {
         builder = builder.header("Content-Type", kind);
+    }
+    for (name, value) in extra {
+        builder = builder.header(name, value);
     }
     builder.body(body).expect("a valid response")
 }
@@ -277,6 +366,24 @@ pub fn upgraded_response(kind: &str) -> Response<Body> {
         .header("Upgrade", "tcp")
         .body(empty())
         .expect("a valid response")
+}
+
+/// An error and its causes on one line, as the API's messages carry them.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        message = format!("{message}: {c}");
+        cause = c.source();
+    }
+    message
+}
+
+/// A value as one line of JSON text.
+pub fn json_text(value: &Value) -> String {
+    let mut text = value.to_string();
+    text.push('\n');
+    text
 }
 
 /// A value as Docker writes JSON: compact, one line.
@@ -342,8 +449,10 @@ mod tests {
     fn versions_prefixes_and_queries() {
         let t = parse_target("/v1.41/containers/abc/json", Some("all=1&filters=%7B%22a%22%3A1%7D")).expect("valid");
         assert_eq!(t.path, ["containers", "abc", "json"]);
-        assert_eq!(t.query["filters"], r#"{"a":1}"#);
-        assert_eq!(t.query["all"], "1");
+        assert_eq!(t.query.get("filters"), Some(r#"{"a":1}"#));
+        assert_eq!(t.query.get("all"), Some("1"));
+        let t = parse_target("/images/get", Some("names=a&names=b%3A1")).expect("valid");
+        assert_eq!(t.query.all("names"), ["a", "b:1"]);
         let t = parse_target("/_ping", None).expect("valid");
         assert_eq!(t.path, ["_ping"]);
         let too_new = parse_target("/v1.99/info", None).expect_err("refused");
@@ -357,8 +466,10 @@ mod tests {
         let call = |f: &str| Call {
             method: Method::GET,
             path: Vec::new(),
-            query: [("filters".to_string(), f.to_string())].into(),
+            query: Query(vec![("filters".to_string(), f.to_string())]),
             body: Bytes::new(),
+            upload: Default::default(),
+            registry_auth: None,
         };
         assert_eq!(
             call(r#"{"label":["a=b"],"status":["running"]}"#).filters().expect("valid"),

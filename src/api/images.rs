@@ -16,11 +16,27 @@ use crate::commands::images::{image_matches, inspect_object};
 use crate::{engine, output};
 
 pub fn list(call: &Call) -> Result<Reply, ApiError> {
+    Ok(Reply::Json(StatusCode::OK, rows(&call.filters()?)?))
+}
+
+/// The images `filters` choose, one entry per image with all its names, newest first.
+pub fn rows(filters: &[String]) -> Result<Value, ApiError> {
     let store = engine::store()?;
-    let filters = KeyFilters::parse(&call.filters()?, &["dangling", "label", "label!", "reference", "before", "since"])
+    let filters = KeyFilters::parse(filters, &["dangling", "label", "label!", "reference", "before", "since"])
         .map_err(|e| ApiError::bad(e.to_string()))?;
     let every = store.image_rows().map_err(anyhow::Error::from)?;
     let containers = store.list_containers().map_err(anyhow::Error::from)?;
+    // How many images hold each layer: what an image shares with others is freed with them.
+    let mut layers_of: BTreeMap<String, &Vec<berth_engine::digest::Digest>> = BTreeMap::new();
+    for r in &every {
+        layers_of.entry(r.record.id.to_string()).or_insert(&r.config.rootfs.diff_ids);
+    }
+    let mut holders: BTreeMap<&berth_engine::digest::Digest, usize> = BTreeMap::new();
+    for layers in layers_of.values() {
+        for d in layers.iter().collect::<std::collections::BTreeSet<_>>() {
+            *holders.entry(d).or_default() += 1;
+        }
+    }
     // One entry per image, with all its names.
     let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
     for r in every.iter().filter(|r| filters.matches(|k, v| image_matches(k, v, r, &every))) {
@@ -29,7 +45,8 @@ pub fn list(call: &Call) -> Result<Reply, ApiError> {
             json!({
                 "Id": id, "ParentId": "", "RepoTags": [], "RepoDigests": [],
                 "Created": r.config.created.as_deref().and_then(output::parse_rfc3339).unwrap_or(0),
-                "Size": r.size, "VirtualSize": r.size, "SharedSize": -1,
+                "Size": r.size, "VirtualSize": r.size,
+                "SharedSize": r.config.rootfs.diff_ids.iter().filter(|d| holders.get(d).is_some_and(|n| *n > 1)).map(|d| store.snapshot_size(d)).sum::<u64>(),
                 "Labels": r.config.config.labels.clone().unwrap_or_default(),
                 "Containers": containers.iter().filter(|c| c.config.image_id == r.record.id).count(),
             })
@@ -44,7 +61,7 @@ pub fn list(call: &Call) -> Result<Reply, ApiError> {
     }
     let mut out: Vec<Value> = by_id.into_values().collect();
     out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
-    Ok(Reply::Json(StatusCode::OK, Value::Array(out)))
+    Ok(Value::Array(out))
 }
 
 pub fn inspect(name: &str) -> Result<Reply, ApiError> {
@@ -95,6 +112,7 @@ pub fn remove(call: &Call, name: &str) -> Result<Reply, ApiError> {
 /// `POST /images/create?fromImage=NAME&tag=TAG`: a pull, its progress as Docker's JSON
 /// messages; a failure after the headers is an `error` message, as Docker sends it.
 pub fn pull(call: &Call) -> Result<Reply, ApiError> {
+    super::transfer::refuse_sent_credentials(call)?;
     if call.query("fromSrc").is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -144,7 +162,12 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
     }))
 }
 
-/// A pull's progress as Docker's JSON messages, one per status and one per megabyte or so.
+/// A pull's or a push's progress as Docker's JSON messages to `tx`.
+pub fn json_progress(tx: Arc<Sender>) -> Arc<dyn Progress> {
+    Arc::new(JsonProgress { tx, totals: Mutex::new(HashMap::new()) })
+}
+
+/// Progress as Docker's JSON messages, one per status and one per megabyte or so.
 struct JsonProgress {
     tx: Arc<Sender>,
     totals: Mutex<HashMap<String, (u64, u64, u64)>>,

@@ -15,8 +15,10 @@ mod http;
 mod images;
 mod objects;
 mod router;
+mod stats;
 mod streams;
 mod system;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

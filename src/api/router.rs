@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::http::{ApiError, Body, Call, Reply};
-use super::{Service, containers, exec, images, objects, streams, system};
+use super::{Service, containers, exec, images, objects, stats, streams, system, transfer};
 
 pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let super::http::Target { path, query, .. } = super::http::parse_target(req.uri().path(), req.uri().query())?;
@@ -25,8 +25,18 @@ pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Resp
         }
         _ => {}
     }
-    let body = super::read_body(req.into_body()).await?;
-    let call = Call { method, path, query, body };
+    let registry_auth = req.headers().get("X-Registry-Auth").and_then(|v| v.to_str().ok()).map(str::to_string);
+    // Archives, images and build contexts are read as they come; the rest whole.
+    let streams_in = matches!(
+        (&method, segments.as_slice()),
+        (&Method::PUT, ["containers", _, "archive"]) | (&Method::POST, ["images", "load"]) | (&Method::POST, ["build"])
+    );
+    let (body, upload) = if streams_in {
+        (bytes::Bytes::new(), Some(super::http::Upload::new(req.into_body())))
+    } else {
+        (super::read_body(req.into_body()).await?, None)
+    };
+    let call = Call { method, path, query, body, upload: std::sync::Mutex::new(upload), registry_auth };
     let reply = tokio::task::spawn_blocking(move || dispatch(&service, &call))
         .await
         .unwrap_or_else(|e| Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the handler failed: {e}"))));
@@ -41,6 +51,8 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET | &M::HEAD, ["_ping"]) => Ok(Reply::Bytes("text/plain; charset=utf-8", "OK".into())),
         (&M::GET, ["version"]) => system::version(),
         (&M::GET, ["info"]) => system::info(),
+        (&M::GET, ["system", "df"]) => system::df(),
+        (&M::GET, ["events"]) => system::events(call),
 
         (&M::GET, ["containers", "json"]) => containers::list(call),
         (&M::POST, ["containers", "create"]) => super::create::create(call),
@@ -55,7 +67,11 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::POST, ["containers", id, "wait"]) => streams::wait(service, call, id),
         (&M::POST, ["containers", id, "resize"]) => containers::resize(call, id),
         (&M::GET, ["containers", id, "logs"]) => streams::logs(call, id),
+        (&M::HEAD, ["containers", id, "archive"]) => transfer::archive_out(call, id, false),
+        (&M::GET, ["containers", id, "archive"]) => transfer::archive_out(call, id, true),
+        (&M::PUT, ["containers", id, "archive"]) => transfer::archive_in(call, id),
         (&M::GET, ["containers", id, "top"]) => containers::top(id),
+        (&M::GET, ["containers", id, "stats"]) => stats::stats(call, id),
         (&M::DELETE, ["containers", id]) => containers::remove(call, id),
         (&M::POST, ["containers", id, "exec"]) => exec::exec_create(call, id),
         (&M::GET, ["exec", id, "json"]) => exec::exec_inspect(id),
@@ -63,6 +79,10 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
 
         (&M::GET, ["images", "json"]) => images::list(call),
         (&M::POST, ["images", "create"]) => images::pull(call),
+        (&M::GET, ["images", "get"]) => transfer::save(&call.query.all("names")),
+        (&M::POST, ["images", "load"]) => transfer::load(call),
+        (&M::GET, ["images", rest @ .., "get"]) if !rest.is_empty() => transfer::save(&[&rest.join("/")]),
+        (&M::POST, ["images", rest @ .., "push"]) if !rest.is_empty() => transfer::push(call, &rest.join("/")),
         (&M::GET, ["images", rest @ .., "json"]) if !rest.is_empty() => images::inspect(&rest.join("/")),
         (&M::POST, ["images", rest @ .., "tag"]) if !rest.is_empty() => images::tag(call, &rest.join("/")),
         (&M::DELETE, ["images", rest @ ..]) if !rest.is_empty() => images::remove(call, &rest.join("/")),

@@ -67,9 +67,9 @@ pub async fn attach(
     service: Arc<Service>,
     mut req: hyper::Request<Incoming>,
     id: &str,
-    query: &HashMap<String, String>,
+    query: &super::http::Query,
 ) -> Result<Response<Body>, ApiError> {
-    let flag = |k: &str| query.get(k).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True"));
+    let flag = |k: &str| query.flag(k);
     let wants = Streams { input: flag("stdin"), output: flag("stdout") || flag("stderr") };
     let store = engine::store()?;
     let mut c = store.find_container(id).map_err(anyhow::Error::from)?;
@@ -299,7 +299,7 @@ fn encode(entries: &[logs::Entry], shown: &dyn Fn(&logs::Entry) -> bool, tty: bo
 
 /// Docker's `since`/`until`: Unix seconds with an optional fraction (`1700000000.5`), or
 /// anything `logs --since` takes; as the log's times are written.
-fn docker_time(value: &str) -> Result<String, ApiError> {
+pub fn docker_time(value: &str) -> Result<String, ApiError> {
     if let Some((secs, frac)) = value.split_once('.') {
         if let (Ok(secs), true) = (secs.parse::<i64>(), frac.chars().all(|c| c.is_ascii_digit())) {
             let nanos: u32 = format!("{frac:0<9}")[..9].parse().unwrap_or(0);

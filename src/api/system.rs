@@ -51,6 +51,95 @@ pub fn info() -> Result<Reply, ApiError> {
     Ok(Reply::Json(StatusCode::OK, facts))
 }
 
+/// `GET /system/df`: images, containers with their sizes, volumes with their use, and the
+/// build cache, in Docker's shape.
+pub fn df() -> Result<Reply, ApiError> {
+    use berth_engine::usage;
+    let store = crate::engine::store()?;
+    let images = super::images::rows(&[])?;
+    let containers = store.list_containers().map_err(anyhow::Error::from)?;
+    let layers: u64 = {
+        let rows = store.image_rows().map_err(anyhow::Error::from)?;
+        let layers: std::collections::BTreeSet<_> =
+            rows.iter().flat_map(|r| r.config.rootfs.diff_ids.clone()).collect();
+        layers.iter().map(|d| store.snapshot_size(d)).sum()
+    };
+    let container_rows: Vec<serde_json::Value> = containers
+        .iter()
+        .map(|c| {
+            let mut row = crate::commands::containers::object::list_row(c);
+            row["SizeRw"] = serde_json::json!(usage::container_size(&store, c));
+            row
+        })
+        .collect();
+    let vs = berth_engine::volume::volumes(&store);
+    let volumes: Vec<serde_json::Value> = vs
+        .list()
+        .map_err(anyhow::Error::from)?
+        .iter()
+        .map(|v| {
+            let users = containers.iter().filter(|c| berth_engine::volume::mounts(&c.config, &v.name)).count();
+            serde_json::json!({
+                "Name": v.name, "Driver": v.driver, "Mountpoint": vs.data(&v.name), "CreatedAt": v.created,
+                "Labels": v.labels, "Scope": "local", "Options": v.options,
+                "UsageData": {"Size": usage::volume_size(&vs, v), "RefCount": users},
+            })
+        })
+        .collect();
+    let cache: Vec<serde_json::Value> = store
+        .build_cache_records()
+        .iter()
+        .map(|r| {
+            let at = berth_engine::time::rfc3339(r.modified);
+            serde_json::json!({"ID": r.key, "Type": "regular", "Size": r.size, "CreatedAt": at, "LastUsedAt": at,
+                "UsageCount": 1, "InUse": false, "Shared": false, "Description": "berth build step"})
+        })
+        .collect();
+    Ok(Reply::Json(
+        StatusCode::OK,
+        serde_json::json!({"LayersSize": layers, "Images": images, "Containers": container_rows, "Volumes": volumes, "BuildCache": cache}),
+    ))
+}
+
 fn machine_id() -> String {
     std::fs::read_to_string("/etc/machine-id").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// `GET /events`: containers' state changes as they happen (created, started, died, health,
+/// destroyed...), in Docker's message shape, until the client goes or `until` passes. berth
+/// keeps no history of events: a `since` in the past starts from now.
+pub fn events(call: &super::http::Call) -> Result<Reply, ApiError> {
+    use std::collections::BTreeMap;
+
+    use crate::commands::compose::events::{Seen, changes, engine_event, wanted};
+    use crate::commands::filter::KeyFilters;
+    use berth_engine::container::remove;
+    let filters = KeyFilters::parse(&call.filters()?, &["container", "event", "image", "label", "type"])
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let until = call.query("until").filter(|u| !u.is_empty()).map(super::streams::docker_time).transpose()?;
+    let store = crate::engine::store()?;
+    let read = move || -> BTreeMap<String, Seen> {
+        store
+            .list_containers()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut c| {
+                c.state = remove::current_state(&store, &c);
+                (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c))
+            })
+            .collect()
+    };
+    Ok(super::http::streamed("application/json", move |tx| {
+        let mut seen = read();
+        while until.as_deref().is_none_or(|u| berth_engine::time::now_nanos().as_str() < u) && !tx.closed() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = read();
+            for (c, action) in changes(&seen, &now) {
+                if wanted(&filters, c, &action) && !tx.json(&engine_event(c, &action)) {
+                    return;
+                }
+            }
+            seen = now;
+        }
+    }))
 }

@@ -3,7 +3,7 @@
 mod archive;
 pub(crate) mod attach;
 mod build;
-mod compose;
+pub(crate) mod compose;
 mod config;
 pub(crate) mod containers;
 pub(crate) mod filter;

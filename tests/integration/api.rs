@@ -359,3 +359,65 @@ fn testcontainers_starts_waits_maps_and_stops_a_container() {
     let id = text.lines().find_map(|l| l.strip_prefix("id ")).expect("the container's ID");
     assert!(!state.ok(&["ps", "-aq", "--no-trunc"]).contains(id), "the container was removed");
 }
+
+#[test]
+fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
+    let state = state_with_busybox();
+    let registry = crate::registry::Registry::start();
+    let api = Service::start(&state);
+    let work = state.dir.path().join("work");
+    std::fs::create_dir_all(work.join("tree/sub")).expect("dirs");
+    std::fs::write(work.join("tree/sub/leaf"), "leaf\n").expect("write");
+    std::fs::write(work.join("note"), "from the host\n").expect("write");
+    let at = |p: &str| work.join(p).to_str().expect("utf-8").to_string();
+
+    api.docker_ok(&["run", "-d", "--name", "box", IMAGE, "sh", "-c", "echo made > /tmp/made; sleep 600"]);
+    wait_for("the file", || api.docker(&["exec", "box", "cat", "/tmp/made"]).status.success());
+    api.docker_ok(&["cp", "box:/tmp/made", &at("made")]);
+    assert_eq!(std::fs::read_to_string(work.join("made")).expect("copied out"), "made\n");
+    api.docker_ok(&["cp", &at("note"), "box:/tmp/"]);
+    api.docker_ok(&["cp", &at("tree"), "box:/tmp/"]);
+    assert_eq!(api.docker_ok(&["exec", "box", "cat", "/tmp/note", "/tmp/tree/sub/leaf"]), "from the host\nleaf\n");
+    let out = api.docker(&["cp", "box:/nowhere", &at("x")]);
+    assert!(!out.status.success() && stderr(&out).contains("No such container:path"), "{}", stderr(&out));
+
+    // Stats and disk usage of what runs.
+    let stats = api.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "box"]);
+    assert_eq!(stats.trim(), "box 1", "sh runs its last command in its own place");
+    let df = api.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"]);
+    assert!(df.contains("Images 1 1") && df.contains("Containers 1 1"), "{df}");
+
+    // Events as they happen.
+    let mut events = api
+        .client(
+            DOCKER,
+            &["events", "--filter", "container=watched", "--format", "{{.Action}} {{.Actor.Attributes.name}}"],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("docker events");
+    std::thread::sleep(Duration::from_millis(300));
+    api.docker_ok(&["run", "-d", "--name", "watched", IMAGE, "sleep", "600"]);
+    std::thread::sleep(Duration::from_millis(400));
+    api.docker_ok(&["rm", "-f", "watched"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = events.kill();
+    let out = events.wait_with_output().expect("events end");
+    let seen = stdout(&out);
+    for action in ["create watched", "start watched", "die watched", "destroy watched"] {
+        assert!(seen.contains(action), "{action}: {seen}");
+    }
+
+    // An image out and back, and pushed to a registry.
+    let archive = at("image.tar");
+    api.docker_ok(&["save", "-o", &archive, IMAGE]);
+    api.docker_ok(&["rm", "-f", "box"]);
+    api.docker_ok(&["rmi", IMAGE]);
+    assert!(api.docker(&["image", "inspect", IMAGE]).status.code() != Some(0));
+    assert!(api.docker_ok(&["load", "-i", &archive]).contains(&format!("Loaded image: {IMAGE}")));
+    let remote = format!("{}/pushed/busybox:2", registry.host());
+    api.docker_ok(&["tag", IMAGE, &remote]);
+    let pushed = api.docker_ok(&["push", &remote]);
+    assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
+    crate::registry::skopeo(&["inspect", "--tls-verify=false", &format!("docker://{remote}")]);
+}

@@ -22,13 +22,11 @@ pub fn events(
     filter: &[String],
     format: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    use berth_engine::container::HealthStatus;
     let filters = KeyFilters::parse(filter, &["container", "event", "image", "label", "service", "type"])?;
     let template = format.filter(|t| *t != "json").map(crate::format::ObjectTemplate::parse).transpose()?;
     let json = json || format == Some("json");
     let (name, _) = scope.name()?;
     let store = engine::store()?;
-    type Seen = (Status, Option<HealthStatus>, Container);
     let read = || -> anyhow::Result<BTreeMap<String, Seen>> {
         Ok(project::containers(&store, &name, true)?
             .into_iter()
@@ -37,16 +35,7 @@ pub fn events(
             .collect())
     };
     let emit = |c: &Container, action: &str| {
-        let wanted = filters.matches(|key, value| match key {
-            "container" => c.config.name == value || c.config.id.starts_with(value),
-            "event" => action == value || action.split(':').next() == Some(value),
-            "image" => c.config.image == value,
-            "label" => filter::label(&c.config.labels, value),
-            "service" => project::service_of(c) == value,
-            "type" => value == "container",
-            _ => false,
-        });
-        if !wanted {
+        if !wanted(&filters, c, action) {
             return;
         }
         let time = berth_engine::time::now_nanos();
@@ -71,42 +60,72 @@ pub fn events(
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let now = read()?;
-        for (id, (status, health, c)) in &now {
-            let before = seen.get(id);
-            if before.is_none() {
-                emit(c, "create");
-            }
-            let was = before.map(|b| b.0);
-            if was != Some(*status) {
-                match status {
-                    Status::Running if was == Some(Status::Paused) => emit(c, "unpause"),
-                    Status::Running => emit(c, "start"),
-                    Status::Paused => emit(c, "pause"),
-                    Status::Restarting => emit(c, "restart"),
-                    Status::Exited | Status::Dead if before.is_some() => emit(c, "die"),
-                    _ => {}
-                }
-            }
-            if let Some(h) = health.filter(|h| before.and_then(|b| b.1) != Some(*h)) {
-                emit(c, &format!("health_status: {h}"));
-            }
-        }
-        for (id, (status, _, c)) in &seen {
-            if !now.contains_key(id) {
-                // Stopped and removed between two looks: it died first.
-                if matches!(status, Status::Running | Status::Paused | Status::Restarting) {
-                    emit(c, "die");
-                }
-                emit(c, "destroy");
-            }
+        for (c, action) in changes(&seen, &now) {
+            emit(c, &action);
         }
         seen = now;
     }
 }
 
+/// Whether the event `action` of `c` passes `--filter`s of events.
+pub(crate) fn wanted(filters: &KeyFilters, c: &Container, action: &str) -> bool {
+    filters.matches(|key, value| match key {
+        "container" => c.config.name == value || c.config.id.starts_with(value),
+        "event" => action == value || action.split(':').next() == Some(value),
+        "image" => c.config.image == value,
+        "label" => filter::label(&c.config.labels, value),
+        "service" => project::service_of(c) == value,
+        "type" => value == "container",
+        _ => false,
+    })
+}
+
+/// A container's state as last seen, for [`changes`].
+pub(crate) type Seen = (Status, Option<berth_engine::container::HealthStatus>, Container);
+
+/// The events between two looks at the containers (by ID): created, started, paused,
+/// restarting, died, health changes, destroyed, as Docker names them.
+pub(crate) fn changes<'a>(
+    seen: &'a BTreeMap<String, Seen>,
+    now: &'a BTreeMap<String, Seen>,
+) -> Vec<(&'a Container, String)> {
+    let mut out = Vec::new();
+    for (id, (status, health, c)) in now {
+        let before = seen.get(id);
+        if before.is_none() {
+            out.push((c, "create".to_string()));
+        }
+        let was = before.map(|b| b.0);
+        if was != Some(*status) {
+            let action = match status {
+                Status::Running if was == Some(Status::Paused) => Some("unpause"),
+                Status::Running => Some("start"),
+                Status::Paused => Some("pause"),
+                Status::Restarting => Some("restart"),
+                Status::Exited | Status::Dead if before.is_some() => Some("die"),
+                _ => None,
+            };
+            out.extend(action.map(|a| (c, a.to_string())));
+        }
+        if let Some(h) = health.filter(|h| before.and_then(|b| b.1) != Some(*h)) {
+            out.push((c, format!("health_status: {h}")));
+        }
+    }
+    for (id, (status, _, c)) in seen {
+        if !now.contains_key(id) {
+            // Stopped and removed between two looks: it died first.
+            if matches!(status, Status::Running | Status::Paused | Status::Restarting) {
+                out.push((c, "die".to_string()));
+            }
+            out.push((c, "destroy".to_string()));
+        }
+    }
+    out
+}
+
 /// An event as Docker's engine describes it (`docker events --format` templates read these
 /// fields: `{{.Action}}`, `{{.Actor.Attributes.name}}`...), with the service.
-fn engine_event(c: &Container, action: &str) -> serde_json::Value {
+pub(crate) fn engine_event(c: &Container, action: &str) -> serde_json::Value {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mut attributes: serde_json::Map<String, serde_json::Value> =
         c.config.labels.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();

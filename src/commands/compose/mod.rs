@@ -22,7 +22,7 @@ use crate::format::{Columns, Format};
 use crate::report::Lines;
 use crate::{engine, output};
 
-mod events;
+pub(crate) mod events;
 mod up;
 mod viz;
 

@@ -1,0 +1,200 @@
+//! What moves files and images through the API: a container's archive (`docker cp` both
+//! ways), image archives (`save`, `load`) and pushes.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use berth_engine::container::{copy, copy_stream};
+use berth_engine::image::{archive, push as pusher};
+use berth_engine::reference::ImageRef;
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::http::{ApiError, Call, Reply, Sender, streamed};
+use crate::engine;
+
+/// Writes into a streamed reply, a chunk per write.
+struct ToClient(Sender);
+
+impl Write for ToClient {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.0.send(bytes::Bytes::copy_from_slice(data)) {
+            Ok(data.len())
+        } else {
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `X-Docker-Container-Path-Stat`: the path's name, size, Go file mode, time and link target.
+fn path_stat(root: &std::path::Path, path: &str, host: Option<&std::path::Path>) -> std::io::Result<String> {
+    use rustix::fs::{FileType, OFlags};
+    let name = std::path::Path::new(path).file_name().map_or("/".into(), |n| n.to_string_lossy().into_owned());
+    let (kind, perm, size, mtime, link) = match host {
+        Some(file) => {
+            let m = std::fs::metadata(file)?;
+            (FileType::RegularFile, m.mode() & 0o7777, m.len(), m.mtime(), String::new())
+        }
+        None => {
+            let in_root = berth_engine::fsutil::InRoot::open(root)?;
+            let fd = in_root.open_at(path, OFlags::PATH | OFlags::NOFOLLOW)?;
+            let st = rustix::fs::fstat(&fd)?;
+            let kind = FileType::from_raw_mode(st.st_mode);
+            let link = if kind == FileType::Symlink {
+                rustix::fs::readlinkat(&fd, "", Vec::new())?.to_string_lossy().into_owned()
+            } else {
+                String::new()
+            };
+            (kind, st.st_mode & 0o7777, st.st_size as u64, st.st_mtime, link)
+        }
+    };
+    // Go's os.FileMode: the permissions, and a bit for the kind.
+    let bits: u32 = match kind {
+        FileType::Directory => 1 << 31,
+        FileType::Symlink => 1 << 27,
+        FileType::Fifo => 1 << 25,
+        FileType::Socket => 1 << 24,
+        FileType::CharacterDevice => (1 << 26) | (1 << 21),
+        FileType::BlockDevice => 1 << 26,
+        _ => 0,
+    };
+    let stat = json!({"name": name, "size": size, "mode": bits | perm, "mtime": berth_engine::time::rfc3339(mtime), "linkTarget": link});
+    Ok(base64::engine::general_purpose::STANDARD.encode(stat.to_string()))
+}
+
+fn no_path(path: &str, c: &str) -> ApiError {
+    ApiError::not_found(format!("Could not find the file {path} in container {c}"))
+}
+
+/// `HEAD` and `GET /containers/{id}/archive?path=P`: the path's stat, and (`GET`) the path as
+/// a tar stream whose one top entry is its name.
+pub fn archive_out(call: &Call, id: &str, with_body: bool) -> Result<Reply, ApiError> {
+    let path =
+        call.query("path").filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad("path is required"))?.to_string();
+    let store = engine::store()?;
+    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let root = copy::root(&store, &c).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the files of {}: {e}", c.config.name))
+    })?;
+    let host = copy_stream::etc_file(&store, &c, &path);
+    let stat = path_stat(&root.path(), &path, host.as_deref()).map_err(|_| no_path(&path, &c.config.name))?;
+    let headers = vec![("X-Docker-Container-Path-Stat", stat)];
+    if !with_body {
+        return Ok(Reply::Headed(headers, Box::new(Reply::Empty(StatusCode::OK))));
+    }
+    let stream = streamed("application/x-tar", move |tx| {
+        let out = ToClient(tx);
+        if let Err(e) = copy_stream::copy_out_tar(&store, &root.path(), &path, host.as_deref(), false, out) {
+            tracing::warn!("cannot copy {path} out of {}: {e}", c.config.name);
+        }
+    });
+    Ok(Reply::Headed(headers, Box::new(stream)))
+}
+
+/// `PUT /containers/{id}/archive?path=DIR`: the request's tar stream unpacked into `DIR`.
+pub fn archive_in(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let path = call.query("path").filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad("path is required"))?;
+    let store = engine::store()?;
+    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let root = copy::root(&store, &c).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the files of {}: {e}", c.config.name))
+    })?;
+    if path_stat(&root.path(), path, None).is_err() {
+        return Err(no_path(path, &c.config.name));
+    }
+    let upload = call.upload()?;
+    copy_stream::copy_in_tar(&store, &root.path(), upload, path)
+        .map_err(|e| ApiError::bad(format!("cannot copy into {path} of {}: {e}", c.config.name)))?;
+    Ok(Reply::Empty(StatusCode::OK))
+}
+
+/// `GET /images/get?names=...` and `GET /images/{name}/get`: the images as one archive.
+pub fn save(names: &[&str]) -> Result<Reply, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad("give the images to save (names)"));
+    }
+    let store = engine::store()?;
+    let mut images = Vec::new();
+    for query in names {
+        let (name, record) = store.find_image(query).map_err(anyhow::Error::from)?;
+        let name = match name {
+            Some(n) => ImageRef::parse(&n).map_err(|e| ApiError::bad(e.to_string()))?,
+            None => return Err(ApiError::bad(format!("save {query} by name, so that the archive can name it"))),
+        };
+        images.push((name, record));
+    }
+    Ok(streamed("application/x-tar", move |tx| {
+        if let Err(e) = archive::save(&store, &images, std::io::BufWriter::with_capacity(256 << 10, ToClient(tx))) {
+            tracing::warn!("cannot save images: {e}");
+        }
+    }))
+}
+
+/// `POST /images/load`: an archive read as it comes; Docker's JSON messages name each image.
+pub fn load(call: &Call) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let loaded = archive::load(&store, call.upload()?, None)
+        .map_err(|e| ApiError::bad(format!("cannot load the archive: {}", super::http::chain(&e))))?;
+    let lines: String = loaded
+        .iter()
+        .map(|n| super::http::json_text(&json!({"stream": format!("Loaded image: {}\n", n.familiar())})))
+        .collect();
+    Ok(Reply::Bytes("application/json", lines.into()))
+}
+
+/// Refuses credentials sent with a request: berth's registry client takes them from `berth
+/// login` (and Docker's own configuration), not per request yet.
+pub fn refuse_sent_credentials(call: &Call) -> Result<(), ApiError> {
+    let Some(header) = call.registry_auth.as_deref().filter(|h| !h.is_empty()) else { return Ok(()) };
+    let decoded = base64::engine::general_purpose::URL_SAFE
+        .decode(header.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(header))
+        .map_err(|_| ApiError::bad("X-Registry-Auth is not base64"))?;
+    let auth: serde_json::Value = serde_json::from_slice(&decoded).unwrap_or_default();
+    let set = |k: &str| auth[k].as_str().is_some_and(|v| !v.is_empty());
+    if ["username", "password", "identitytoken", "registrytoken", "auth"].iter().any(|k| set(k)) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "berth takes registry credentials from `berth login`, not from X-Registry-Auth: log in with berth login on the host",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /images/{name}/push?tag=T`: the push's progress as Docker's JSON messages.
+pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
+    refuse_sent_credentials(call)?;
+    let full = match call.query("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{name}:{tag}"),
+        None => name.to_string(),
+    };
+    let store = engine::store()?;
+    let target = ImageRef::parse(&full).map_err(|e| ApiError::bad(e.to_string()))?;
+    let (_, record) = store.find_image(&full).map_err(anyhow::Error::from)?;
+    let config = engine::config()?;
+    Ok(streamed("application/json", move |tx| {
+        let tx = Arc::new(tx);
+        tx.json(&json!({"status": format!("The push refers to repository [{}]", target.name())}));
+        let progress = super::images::json_progress(tx.clone());
+        let pushed = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(pusher::push(&store, &config, &record, &target, progress)).map_err(|e| super::http::chain(&e))
+        });
+        match pushed {
+            Ok(digest) => {
+                let tag = target.tag.clone().unwrap_or_else(|| "latest".into());
+                tx.json(&json!({"status": format!("{tag}: digest: {digest}")}));
+                tx.json(&json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest.to_string()}}));
+            }
+            Err(message) => {
+                tx.json(&json!({"errorDetail": {"message": message}, "error": message}));
+            }
+        }
+    }))
+}
