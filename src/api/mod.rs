@@ -8,6 +8,7 @@
 //! feeds the response's body. `attach` and exec's `start` take the connection over (an HTTP
 //! upgrade) and relay it to the container's streams.
 
+mod build;
 mod containers;
 mod create;
 mod exec;

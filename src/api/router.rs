@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::http::{ApiError, Body, Call, Reply};
-use super::{Service, containers, exec, images, objects, stats, streams, system, transfer};
+use super::{Service, build, containers, exec, images, objects, stats, streams, system, transfer};
 
 pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let super::http::Target { path, query, .. } = super::http::parse_target(req.uri().path(), req.uri().query())?;
@@ -53,6 +53,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET, ["info"]) => system::info(),
         (&M::GET, ["system", "df"]) => system::df(),
         (&M::GET, ["events"]) => system::events(call),
+        (&M::POST, ["build"]) => build::build(call),
 
         (&M::GET, ["containers", "json"]) => containers::list(call),
         (&M::POST, ["containers", "create"]) => super::create::create(call),

@@ -49,7 +49,7 @@ impl Progress for Steps {
 }
 
 /// Base images: here already (unless `pull`), or pulled.
-fn resolver(store: &Store, pull: bool) -> impl Fn(&str) -> Result<ImageRecord, String> + '_ {
+pub(crate) fn resolver(store: &Store, pull: bool) -> impl Fn(&str) -> Result<ImageRecord, String> + '_ {
     move |name: &str| {
         if let (false, Ok((_, record))) = (pull, store.find_image(name)) {
             return Ok(record);

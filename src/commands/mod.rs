@@ -2,7 +2,7 @@
 
 mod archive;
 pub(crate) mod attach;
-mod build;
+pub(crate) mod build;
 pub(crate) mod compose;
 mod config;
 pub(crate) mod containers;

@@ -421,3 +421,33 @@ fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
     assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
     crate::registry::skopeo(&["inspect", "--tls-verify=false", &format!("docker://{remote}")]);
 }
+
+#[test]
+fn the_docker_cli_builds_from_a_context() {
+    let state = state_with_busybox();
+    let api = Service::start(&state);
+    let context = state.dir.path().join("context");
+    std::fs::create_dir_all(&context).expect("context");
+    let dockerfile =
+        format!("FROM {IMAGE}\nCOPY note /note\nRUN echo built > /built && cat /note\nCMD [\"cat\", \"/built\"]\n");
+    std::fs::write(context.join("Dockerfile"), dockerfile).expect("Dockerfile");
+    std::fs::write(context.join("note"), "noted\n").expect("note");
+    std::fs::write(context.join("Broken"), format!("FROM {IMAGE}\nRUN exit 3\n")).expect("Dockerfile");
+    let dir = context.to_str().expect("utf-8");
+    let out = api.docker_ok(&["build", "-t", "built:1", dir]);
+    assert!(
+        out.contains("Step 3/4 : RUN echo built")
+            && out.contains("noted")
+            && out.contains("Successfully tagged built:1"),
+        "{out}"
+    );
+    assert_eq!(api.docker_ok(&["run", "--rm", "built:1"]), "built\n");
+    let id = api.docker_ok(&["build", "-q", "-t", "built:2", dir]);
+    assert!(
+        id.trim().starts_with("sha256:") && state.ok(&["images", "-q", "--no-trunc", "built:2"]).trim() == id.trim(),
+        "{id}"
+    );
+    let broken = context.join("Broken");
+    let out = api.docker(&["build", "-f", broken.to_str().expect("utf-8"), dir]);
+    assert!(!out.status.success() && stderr(&out).contains("failed with exit code 3"), "{}", stderr(&out));
+}

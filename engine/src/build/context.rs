@@ -385,6 +385,16 @@ fn append_archive<W: Write>(
     Ok(())
 }
 
+/// Unpacks a context sent as a tar stream (gzip'd or not, as Docker's API takes it) into the
+/// empty directory `dir`; entries that would land outside it are refused by the unpacker.
+pub fn unpack<R: Read>(input: R, dir: &Path) -> io::Result<()> {
+    let reader = crate::image::unpack::decompress(io::BufReader::new(input))?;
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_unpack_xattrs(false);
+    archive.unpack(dir)
+}
+
 /// `USER[:GROUP]` of `--chown` as numbers, names looked up in the image's `/etc/passwd` and
 /// `/etc/group` (given as their text).
 pub fn owner(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32), String> {
