@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Where `system service` listens unless told (and the socket unit `system install --api`
+/// writes).
+pub const API_SOCKET: &str = "/run/berth/docker.sock";
+
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about = "Run Compose stacks with berth's own container engine")]
 pub struct Cli {
@@ -451,11 +455,15 @@ pub enum SystemCommand {
     /// other Docker clients
     Service {
         /// The socket to listen on (`/var/run/docker.sock` for a drop-in)
-        #[arg(long, default_value = crate::api::DEFAULT_SOCKET)]
+        #[arg(long, default_value = API_SOCKET)]
         socket: std::path::PathBuf,
         /// End after this many seconds without a client (0: never)
         #[arg(long, default_value_t = 0)]
         timeout: u64,
+        /// Also listen on this TCP address, which must be a loopback one (the API has no
+        /// authentication: whoever reaches it runs containers as root)
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        tcp: Option<std::net::SocketAddr>,
     },
     /// Show berth disk usage
     Df {
@@ -494,6 +502,10 @@ pub enum SystemCommand {
         /// Where to write the manual pages (berth.1, berth-up.1...)
         #[arg(long, default_value = "/usr/share/man/man1")]
         man_dir: std::path::PathBuf,
+        /// Also write the units that serve the Docker API on /run/berth/docker.sock (a socket
+        /// unit that starts the service on the first connection)
+        #[arg(long)]
+        api: bool,
     },
 }
 

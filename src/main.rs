@@ -35,10 +35,10 @@ fn main() -> ExitCode {
     report::set(cli.global.progress);
     // The API service is a client of the commands, never the reverse.
     let result = match cli.command {
-        cli::Command::System(cli::SystemCommand::Service { socket, timeout }) => {
+        cli::Command::System(cli::SystemCommand::Service { socket, timeout, tcp }) => {
             // Clients that go away must not end the service: writes to them fail instead.
             sigpipe(nix::sys::signal::SigHandler::SigIgn);
-            api::serve(&socket, std::time::Duration::from_secs(timeout))
+            api::serve(&socket, tcp, std::time::Duration::from_secs(timeout))
         }
         _ => commands::run(cli),
     };

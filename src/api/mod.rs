@@ -34,9 +34,6 @@ use hyper_util::rt::TokioIo;
 
 use http::Body;
 
-/// Where the service listens unless told.
-pub const DEFAULT_SOCKET: &str = "/run/berth/docker.sock";
-
 /// Request bodies larger than this are refused (JSON bodies are small; archives stream).
 const BODY_LIMIT: usize = 64 << 20;
 
@@ -53,10 +50,14 @@ pub struct Service {
     last: std::sync::Mutex<Instant>,
 }
 
-/// Serves the API on `socket` until killed, or until no client has been connected for
-/// `timeout` (0: never).
-pub fn serve(socket: &Path, timeout: Duration) -> anyhow::Result<ExitCode> {
-    let listener = bind(socket)?;
+/// Serves the API on `socket` (or the socket systemd hands over) and, if asked, on a loopback
+/// TCP address, until killed or until no client has been connected for `timeout` (0: never).
+pub fn serve(socket: &Path, tcp: Option<std::net::SocketAddr>, timeout: Duration) -> anyhow::Result<ExitCode> {
+    let (listener, activated) = match activated_listener() {
+        Some(l) => (l, true),
+        None => (bind(socket)?, false),
+    };
+    let tcp = tcp.map(bind_tcp).transpose()?;
     let service = Arc::new(Service {
         exe: std::env::current_exe().context("cannot find the berth binary")?,
         pending: Default::default(),
@@ -67,7 +68,10 @@ pub fn serve(socket: &Path, timeout: Duration) -> anyhow::Result<ExitCode> {
     let runtime = crate::engine::runtime()?;
     let result = runtime.block_on(async {
         let listener = tokio::net::UnixListener::from_std(listener).context("cannot listen")?;
-        eprintln!("berth: serving the Docker API on unix://{}", socket.display());
+        let tcp = tcp.map(tokio::net::TcpListener::from_std).transpose().context("cannot listen on TCP")?;
+        if !activated {
+            eprintln!("berth: serving the Docker API on unix://{}", socket.display());
+        }
         let idle = idle_timer(service.clone(), timeout);
         tokio::spawn(async {
             // Shims this service started end as its children: none stays a zombie.
@@ -89,20 +93,67 @@ pub fn serve(socket: &Path, timeout: Duration) -> anyhow::Result<ExitCode> {
         tokio::pin!(ended);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, _) = match accepted {
-                        Ok(s) => s,
-                        Err(e) => { tracing::warn!("cannot accept a connection: {e}"); continue }
-                    };
-                    tokio::spawn(connection(service.clone(), stream));
-                }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => { tokio::spawn(connection(service.clone(), stream)); }
+                    Err(e) => tracing::warn!("cannot accept a connection: {e}"),
+                },
+                accepted = accept_tcp(tcp.as_ref()) => match accepted {
+                    Ok((stream, _)) => { tokio::spawn(connection(service.clone(), stream)); }
+                    Err(e) => tracing::warn!("cannot accept a connection: {e}"),
+                },
                 done = &mut ended => return done,
             }
         }
     });
-    let _ = std::fs::remove_file(socket);
+    if !activated {
+        let _ = std::fs::remove_file(socket);
+    }
     runtime.shutdown_timeout(Duration::from_millis(200));
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The listening socket systemd passed (socket activation: `LISTEN_PID` is this process and
+/// `LISTEN_FDS` at least one, the first at descriptor 3).
+fn activated_listener() -> Option<std::os::unix::net::UnixListener> {
+    use std::os::fd::FromRawFd;
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // A descriptor 3 that is not open (a caller that set the variables and no socket) is
+    // not taken.
+    if nix::fcntl::fcntl(3, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        tracing::warn!("LISTEN_FDS is set but descriptor 3 is not open; listening on the socket given");
+        return None;
+    }
+    // SAFETY: by the socket activation protocol, descriptor 3 is a listening socket systemd
+    // gave this process, and nothing else in it owns that descriptor.
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    listener.set_nonblocking(true).ok()?;
+    Some(listener)
+}
+
+/// A TCP listener, only on a loopback address: the API has no authentication.
+fn bind_tcp(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    if !addr.ip().is_loopback() {
+        anyhow::bail!("--tcp {addr}: only a loopback address is allowed (the API has no authentication)");
+    }
+    crate::output::warn(&format!(
+        "the Docker API also listens on tcp://{addr}: any local user who connects can run containers as root"
+    ));
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+async fn accept_tcp(
+    listener: Option<&tokio::net::TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The socket, made afresh (a stale one from a killed service is replaced; a live one is an
@@ -141,7 +192,10 @@ async fn idle_timer(service: Arc<Service>, timeout: Duration) {
     }
 }
 
-async fn connection(service: Arc<Service>, stream: tokio::net::UnixStream) {
+async fn connection<S>(service: Arc<Service>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     service.open.fetch_add(1, Ordering::SeqCst);
     let handler = {
         let service = service.clone();

@@ -143,8 +143,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // main.rs serves the API itself: the service sits above the commands.
         Command::System(SystemCommand::Service { .. }) => anyhow::bail!("the API service is started by main"),
         Command::System(SystemCommand::Df { verbose, format }) => system::df(verbose, format.as_deref()),
-        Command::System(SystemCommand::Install { unit_dir, completion_dir, man_dir }) => {
-            system::install(&unit_dir, &completion_dir, &man_dir)
+        Command::System(SystemCommand::Install { unit_dir, completion_dir, man_dir, api }) => {
+            system::install(&unit_dir, &completion_dir, &man_dir, api)
         }
         Command::Ps(args) => ps::ps(args),
         Command::Logs(args) => logs::logs(args),

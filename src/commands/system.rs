@@ -140,9 +140,9 @@ fn df_verbose(store: &berth_engine::store::Store) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `berth system install`: the systemd unit that runs `berth system boot` once at boot, bash's
-/// completion script and the manual pages.
-pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path) -> anyhow::Result<ExitCode> {
+/// `berth system install`: the systemd unit that runs `berth system boot` once at boot (and
+/// with `api` the units of the API service), bash's completion script and the manual pages.
+pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path, api: bool) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the berth binary")?;
     let root = berth_engine::store::default_root();
     let unit = format!(
@@ -157,6 +157,9 @@ pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path) -> anyhow
     std::fs::write(&path, unit).with_context(|| format!("cannot write {}", path.display()))?;
     println!("Wrote {}", path.display());
     println!("Enable it with: systemctl daemon-reload && systemctl enable berth-boot.service");
+    if api {
+        install_api(unit_dir, &exe, &root)?;
+    }
     let mut script = Vec::new();
     let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
     clap_complete::generate(clap_complete::Shell::Bash, &mut command, "berth", &mut script);
@@ -167,6 +170,33 @@ pub fn install(unit_dir: &Path, completion_dir: &Path, man_dir: &Path) -> anyhow
     let pages = man_pages(man_dir)?;
     println!("Wrote {pages} manual pages in {}", man_dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The socket unit that listens on the API's socket and the service it starts on the first
+/// connection; the service ends after ten idle minutes and the socket starts it again. The
+/// containers' shims outlive both.
+fn install_api(unit_dir: &Path, exe: &Path, root: &Path) -> anyhow::Result<()> {
+    let group = nix::unistd::Group::from_name("berth").ok().flatten().map_or("root", |_| "berth");
+    let socket = format!(
+        "[Unit]\nDescription=berth's Docker Engine API socket\n\n[Socket]\nListenStream={}\nSocketMode=0660\n\
+         SocketUser=root\nSocketGroup={group}\nRemoveOnStop=yes\n\n[Install]\nWantedBy=sockets.target\n",
+        crate::cli::API_SOCKET
+    );
+    let service = format!(
+        "[Unit]\nDescription=berth's Docker Engine API\nRequires=berth-api.socket\nAfter=berth-api.socket network-online.target\n\n\
+         [Service]\nEnvironment=BERTH_ROOT={}\nExecStart={} system service --socket {} --timeout 600\n\
+         # The shims of the containers it starts outlive it.\nKillMode=process\n\n[Install]\nAlso=berth-api.socket\n",
+        root.display(),
+        exe.display(),
+        crate::cli::API_SOCKET
+    );
+    for (name, text) in [("berth-api.socket", socket), ("berth-api.service", service)] {
+        let path = unit_dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("Wrote {}", path.display());
+    }
+    println!("Enable it with: systemctl daemon-reload && systemctl enable --now berth-api.socket");
+    Ok(())
 }
 
 /// Writes a manual page for berth and one for each of its commands (`berth-up.1`,

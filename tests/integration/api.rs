@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::containers::{IMAGE, state_with_busybox, wait_for};
 use crate::images::State;
-use crate::support::{stderr, stdout};
+use crate::support::{BERTH, stderr, stdout};
 
 /// Debian's docker.io CLI, which speaks API 1.41 (.ci/run installs it without its daemon).
 const DOCKER: &str = "/usr/bin/docker";
@@ -450,4 +450,72 @@ fn the_docker_cli_builds_from_a_context() {
     let broken = context.join("Broken");
     let out = api.docker(&["build", "-f", broken.to_str().expect("utf-8"), dir]);
     assert!(!out.status.success() && stderr(&out).contains("failed with exit code 3"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_service_ends_when_idle_listens_where_it_is_told_and_takes_systemds_socket() {
+    let state = state_with_busybox();
+    // --timeout: idle for a second, it ends, and its socket goes with it.
+    let socket = state.dir.path().join("idle.sock");
+    let mut idle = state
+        .command(&["system", "service", "--socket", socket.to_str().expect("utf-8"), "--timeout", "1"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the service starts");
+    wait_for("the idle service's socket", || UnixStream::connect(&socket).is_ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = idle.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the service did not end when idle");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success() && !socket.exists(), "{status:?}");
+
+    // --tcp: loopback only.
+    let out = state.berth(&["system", "service", "--socket", "/tmp/unused.sock", "--tcp", "0.0.0.0:2399"]);
+    assert!(!out.status.success() && stderr(&out).contains("only a loopback address"), "{}", stderr(&out));
+
+    // Socket activation: the listening socket arrives as descriptor 3, and the service takes
+    // it rather than the socket it was told.
+    let path = state.dir.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("listen");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let mut sh = Command::new("/bin/sh");
+    sh.args(["-c", "export LISTEN_PID=$$; exec \"$0\" system service --socket /nonexistent/x.sock", BERTH])
+        .env_clear()
+        .env("BERTH_ROOT", state.root())
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LISTEN_FDS", "1")
+        .stderr(std::fs::File::create(state.dir.path().join("activated.log")).expect("log"));
+    // SAFETY: dup2(2) and fcntl(2) are async-signal-safe; descriptor 3 is the listener, kept
+    // open across exec (dup2 onto itself would leave close-on-exec set), as systemd passes it.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut sh, move || {
+            if fd != 3 {
+                nix::unistd::dup2(fd, 3)?;
+            }
+            nix::fcntl::fcntl(3, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+            Ok(())
+        });
+    }
+    let child = sh.spawn().expect("the activated service starts");
+    drop(listener);
+    let home = state.dir.path().join("client");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut api = Service { child, socket: path, home };
+    let log = state.dir.path().join("activated.log");
+    let up = Instant::now() + Duration::from_secs(10);
+    while api.child.try_wait().expect("wait").is_none() && UnixStream::connect(&api.socket).is_err() {
+        assert!(Instant::now() < up, "the activated service does not answer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        api.request("GET", "/_ping", b""),
+        (200, "OK".into()),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(api.docker_ok(&["run", "--rm", IMAGE, "echo", "activated"]), "activated\n");
 }

@@ -52,9 +52,16 @@ fn system_boot_brings_back_what_the_policy_says() {
     let completions = state.dir.path().join("completions");
     let man = state.dir.path().join("man1");
     let dirs = [units.to_str().expect("utf-8"), completions.to_str().expect("utf-8"), man.to_str().expect("utf-8")];
-    state.ok(&["system", "install", "--unit-dir", dirs[0], "--completion-dir", dirs[1], "--man-dir", dirs[2]]);
+    state.ok(&["system", "install", "--unit-dir", dirs[0], "--completion-dir", dirs[1], "--man-dir", dirs[2], "--api"]);
     let unit = fs::read_to_string(units.join("berth-boot.service")).expect("unit");
     assert!(unit.contains("system boot") && unit.contains("WantedBy=multi-user.target"), "{unit}");
+    let socket = fs::read_to_string(units.join("berth-api.socket")).expect("the API's socket unit");
+    assert!(socket.contains("ListenStream=/run/berth/docker.sock") && socket.contains("SocketMode=0660"), "{socket}");
+    let service = fs::read_to_string(units.join("berth-api.service")).expect("the API's service unit");
+    assert!(
+        service.contains("system service --socket /run/berth/docker.sock") && service.contains("KillMode=process"),
+        "{service}"
+    );
     let script = fs::read_to_string(completions.join("berth")).expect("completion script");
     assert!(script.contains("complete -F _berth"), "bash's completion of berth");
     let page = fs::read_to_string(man.join("berth-up.1")).expect("berth-up.1");
