@@ -36,6 +36,7 @@ fn main() -> ExitCode {
     // The API service is a client of the commands, never the reverse.
     let result = match cli.command {
         cli::Command::System(cli::SystemCommand::Service { socket, timeout, tcp }) => {
+            lean_allocator();
             // Clients that go away must not end the service: writes to them fail instead.
             sigpipe(nix::sys::signal::SigHandler::SigIgn);
             api::serve(&socket, tcp, std::time::Duration::from_secs(timeout))
@@ -50,6 +51,22 @@ fn main() -> ExitCode {
             ExitCode::from(if run_like { output::EXIT_BERTH } else { output::exit_code(&err) })
         }
     }
+}
+
+/// The API service lives long and mostly waits: it runs with the allocator settings of the
+/// shims, which mimalloc reads at start, by executing itself again once with them.
+fn lean_allocator() {
+    use std::os::unix::process::CommandExt;
+    let (name, _) = berth_engine::process::LEAN_ALLOCATOR[0];
+    if std::env::var_os(name).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .envs(berth_engine::process::LEAN_ALLOCATOR)
+        .exec();
+    tracing::warn!("cannot start again with the lean allocator settings: {err}");
 }
 
 /// Sets what SIGPIPE does. A command whose output is cut short (`berth ps | head -1`) ends
