@@ -112,7 +112,6 @@ pub fn remove(call: &Call, name: &str) -> Result<Reply, ApiError> {
 /// `POST /images/create?fromImage=NAME&tag=TAG`: a pull, its progress as Docker's JSON
 /// messages; a failure after the headers is an `error` message, as Docker sends it.
 pub fn pull(call: &Call) -> Result<Reply, ApiError> {
-    super::transfer::refuse_sent_credentials(call)?;
     if call.query("fromSrc").is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -132,7 +131,7 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
         None => Platform::host(),
     };
     let store = engine::store()?;
-    let config = engine::config()?;
+    let config = super::transfer::registry_config(call, &reference.registry)?;
     let before = store.image(&reference).ok().flatten();
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);

@@ -51,6 +51,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET | &M::HEAD, ["_ping"]) => Ok(Reply::Bytes("text/plain; charset=utf-8", "OK".into())),
         (&M::GET, ["version"]) => system::version(),
         (&M::GET, ["info"]) => system::info(),
+        (&M::POST, ["auth"]) => transfer::login(call),
         (&M::GET, ["system", "df"]) => system::df(),
         (&M::GET, ["events"]) => system::events(call),
         (&M::POST, ["build"]) => build::build(call),

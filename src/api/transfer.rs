@@ -9,6 +9,7 @@ use base64::Engine as _;
 use berth_engine::container::{copy, copy_stream};
 use berth_engine::image::{archive, push as pusher};
 use berth_engine::reference::ImageRef;
+use berth_engine::registry::auth::Credentials;
 use hyper::StatusCode;
 use serde_json::json;
 
@@ -148,29 +149,69 @@ pub fn load(call: &Call) -> Result<Reply, ApiError> {
     Ok(Reply::Bytes("application/json", lines.into()))
 }
 
-/// Refuses credentials sent with a request: berth's registry client takes them from `berth
-/// login` (and Docker's own configuration), not per request yet.
-pub fn refuse_sent_credentials(call: &Call) -> Result<(), ApiError> {
-    let Some(header) = call.registry_auth.as_deref().filter(|h| !h.is_empty()) else { return Ok(()) };
-    let decoded = base64::engine::general_purpose::URL_SAFE
-        .decode(header.trim_end_matches('='))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')))
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(header))
-        .map_err(|_| ApiError::bad("X-Registry-Auth is not base64"))?;
-    let auth: serde_json::Value = serde_json::from_slice(&decoded).unwrap_or_default();
-    let set = |k: &str| auth[k].as_str().is_some_and(|v| !v.is_empty());
-    if ["username", "password", "identitytoken", "registrytoken", "auth"].iter().any(|k| set(k)) {
+/// The credentials a client sent with a pull or a push (`X-Registry-Auth`: base64 of JSON with
+/// `username` and `password`, or `auth` as `user:password`). Tokens berth cannot use are
+/// refused by name; none at all is fine (the stored ones, from `berth login`, apply).
+pub fn sent_credentials(call: &Call) -> Result<Option<Credentials>, ApiError> {
+    let Some(header) = call.registry_auth.as_deref().map(str::trim).filter(|h| !h.is_empty()) else { return Ok(None) };
+    let engines = [
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    let decoded = engines
+        .iter()
+        .find_map(|e| e.decode(header).ok())
+        .ok_or_else(|| ApiError::bad("X-Registry-Auth is not base64"))?;
+    let auth: serde_json::Value =
+        serde_json::from_slice(&decoded).map_err(|e| ApiError::bad(format!("X-Registry-Auth is not JSON: {e}")))?;
+    credentials_of(&auth)
+}
+
+/// Credentials from Docker's AuthConfig object.
+pub fn credentials_of(auth: &serde_json::Value) -> Result<Option<Credentials>, ApiError> {
+    let field = |k: &str| auth[k].as_str().filter(|v| !v.is_empty());
+    if let Some(token) = ["identitytoken", "registrytoken"].into_iter().find(|k| field(k).is_some()) {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "berth takes registry credentials from `berth login`, not from X-Registry-Auth: log in with berth login on the host",
+            format!("berth does not use registry tokens ({token}): send a username and password"),
         ));
     }
-    Ok(())
+    if let (Some(username), Some(password)) = (field("username"), field("password")) {
+        return Ok(Some(Credentials { username: username.into(), password: password.into() }));
+    }
+    let pair = field("auth")
+        .and_then(|a| base64::engine::general_purpose::STANDARD.decode(a).ok())
+        .and_then(|d| String::from_utf8(d).ok());
+    Ok(pair.and_then(|p| p.split_once(':').map(|(u, pw)| Credentials { username: u.into(), password: pw.into() })))
+}
+
+/// The configuration for one pull or push: berth's, with the credentials the client sent.
+pub fn registry_config(call: &Call, registry: &str) -> Result<berth_engine::registry::config::Config, ApiError> {
+    let mut config = engine::config()?;
+    if let Some(c) = sent_credentials(call)? {
+        config.credentials.insert(registry.to_string(), c);
+    }
+    Ok(config)
+}
+
+/// `POST /auth`: whether the registry takes the credentials (the docker CLI's `login`, which
+/// then keeps them itself and sends them with each pull and push).
+pub fn login(call: &Call) -> Result<Reply, ApiError> {
+    let auth: serde_json::Value = call.json()?;
+    let credentials = credentials_of(&auth)?.ok_or_else(|| ApiError::bad("login needs a username and a password"))?;
+    let server =
+        auth["serveraddress"].as_str().filter(|s| !s.is_empty()).unwrap_or(berth_engine::reference::DOCKER_HUB);
+    let registry = server.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let registry = if registry == "index.docker.io/v1" { berth_engine::reference::DOCKER_HUB } else { registry };
+    crate::commands::login::check(registry, &credentials)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, format!("{e:#}")))?;
+    Ok(Reply::Json(StatusCode::OK, json!({"Status": "Login Succeeded", "IdentityToken": ""})))
 }
 
 /// `POST /images/{name}/push?tag=T`: the push's progress as Docker's JSON messages.
 pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
-    refuse_sent_credentials(call)?;
     let full = match call.query("tag").filter(|t| !t.is_empty()) {
         Some(tag) => format!("{name}:{tag}"),
         None => name.to_string(),
@@ -178,7 +219,7 @@ pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let target = ImageRef::parse(&full).map_err(|e| ApiError::bad(e.to_string()))?;
     let (_, record) = store.find_image(&full).map_err(anyhow::Error::from)?;
-    let config = engine::config()?;
+    let config = registry_config(call, &target.registry)?;
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);
         tx.json(&json!({"status": format!("The push refers to repository [{}]", target.name())}));

@@ -28,15 +28,20 @@ pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         prompt("Password: ")?
     };
     let credentials = Credentials { username, password };
-    let endpoint = Config::load()?.registry_endpoint(&registry);
-    let check = async {
-        let client = Client::open(&endpoint, &registry, "library/login-check", false).await?;
-        client.with_credentials(Some(credentials.clone())).check().await
-    };
-    engine::runtime()?.block_on(check).with_context(|| format!("cannot log in to {registry}"))?;
+    check(&registry, &credentials)?;
     let path = auth::store(&registry, Some(&credentials)).context("cannot save the credentials")?;
     eprintln!("Login Succeeded (credentials saved in {})", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `registry` whether it takes `credentials`.
+pub(crate) fn check(registry: &str, credentials: &Credentials) -> anyhow::Result<()> {
+    let endpoint = Config::load()?.registry_endpoint(registry);
+    let check = async {
+        let client = Client::open(&endpoint, registry, "library/login-check", false).await?;
+        client.with_credentials(Some(credentials.clone())).check().await
+    };
+    engine::runtime()?.block_on(check).with_context(|| format!("cannot log in to {registry}"))
 }
 
 pub fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,7 @@ pub(crate) mod images;
 pub(crate) mod info;
 mod inspect;
 mod kube;
-mod login;
+pub(crate) mod login;
 pub(crate) mod logs;
 pub(crate) mod network;
 mod prune;

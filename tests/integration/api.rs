@@ -519,3 +519,36 @@ fn the_service_ends_when_idle_listens_where_it_is_told_and_takes_systemds_socket
     );
     assert_eq!(api.docker_ok(&["run", "--rm", IMAGE, "echo", "activated"]), "activated\n");
 }
+
+#[test]
+fn the_docker_cli_logs_in_and_its_credentials_go_with_each_pull_and_push() {
+    let state = state_with_busybox();
+    let registry = crate::registry::Registry::start_with_password("tester", "s3cret");
+    registry.push_layout_as(&crate::images::busybox_image(state.dir.path()), "private/busybox:1", "tester:s3cret");
+    let api = Service::start(&state);
+    let name = format!("{}/private/busybox:1", registry.host());
+    let out = api.docker(&["pull", &name]);
+    assert!(!out.status.success() && stderr(&out).contains("requires authentication"), "{}", stderr(&out));
+
+    let login = |password: &str| {
+        let mut child = api
+            .client(DOCKER, &["login", "-u", "tester", "--password-stdin", &registry.host()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker login");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+        child.wait_with_output().expect("docker login ends")
+    };
+    let wrong = login("nope");
+    assert!(!wrong.status.success(), "a wrong password is refused: {}", stdout(&wrong));
+    let right = login("s3cret");
+    assert!(right.status.success() && stdout(&right).contains("Login Succeeded"), "{}", stderr(&right));
+    // The client keeps the credentials and sends them; berth's own store has none.
+    assert!(!state.dir.path().join(".docker/config.json").exists());
+    api.docker_ok(&["pull", &name]);
+    let pushed = format!("{}/private/again:2", registry.host());
+    api.docker_ok(&["tag", &name, &pushed]);
+    assert!(api.docker_ok(&["push", &pushed]).contains("2: digest: sha256:"));
+}

@@ -89,7 +89,8 @@ pub async fn pull(
     let endpoints = config.endpoints(&reference.registry);
     let last = endpoints.len() - 1;
     for (i, endpoint) in endpoints.iter().enumerate() {
-        let result = match Client::open(endpoint, &reference.registry, &reference.repository, false).await {
+        let opened = Client::open(endpoint, &reference.registry, &reference.repository, false).await;
+        let result = match opened.map(|c| c.with_credentials(config.credentials.get(&reference.registry).cloned())) {
             Ok(client) => pull_from(store, &client, reference, platform, progress.clone()).await,
             Err(e) => Err(e.into()),
         };

@@ -28,7 +28,9 @@ pub async fn push(
     progress: Arc<dyn Progress>,
 ) -> Result<crate::digest::Digest, PushError> {
     let endpoint = config.registry_endpoint(&target.registry);
-    let client = Client::open(&endpoint, &target.registry, &target.repository, true).await?;
+    let client = Client::open(&endpoint, &target.registry, &target.repository, true)
+        .await?
+        .with_credentials(config.credentials.get(&target.registry).cloned());
     let manifest = store.manifest_of(record)?;
     let mut blobs: Vec<(crate::digest::Digest, u64)> =
         manifest.layers.iter().map(|l| (l.digest.clone(), l.size)).collect();

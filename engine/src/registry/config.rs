@@ -23,6 +23,10 @@ pub const DEFAULT_CONFIG: &str = "/etc/berth/config.toml";
 pub struct Config {
     #[serde(default)]
     pub registries: Registries,
+    /// Credentials given for this operation by registry (a Docker client's `X-Registry-Auth`),
+    /// used before the stored ones; never read from the file.
+    #[serde(skip)]
+    pub credentials: BTreeMap<String, crate::registry::auth::Credentials>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
