@@ -1,6 +1,7 @@
 //! The container endpoints that change or show one container: list, inspect, start, stop,
 //! restart, kill, pause, rename, resize, top, remove.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -189,4 +190,67 @@ pub fn remove(call: &Call, id: &str) -> Result<Reply, ApiError> {
         berth_engine::project::remove_anonymous_volumes(&store, &c);
     }
     no_content()
+}
+
+/// `GET /containers/{id}/export`: the container's files as a tar stream.
+pub fn export(id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    Ok(super::http::streamed("application/x-tar", move |tx| {
+        let out = std::io::BufWriter::with_capacity(256 << 10, super::transfer::ToClient(tx));
+        if let Err(e) = berth_engine::container::export::export(&store, &c, out).and_then(|mut w| w.flush()) {
+            tracing::warn!("cannot export container {}: {e}", c.config.name);
+        }
+    }))
+}
+
+/// `GET /containers/{id}/changes`: the container's changes to its image's files.
+pub fn changes(id: &str) -> Result<Reply, ApiError> {
+    let (store, c) = find(id)?;
+    let changes = berth_engine::container::commit::changes(&store, &c)
+        .with_context(|| format!("cannot read the changes of container {}", c.config.name))?;
+    let list: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|(kind, path)| {
+            let number = match kind.letter() {
+                'C' => 0,
+                'A' => 1,
+                _ => 2,
+            };
+            json!({"Path": path, "Kind": number})
+        })
+        .collect();
+    Ok(Reply::Json(StatusCode::OK, json!(list)))
+}
+
+/// `POST /containers/{id}/update`: memory, CPUs, process limit and restart policy, as
+/// `berth update` changes them; other resources are refused by name when set.
+pub fn update(call: &Call, id: &str) -> Result<Reply, ApiError> {
+    use berth_engine::container::update::{self, Update};
+    let (store, c) = find(id)?;
+    let serde_json::Value::Object(mut body) = call.json::<serde_json::Value>()? else {
+        return Err(ApiError::bad("the request body must be a JSON object"));
+    };
+    let number = |v: Option<serde_json::Value>| v.and_then(|v| v.as_i64()).filter(|n| *n != 0);
+    let memory = number(body.remove("Memory")).map(|m| m as u64);
+    let cpus = number(body.remove("NanoCpus")).map(|n| n as f64 / 1e9);
+    let pids_limit = number(body.remove("PidsLimit"));
+    let restart = match body.remove("RestartPolicy") {
+        Some(p) if p["Name"].as_str().is_some_and(|n| !n.is_empty()) => {
+            let name = p["Name"].as_str().unwrap_or("");
+            let text = match p["MaximumRetryCount"].as_u64() {
+                Some(n) if n > 0 && name == "on-failure" => format!("on-failure:{n}"),
+                _ => name.to_string(),
+            };
+            Some(
+                berth_engine::container::RestartPolicy::parse(&text)
+                    .ok_or_else(|| ApiError::bad(format!("invalid restart policy {text:?}")))?,
+            )
+        }
+        _ => None,
+    };
+    if let Some((key, _)) = body.iter().find(|(_, v)| !super::create::is_zero(v)) {
+        return Err(ApiError::bad(format!("{key} is not supported by berth's update")));
+    }
+    update::update(&store, &c, &Update { memory, cpus, pids_limit, restart }).map_err(anyhow::Error::from)?;
+    Ok(Reply::Json(StatusCode::OK, json!({"Warnings": []})))
 }

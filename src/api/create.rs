@@ -464,7 +464,7 @@ impl Fields {
 }
 
 /// Whether a value is JSON's zero: what a client sends for a field it leaves unset.
-fn is_zero(v: &Value) -> bool {
+pub fn is_zero(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Bool(b) => !b,

@@ -197,3 +197,31 @@ fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     hex.get(..12).unwrap_or(hex)
 }
+
+/// `GET /images/{name}/history`: the steps that made the image, newest first.
+pub fn history(name: &str) -> Result<Reply, ApiError> {
+    let store = engine::store()?;
+    let (_, record) = store.find_image(name).map_err(anyhow::Error::from)?;
+    let tags: Vec<String> = store
+        .images()
+        .map_err(anyhow::Error::from)?
+        .iter()
+        .filter(|(_, r)| r.id == record.id)
+        .filter_map(|(n, _)| ImageRef::parse(n).ok().map(|r| r.familiar()))
+        .collect();
+    let steps = crate::commands::images::history_steps(&store, &record)?;
+    let rows: Vec<Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, (h, size))| {
+            json!({
+                "Id": if i == 0 { record.id.to_string() } else { "<missing>".into() },
+                "Created": h.created.as_deref().and_then(output::parse_rfc3339).unwrap_or(0),
+                "CreatedBy": h.created_by.clone().unwrap_or_default(),
+                "Tags": if i == 0 { json!(tags) } else { Value::Null },
+                "Size": size, "Comment": h.comment.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Reply::Json(StatusCode::OK, Value::Array(rows)))
+}

@@ -15,6 +15,7 @@ mod exec;
 mod http;
 mod images;
 mod objects;
+mod prune;
 mod router;
 mod stats;
 mod streams;

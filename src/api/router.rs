@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::http::{ApiError, Body, Call, Reply};
-use super::{Service, build, containers, exec, images, objects, stats, streams, system, transfer};
+use super::{Service, build, containers, exec, images, objects, prune, stats, streams, system, transfer};
 
 pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let super::http::Target { path, query, .. } = super::http::parse_target(req.uri().path(), req.uri().query())?;
@@ -58,6 +58,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
 
         (&M::GET, ["containers", "json"]) => containers::list(call),
         (&M::POST, ["containers", "create"]) => super::create::create(call),
+        (&M::POST, ["containers", "prune"]) => prune::containers(call),
         (&M::GET, ["containers", id, "json"]) => containers::inspect(id),
         (&M::POST, ["containers", id, "start"]) => containers::start(service, id),
         (&M::POST, ["containers", id, "stop"]) => containers::stop(call, id),
@@ -73,6 +74,9 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET, ["containers", id, "archive"]) => transfer::archive_out(call, id, true),
         (&M::PUT, ["containers", id, "archive"]) => transfer::archive_in(call, id),
         (&M::GET, ["containers", id, "top"]) => containers::top(id),
+        (&M::GET, ["containers", id, "export"]) => containers::export(id),
+        (&M::GET, ["containers", id, "changes"]) => containers::changes(id),
+        (&M::POST, ["containers", id, "update"]) => containers::update(call, id),
         (&M::GET, ["containers", id, "stats"]) => stats::stats(call, id),
         (&M::DELETE, ["containers", id]) => containers::remove(call, id),
         (&M::POST, ["containers", id, "exec"]) => exec::exec_create(call, id),
@@ -81,16 +85,19 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
 
         (&M::GET, ["images", "json"]) => images::list(call),
         (&M::POST, ["images", "create"]) => images::pull(call),
+        (&M::POST, ["images", "prune"]) => prune::images(call),
         (&M::GET, ["images", "get"]) => transfer::save(&call.query.all("names")),
         (&M::POST, ["images", "load"]) => transfer::load(call),
         (&M::GET, ["images", rest @ .., "get"]) if !rest.is_empty() => transfer::save(&[&rest.join("/")]),
         (&M::POST, ["images", rest @ .., "push"]) if !rest.is_empty() => transfer::push(call, &rest.join("/")),
         (&M::GET, ["images", rest @ .., "json"]) if !rest.is_empty() => images::inspect(&rest.join("/")),
+        (&M::GET, ["images", rest @ .., "history"]) if !rest.is_empty() => images::history(&rest.join("/")),
         (&M::POST, ["images", rest @ .., "tag"]) if !rest.is_empty() => images::tag(call, &rest.join("/")),
         (&M::DELETE, ["images", rest @ ..]) if !rest.is_empty() => images::remove(call, &rest.join("/")),
 
         (&M::GET, ["networks"]) => objects::networks(call),
         (&M::POST, ["networks", "create"]) => objects::network_create(call),
+        (&M::POST, ["networks", "prune"]) => prune::networks(call),
         (&M::GET, ["networks", id]) => objects::network_inspect(id),
         (&M::DELETE, ["networks", id]) => objects::network_remove(id),
         (&M::POST, ["networks", id, "connect"]) => objects::network_connect(call, id, true),
@@ -98,6 +105,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
 
         (&M::GET, ["volumes"]) => objects::volumes(call),
         (&M::POST, ["volumes", "create"]) => objects::volume_create(call),
+        (&M::POST, ["volumes", "prune"]) => prune::volumes(call),
         (&M::GET, ["volumes", name]) => objects::volume_inspect(name),
         (&M::DELETE, ["volumes", name]) => objects::volume_remove(call, name),
 

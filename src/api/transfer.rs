@@ -17,7 +17,7 @@ use super::http::{ApiError, Call, Reply, Sender, streamed};
 use crate::engine;
 
 /// Writes into a streamed reply, a chunk per write.
-struct ToClient(Sender);
+pub struct ToClient(pub Sender);
 
 impl Write for ToClient {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {

@@ -186,13 +186,12 @@ pub(crate) fn inspect_object(
     }))
 }
 
-/// `image history`: the steps that made an image, newest first, each with the layer it
-/// added (`0B` for a step that changed only the configuration), as Docker lists them.
-pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
-    let format = Format::parse(format, &HISTORY)?;
-    let store = engine::store()?;
-    let (_, record) = store.find_image(name)?;
-    let config = store.config_of(&record)?;
+/// The steps that made an image, newest first, each with the size of the layer it added.
+pub(crate) fn history_steps(
+    store: &berth_engine::store::Store,
+    record: &berth_engine::store::ImageRecord,
+) -> anyhow::Result<Vec<(berth_engine::image::manifest::History, u64)>> {
+    let config = store.config_of(record)?;
     let mut layers = config.rootfs.diff_ids.iter();
     let mut steps: Vec<(berth_engine::image::manifest::History, u64)> = config
         .history
@@ -204,6 +203,16 @@ pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) ->
         steps.push((Default::default(), store.snapshot_size(d)));
     }
     steps.reverse();
+    Ok(steps)
+}
+
+/// `image history`: the steps that made an image, newest first, each with the layer it
+/// added (`0B` for a step that changed only the configuration), as Docker lists them.
+pub fn history(name: &str, no_trunc: bool, quiet: bool, format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(format, &HISTORY)?;
+    let store = engine::store()?;
+    let (_, record) = store.find_image(name)?;
+    let steps = history_steps(&store, &record)?;
     let short = |s: &str| s.trim_start_matches("sha256:").chars().take(12).collect::<String>();
     let id = |i: usize| match i {
         0 if no_trunc => record.id.to_string(),

@@ -14,7 +14,7 @@ mod kube;
 pub(crate) mod login;
 pub(crate) mod logs;
 pub(crate) mod network;
-mod prune;
+pub(crate) mod prune;
 pub(crate) mod ps;
 mod scope;
 mod stats;

@@ -61,7 +61,7 @@ fn chosen(filters: &KeyFilters, created: &str, labels: &std::collections::BTreeM
     })
 }
 
-const KEYS: [&str; 3] = ["until", "label", "label!"];
+pub(crate) const KEYS: [&str; 3] = ["until", "label", "label!"];
 
 /// `container prune`.
 pub fn containers(args: &PruneArgs) -> anyhow::Result<ExitCode> {
@@ -70,11 +70,25 @@ pub fn containers(args: &PruneArgs) -> anyhow::Result<ExitCode> {
         return cancelled("container prune");
     }
     let store = engine::store()?;
-    total(prune_containers(&store, &filters)?);
+    total(print_list("Deleted Containers", prune_containers(&store, &filters)?));
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune_containers(store: &Store, filters: &KeyFilters) -> anyhow::Result<u64> {
+/// What a prune removed: the objects' names (or lines) and the bytes freed.
+pub(crate) struct Pruned {
+    pub(crate) removed: Vec<String>,
+    pub(crate) bytes: u64,
+}
+
+fn print_list(heading: &str, pruned: Pruned) -> u64 {
+    if !pruned.removed.is_empty() {
+        println!("{heading}:\n{}\n", pruned.removed.join("\n"));
+    }
+    pruned.bytes
+}
+
+/// Removes the stopped containers `filters` choose.
+pub(crate) fn prune_containers(store: &Store, filters: &KeyFilters) -> anyhow::Result<Pruned> {
     let mut removed = Vec::new();
     let mut bytes = 0;
     for c in store.list_containers()? {
@@ -86,10 +100,7 @@ fn prune_containers(store: &Store, filters: &KeyFilters) -> anyhow::Result<u64> 
         bytes += size;
         removed.push(c.config.id);
     }
-    if !removed.is_empty() {
-        println!("Deleted Containers:\n{}\n", removed.join("\n"));
-    }
-    Ok(bytes)
+    Ok(Pruned { removed, bytes })
 }
 
 /// `image prune [-a]`.
@@ -100,14 +111,15 @@ pub fn images(all: bool, args: &PruneArgs) -> anyhow::Result<ExitCode> {
         return cancelled("image prune");
     }
     let store = engine::store()?;
-    total(prune_images(&store, all, &filters)?);
+    total(print_list("Deleted Images", prune_images(&store, all, &filters)?));
     Ok(ExitCode::SUCCESS)
 }
 
 /// With `all`, untags every image no container was made from (berth keeps no dangling
 /// image: one that loses its last name leaves the index); then collects the layers and blobs
 /// that no image and no container needs.
-fn prune_images(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Result<u64> {
+/// (The lines are Docker's `untagged: NAME` and `deleted: ID`.)
+pub(crate) fn prune_images(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Result<Pruned> {
     let mut lines = Vec::new();
     if all {
         let used: std::collections::BTreeSet<_> =
@@ -124,10 +136,7 @@ fn prune_images(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Resul
         }
     }
     let reclaimed = store.gc()?;
-    if !lines.is_empty() {
-        println!("Deleted Images:\n{}\n", lines.join("\n"));
-    }
-    Ok(reclaimed.bytes)
+    Ok(Pruned { removed: lines, bytes: reclaimed.bytes })
 }
 
 /// `network prune`.
@@ -136,11 +145,12 @@ pub fn networks(args: &PruneArgs) -> anyhow::Result<ExitCode> {
     if !confirm(&["all custom networks not used by at least one container"], args.force)? {
         return cancelled("network prune");
     }
-    prune_networks(&engine::store()?, &filters)?;
+    print_list("Deleted Networks", prune_networks(&engine::store()?, &filters)?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune_networks(store: &Store, filters: &KeyFilters) -> anyhow::Result<()> {
+/// Removes the networks no container is on that `filters` choose.
+pub(crate) fn prune_networks(store: &Store, filters: &KeyFilters) -> anyhow::Result<Pruned> {
     let used: Vec<String> = store
         .list_containers()?
         .iter()
@@ -154,10 +164,7 @@ fn prune_networks(store: &Store, filters: &KeyFilters) -> anyhow::Result<()> {
         network::remove(store, &r)?;
         removed.push(r.name);
     }
-    if !removed.is_empty() {
-        println!("Deleted Networks:\n{}\n", removed.join("\n"));
-    }
-    Ok(())
+    Ok(Pruned { removed, bytes: 0 })
 }
 
 /// `volume prune [-a]`: anonymous volumes no container uses (every unused one with `-a`).
@@ -170,11 +177,12 @@ pub fn volumes(all: bool, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     if !confirm(&[what], args.force)? {
         return cancelled("volume prune");
     }
-    total(prune_volumes(&engine::store()?, all, &filters)?);
+    total(print_list("Deleted Volumes", prune_volumes(&engine::store()?, all, &filters)?));
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune_volumes(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Result<u64> {
+/// Removes the unused anonymous volumes (every unused one with `all`) `filters` choose.
+pub(crate) fn prune_volumes(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Result<Pruned> {
     let vs = volume::volumes(store);
     let mut removed = Vec::new();
     let mut bytes = 0;
@@ -188,10 +196,7 @@ fn prune_volumes(store: &Store, all: bool, filters: &KeyFilters) -> anyhow::Resu
         volume::remove(store, &v.name)?;
         removed.push(v.name);
     }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:\n{}\n", removed.join("\n"));
-    }
-    Ok(bytes)
+    Ok(Pruned { removed, bytes })
 }
 
 /// `builder prune`: the build cache's records, then the layers only they kept.
@@ -228,12 +233,12 @@ pub fn system(all: bool, with_volumes: bool, args: &PruneArgs) -> anyhow::Result
         return cancelled("system prune");
     }
     let store = engine::store()?;
-    let mut bytes = prune_containers(&store, &filters)?;
-    prune_networks(&store, &filters)?;
+    let mut bytes = print_list("Deleted Containers", prune_containers(&store, &filters)?);
+    print_list("Deleted Networks", prune_networks(&store, &filters)?);
     if with_volumes {
-        bytes += prune_volumes(&store, false, &filters.only(&["label", "label!"]))?;
+        bytes += print_list("Deleted Volumes", prune_volumes(&store, false, &filters.only(&["label", "label!"]))?);
     }
-    bytes += prune_images(&store, all, &filters)?;
+    bytes += print_list("Deleted Images", prune_images(&store, all, &filters)?);
     bytes += prune_builder(&store, &filters.only(&["until"]))?;
     total(bytes);
     Ok(ExitCode::SUCCESS)
