@@ -71,7 +71,8 @@ pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
     match launch::launch_attached(&store, &c.config.id, &service.exe, streams) {
         Ok(mut started) => {
             service.pending.hand_over(waiting, started.attached.take(), &store.container_dir(&c.config.id));
-            watch_exit(service, &c.config.id, started);
+            service.events.post(&c, "start");
+            watch_exit(service, &c, started);
             no_content()
         }
         Err(LaunchError::Failed { message, .. }) => Err(ApiError::new(
@@ -83,15 +84,22 @@ pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
     }
 }
 
-/// Reads the shim's last word on the launch pipe, the container's exit code, for `wait`; the
-/// shim is reaped when it ends.
-fn watch_exit(service: &Arc<Service>, id: &str, mut started: launch::Started) {
+/// Reads the shim's last word on the launch pipe, the container's exit code, for `wait` and
+/// the event streams (and its removal, for a `--rm` container); the shim is reaped when it
+/// ends.
+fn watch_exit(service: &Arc<Service>, c: &Container, mut started: launch::Started) {
+    let id = c.config.id.as_str();
     service.exits.expect(id);
-    let (watching, name) = (service.clone(), id.to_string());
+    let (watching, c) = (service.clone(), c.clone());
     let watcher = std::thread::Builder::new().name("exit".into()).stack_size(64 << 10).spawn(move || {
         let code = launch::wait_exit(&mut started);
         berth_engine::process::reap_detached();
-        watching.exits.record(&name, code.map(i64::from));
+        watching.events.post(&c, "die");
+        let store = engine::store();
+        if c.config.auto_remove && store.is_ok_and(|s| s.load_container(&c.config.id).is_err()) {
+            watching.events.post(&c, "destroy");
+        }
+        watching.exits.record(&c.config.id, code.map(i64::from));
     });
     if let Err(e) = watcher {
         tracing::warn!("cannot watch container {id}: {e}");
@@ -103,12 +111,13 @@ fn timeout(call: &Call, c: &Container) -> Result<u64, ApiError> {
     Ok(call.number::<i64>("t")?.map_or(c.config.stop_timeout, |t| t.max(0) as u64))
 }
 
-pub fn stop(call: &Call, id: &str) -> Result<Reply, ApiError> {
+pub fn stop(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError> {
     let (store, c) = find(id)?;
     if !remove::is_live(&c) {
         return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
     }
     remove::stop(&store, &c, timeout(call, &c)?).map_err(anyhow::Error::from)?;
+    service.events.post(&c, "stop");
     no_content()
 }
 
@@ -119,11 +128,12 @@ pub fn restart(service: &Arc<Service>, call: &Call, id: &str) -> Result<Reply, A
         remove::wait_for_shim_exit(&c, Duration::from_secs(5));
     }
     let started = launch::launch(&store, &c.config.id, &service.exe).map_err(anyhow::Error::from)?;
-    watch_exit(service, &c.config.id, started);
+    service.events.post(&c, "restart");
+    watch_exit(service, &c, started);
     no_content()
 }
 
-pub fn kill(call: &Call, id: &str) -> Result<Reply, ApiError> {
+pub fn kill(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError> {
     let (store, c) = find(id)?;
     let name = call.query("signal").filter(|s| !s.is_empty()).unwrap_or("SIGKILL");
     let signal = name
@@ -135,6 +145,7 @@ pub fn kill(call: &Call, id: &str) -> Result<Reply, ApiError> {
         return Err(ApiError::conflict(format!("Container {} is not running", c.config.id)));
     }
     remove::kill(&store, &c, signal).map_err(anyhow::Error::from)?;
+    service.events.post(&c, "kill");
     no_content()
 }
 
@@ -176,7 +187,7 @@ pub fn top(id: &str) -> Result<Reply, ApiError> {
     Ok(Reply::Json(StatusCode::OK, json!({"Titles": ["UID", "PID", "PPID", "CMD"], "Processes": rows})))
 }
 
-pub fn remove(call: &Call, id: &str) -> Result<Reply, ApiError> {
+pub fn remove(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError> {
     let (store, c) = find(id)?;
     if remove::is_live(&c) && !call.flag("force") {
         return Err(ApiError::conflict(format!(
@@ -189,6 +200,7 @@ pub fn remove(call: &Call, id: &str) -> Result<Reply, ApiError> {
     if call.flag("v") {
         berth_engine::project::remove_anonymous_volumes(&store, &c);
     }
+    service.events.post(&c, "destroy");
     no_content()
 }
 

@@ -55,7 +55,7 @@ struct Flags {
     run: crate::cli::RunArgs,
 }
 
-pub fn create(call: &Call) -> Result<Reply, ApiError> {
+pub fn create(service: &super::Service, call: &Call) -> Result<Reply, ApiError> {
     let Value::Object(body) = call.json::<Value>()? else {
         return Err(ApiError::bad("the request body must be a JSON object"));
     };
@@ -71,6 +71,9 @@ pub fn create(call: &Call) -> Result<Reply, ApiError> {
     let mut opts = crate::commands::containers::run::create_options(&store, &run)?;
     opts.host.console_size = console.filter(|_| opts.tty);
     let config = berth_engine::container::create::create(&store, &image, &record, opts).map_err(anyhow::Error::from)?;
+    if let Ok(c) = store.load_container(&config.id) {
+        service.events.post(&c, "create");
+    }
     Ok(Reply::Json(StatusCode::CREATED, json!({"Id": config.id, "Warnings": []})))
 }
 

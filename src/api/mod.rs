@@ -11,6 +11,7 @@
 mod build;
 mod containers;
 mod create;
+mod events;
 mod exec;
 mod http;
 mod images;
@@ -46,6 +47,8 @@ pub struct Service {
     pub pending: streams::Pending,
     /// Exit codes of the containers started here.
     pub exits: streams::Exits,
+    /// What this service does to containers, for the event streams.
+    pub events: events::Bus,
     /// Connections open now, and when the last one closed: for `--timeout`.
     open: AtomicUsize,
     last: std::sync::Mutex<Instant>,
@@ -63,6 +66,7 @@ pub fn serve(socket: &Path, tcp: Option<std::net::SocketAddr>, timeout: Duration
         exe: std::env::current_exe().context("cannot find the berth binary")?,
         pending: Default::default(),
         exits: Default::default(),
+        events: Default::default(),
         open: AtomicUsize::new(0),
         last: std::sync::Mutex::new(Instant::now()),
     });

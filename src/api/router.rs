@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::http::{ApiError, Body, Call, Reply};
-use super::{Service, build, containers, exec, images, objects, prune, stats, streams, system, transfer};
+use super::{Service, build, containers, events, exec, images, objects, prune, stats, streams, system, transfer};
 
 pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let super::http::Target { path, query, .. } = super::http::parse_target(req.uri().path(), req.uri().query())?;
@@ -53,17 +53,17 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET, ["info"]) => system::info(),
         (&M::POST, ["auth"]) => transfer::login(call),
         (&M::GET, ["system", "df"]) => system::df(),
-        (&M::GET, ["events"]) => system::events(call),
+        (&M::GET, ["events"]) => events::events(service, call),
         (&M::POST, ["build"]) => build::build(call),
 
         (&M::GET, ["containers", "json"]) => containers::list(call),
-        (&M::POST, ["containers", "create"]) => super::create::create(call),
+        (&M::POST, ["containers", "create"]) => super::create::create(service, call),
         (&M::POST, ["containers", "prune"]) => prune::containers(call),
         (&M::GET, ["containers", id, "json"]) => containers::inspect(id),
         (&M::POST, ["containers", id, "start"]) => containers::start(service, id),
-        (&M::POST, ["containers", id, "stop"]) => containers::stop(call, id),
+        (&M::POST, ["containers", id, "stop"]) => containers::stop(service, call, id),
         (&M::POST, ["containers", id, "restart"]) => containers::restart(service, call, id),
-        (&M::POST, ["containers", id, "kill"]) => containers::kill(call, id),
+        (&M::POST, ["containers", id, "kill"]) => containers::kill(service, call, id),
         (&M::POST, ["containers", id, "pause"]) => containers::pause(id, true),
         (&M::POST, ["containers", id, "unpause"]) => containers::pause(id, false),
         (&M::POST, ["containers", id, "rename"]) => containers::rename(call, id),
@@ -78,7 +78,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::GET, ["containers", id, "changes"]) => containers::changes(id),
         (&M::POST, ["containers", id, "update"]) => containers::update(call, id),
         (&M::GET, ["containers", id, "stats"]) => stats::stats(call, id),
-        (&M::DELETE, ["containers", id]) => containers::remove(call, id),
+        (&M::DELETE, ["containers", id]) => containers::remove(service, call, id),
         (&M::POST, ["containers", id, "exec"]) => exec::exec_create(call, id),
         (&M::GET, ["exec", id, "json"]) => exec::exec_inspect(id),
         (&M::POST, ["exec", id, "resize"]) => exec::exec_resize(call, id),

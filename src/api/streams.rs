@@ -167,7 +167,7 @@ impl Exits {
         self.book().codes.get(id).copied()
     }
 
-    fn pending(&self, id: &str) -> bool {
+    pub fn pending(&self, id: &str) -> bool {
         self.book().running.contains(id)
     }
 

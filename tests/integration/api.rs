@@ -387,25 +387,27 @@ fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
     let df = api.docker_ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"]);
     assert!(df.contains("Images 1 1") && df.contains("Containers 1 1"), "{df}");
 
-    // Events as they happen.
+    // Events as they happen, a container that lives less than a look at them included.
     let mut events = api
-        .client(
-            DOCKER,
-            &["events", "--filter", "container=watched", "--format", "{{.Action}} {{.Actor.Attributes.name}}"],
-        )
+        .client(DOCKER, &["events", "--filter", "label=watch=1", "--format", "{{.Action}} {{.Actor.Attributes.name}}"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("docker events");
     std::thread::sleep(Duration::from_millis(300));
-    api.docker_ok(&["run", "-d", "--name", "watched", IMAGE, "sleep", "600"]);
-    std::thread::sleep(Duration::from_millis(400));
+    api.docker_ok(&["run", "--rm", "--name", "quick", "-l", "watch=1", IMAGE, "true"]);
+    api.docker_ok(&["run", "-d", "--name", "watched", "-l", "watch=1", IMAGE, "sleep", "600"]);
+    std::thread::sleep(Duration::from_millis(300));
     api.docker_ok(&["rm", "-f", "watched"]);
+    state.ok(&["run", "-d", "--name", "outside", "-l", "watch=1", IMAGE, "sleep", "600"]);
+    std::thread::sleep(Duration::from_millis(400));
+    state.ok(&["rm", "-f", "outside"]);
     std::thread::sleep(Duration::from_millis(400));
     let _ = events.kill();
     let out = events.wait_with_output().expect("events end");
     let seen = stdout(&out);
-    for action in ["create watched", "start watched", "die watched", "destroy watched"] {
-        assert!(seen.contains(action), "{action}: {seen}");
+    for name in ["quick", "watched", "outside"] {
+        let actions: Vec<&str> = seen.lines().filter_map(|l| l.strip_suffix(&format!(" {name}"))).collect();
+        assert_eq!(actions, ["create", "start", "die", "destroy"], "{name}: {seen}");
     }
 
     // An image out and back, and pushed to a registry.

@@ -1,0 +1,138 @@
+//! `GET /events`: containers' state changes as they happen (created, started, died, health,
+//! destroyed...), in Docker's message shape, until the client goes or `until` passes. What
+//! the service itself does is told at once through its bus, so a container that lives less
+//! than one look (`run --rm true`) is not missed; the rest (the command line's doing, restarts
+//! by a shim, health) is seen by looking at the containers every 100 ms. berth keeps no
+//! history of events: a `since` in the past starts from now.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use berth_engine::container::remove;
+use berth_engine::container::store::Container;
+
+use super::Service;
+use super::http::{ApiError, Call, Reply, streamed};
+use crate::commands::compose::events::{Seen, changes, engine_event, wanted};
+use crate::commands::filter::KeyFilters;
+
+/// How many of its own events the service keeps for the streams still to read them.
+const KEPT: usize = 1024;
+
+/// The service's own events, numbered.
+#[derive(Default)]
+pub struct Bus {
+    events: Mutex<(u64, VecDeque<(u64, Container, String)>)>,
+    posted: Condvar,
+}
+
+impl Bus {
+    /// Tells the streams that `action` happened to `c`.
+    pub fn post(&self, c: &Container, action: &str) {
+        let mut guard = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, list) = &mut *guard;
+        // A container goes once, whoever says so first (its `--rm` shim, or a removal).
+        if action == "destroy" && list.iter().any(|(_, seen, a)| a == "destroy" && seen.config.id == c.config.id) {
+            return;
+        }
+        *next += 1;
+        list.push_back((*next, c.clone(), action.to_string()));
+        while list.len() > KEPT {
+            list.pop_front();
+        }
+        self.posted.notify_all();
+    }
+
+    /// The last event's number.
+    fn last(&self) -> u64 {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// The events after `after`, waiting up to `limit` for one.
+    fn after(&self, after: u64, limit: Duration) -> Vec<(u64, Container, String)> {
+        let guard = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) =
+            self.posted.wait_timeout_while(guard, limit, |(next, _)| *next <= after).unwrap_or_else(|e| e.into_inner());
+        guard.1.iter().filter(|(n, _, _)| *n > after).cloned().collect()
+    }
+}
+
+pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
+    let filters = KeyFilters::parse(&call.filters()?, &["container", "event", "image", "label", "type"])
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let until = call.query("until").filter(|u| !u.is_empty()).map(super::streams::docker_time).transpose()?;
+    let store = crate::engine::store()?;
+    let read = move || -> BTreeMap<String, Seen> {
+        store
+            .list_containers()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut c| {
+                c.state = remove::current_state(&store, &c);
+                (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c))
+            })
+            .collect()
+    };
+    let service = service.clone();
+    Ok(streamed("application/json", move |tx| {
+        let mut seen = read();
+        let mut read_up_to = service.events.last();
+        let mut merged = Merge::default();
+        let mut held: Vec<(Container, String)> = Vec::new();
+        while until.as_deref().is_none_or(|u| berth_engine::time::now_nanos().as_str() < u) && !tx.closed() {
+            let mut out = Vec::new();
+            for (n, c, action) in service.events.after(read_up_to, Duration::from_millis(100)) {
+                read_up_to = n;
+                merged.told(&c, &action);
+                out.push((c, action));
+            }
+            // The last look's changes, now that the bus has told what it knew of them.
+            for (c, action) in held.drain(..) {
+                if merged.new_to_stream(&c, &action, service.exits.pending(&c.config.id)) {
+                    out.push((c, action));
+                }
+            }
+            for (c, action) in out {
+                if wanted(&filters, &c, &action) && !tx.json(&engine_event(&c, &action)) {
+                    return;
+                }
+            }
+            let now = read();
+            held = changes(&seen, &now).into_iter().map(|(c, a)| (c.clone(), a)).collect();
+            seen = now;
+        }
+    }))
+}
+
+/// Which of the looks' changes a stream still has to tell, given what the bus told it.
+#[derive(Default)]
+struct Merge {
+    /// Containers the bus has told of: their lifecycle is the bus's to tell.
+    known: HashSet<String>,
+    /// What the bus told, each kept until the look that sees it too.
+    said: HashSet<(String, String)>,
+}
+
+impl Merge {
+    fn told(&mut self, c: &Container, action: &str) {
+        self.known.insert(c.config.id.clone());
+        self.said.insert((c.config.id.clone(), action.to_string()));
+    }
+
+    /// `pending`: a watcher of the service will tell this container's exit.
+    fn new_to_stream(&mut self, c: &Container, action: &str, pending: bool) -> bool {
+        let id = &c.config.id;
+        if self.said.remove(&(id.clone(), action.to_string())) {
+            return false;
+        }
+        if !self.known.contains(id) {
+            return true;
+        }
+        match action {
+            "create" | "start" => false,
+            "die" | "destroy" => !pending,
+            _ => true,
+        }
+    }
+}
