@@ -20,10 +20,14 @@ use crate::commands::filter::KeyFilters;
 /// How many of its own events the service keeps for the streams still to read them.
 const KEPT: usize = 1024;
 
+/// One of the service's own events: its number, the container and the action.
+type Posted = (u64, Container, String);
+
 /// The service's own events, numbered.
 #[derive(Default)]
 pub struct Bus {
-    events: Mutex<(u64, VecDeque<(u64, Container, String)>)>,
+    /// The last number given, and the events kept.
+    events: Mutex<(u64, VecDeque<Posted>)>,
     posted: Condvar,
 }
 
@@ -50,7 +54,7 @@ impl Bus {
     }
 
     /// The events after `after`, waiting up to `limit` for one.
-    fn after(&self, after: u64, limit: Duration) -> Vec<(u64, Container, String)> {
+    fn after(&self, after: u64, limit: Duration) -> Vec<Posted> {
         let guard = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let (guard, _) =
             self.posted.wait_timeout_while(guard, limit, |(next, _)| *next <= after).unwrap_or_else(|e| e.into_inner());
