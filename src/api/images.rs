@@ -1,16 +1,16 @@
 //! The image endpoints: list, inspect, pull (`POST /images/create`, with Docker's JSON
 //! progress stream), tag, remove.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use berth_engine::image::manifest::Platform;
-use berth_engine::image::pull::{self, Progress};
+use berth_engine::image::pull;
 use berth_engine::reference::ImageRef;
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::http::{ApiError, Call, Reply, Sender, streamed};
+use super::http::{ApiError, Call, Reply, streamed};
 use crate::commands::filter::KeyFilters;
 use crate::commands::images::{image_matches, inspect_object};
 use crate::{engine, output};
@@ -136,17 +136,10 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);
         tx.json(&json!({"status": format!("Pulling from {}", reference.repository), "id": reference.tag.clone().unwrap_or_else(|| "latest".into())}));
-        let progress = Arc::new(JsonProgress { tx: tx.clone(), totals: Mutex::new(HashMap::new()) });
+        let progress = super::transfer::json_progress(tx.clone());
         let pulled = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
-            rt.block_on(pull::pull(&store, &config, &reference, &platform, progress)).map_err(|e| {
-                let mut message = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    message = format!("{message}: {c}");
-                    cause = c.source();
-                }
-                message
-            })
+            rt.block_on(pull::pull(&store, &config, &reference, &platform, progress))
+                .map_err(|e| super::http::chain(&e))
         });
         match pulled {
             Ok(p) => {
@@ -159,43 +152,6 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
             }
         }
     }))
-}
-
-/// A pull's or a push's progress as Docker's JSON messages to `tx`.
-pub fn json_progress(tx: Arc<Sender>) -> Arc<dyn Progress> {
-    Arc::new(JsonProgress { tx, totals: Mutex::new(HashMap::new()) })
-}
-
-/// Progress as Docker's JSON messages, one per status and one per megabyte or so.
-struct JsonProgress {
-    tx: Arc<Sender>,
-    totals: Mutex<HashMap<String, (u64, u64, u64)>>,
-}
-
-impl Progress for JsonProgress {
-    fn status(&self, id: &str, status: &str) {
-        self.tx.offer(&json!({"status": status, "id": short(id)}));
-    }
-
-    fn start(&self, id: &str, total: u64) {
-        self.totals.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), (0, total, 0));
-    }
-
-    fn advance(&self, id: &str, bytes: u64) {
-        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
-        let (current, total, shown) = totals.entry(id.to_string()).or_insert((0, 0, 0));
-        *current += bytes;
-        if *current - *shown >= 1 << 20 || *current == *total {
-            *shown = *current;
-            self.tx.offer(&json!({"status": "Downloading", "progressDetail": {"current": *current, "total": *total}, "id": short(id)}));
-        }
-    }
-}
-
-/// A layer as Docker's progress names it: the first twelve hex digits of its digest.
-fn short(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    hex.get(..12).unwrap_or(hex)
 }
 
 /// `GET /images/{name}/history`: the steps that made the image, newest first.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::{ApiError, Call, Reply};
-use crate::commands::filter::{self, KeyFilters};
+use crate::commands::filter::KeyFilters;
 use crate::engine;
 
 fn parse_filters(call: &Call, keys: &[&str]) -> Result<KeyFilters, ApiError> {
@@ -204,21 +204,12 @@ fn volume_object(store: &berth_engine::store::Store, v: &berth_engine::volume::V
 
 pub fn volumes(call: &Call) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let filters = parse_filters(call, &["dangling", "driver", "label", "label!", "name"])?;
+    let filters = parse_filters(call, crate::commands::volume::FILTER_KEYS)?;
     let containers = store.list_containers().map_err(anyhow::Error::from)?;
-    let used = |name: &str| containers.iter().any(|c| volume::mounts(&c.config, name));
     let all = volume::volumes(&store).list().map_err(anyhow::Error::from)?;
     let shown: Vec<Value> = all
         .iter()
-        .filter(|v| {
-            filters.matches(|key, value| match key {
-                "dangling" => filter::truth(value) != used(&v.name),
-                "driver" => v.driver == value,
-                "label" => filter::label(&v.labels, value),
-                "name" => v.name.contains(value),
-                _ => false,
-            })
-        })
+        .filter(|v| filters.matches(|key, value| crate::commands::volume::matches(key, value, v, &containers)))
         .map(|v| volume_object(&store, v))
         .collect();
     Ok(Reply::Json(StatusCode::OK, json!({"Volumes": shown, "Warnings": []})))

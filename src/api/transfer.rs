@@ -1,12 +1,14 @@
 //! What moves files and images through the API: a container's archive (`docker cp` both
 //! ways), image archives (`save`, `load`) and pushes.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use berth_engine::container::{copy, copy_stream};
+use berth_engine::image::pull::Progress;
 use berth_engine::image::{archive, push as pusher};
 use berth_engine::reference::ImageRef;
 use berth_engine::registry::auth::Credentials;
@@ -223,7 +225,7 @@ pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);
         tx.json(&json!({"status": format!("The push refers to repository [{}]", target.name())}));
-        let progress = super::images::json_progress(tx.clone());
+        let progress = json_progress(tx.clone());
         let pushed = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
             rt.block_on(pusher::push(&store, &config, &record, &target, progress)).map_err(|e| super::http::chain(&e))
         });
@@ -238,4 +240,41 @@ pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
             }
         }
     }))
+}
+
+/// A pull's or a push's progress as Docker's JSON messages to `tx`.
+pub fn json_progress(tx: Arc<Sender>) -> Arc<dyn Progress> {
+    Arc::new(JsonProgress { tx, totals: Mutex::new(HashMap::new()) })
+}
+
+/// Progress as Docker's JSON messages, one per status and one per megabyte or so.
+struct JsonProgress {
+    tx: Arc<Sender>,
+    totals: Mutex<HashMap<String, (u64, u64, u64)>>,
+}
+
+impl Progress for JsonProgress {
+    fn status(&self, id: &str, status: &str) {
+        self.tx.offer(&json!({"status": status, "id": short(id)}));
+    }
+
+    fn start(&self, id: &str, total: u64) {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), (0, total, 0));
+    }
+
+    fn advance(&self, id: &str, bytes: u64) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let (current, total, shown) = totals.entry(id.to_string()).or_insert((0, 0, 0));
+        *current += bytes;
+        if *current - *shown >= 1 << 20 || *current == *total {
+            *shown = *current;
+            self.tx.offer(&json!({"status": "Downloading", "progressDetail": {"current": *current, "total": *total}, "id": short(id)}));
+        }
+    }
+}
+
+/// A layer as Docker's progress names it: the first twelve hex digits of its digest.
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
 }

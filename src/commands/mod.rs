@@ -19,7 +19,7 @@ pub(crate) mod ps;
 mod scope;
 mod stats;
 mod system;
-mod volume;
+pub(crate) mod volume;
 mod watch;
 
 use std::process::ExitCode;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use berth_engine::container::store::Container;
 use berth_engine::volume;
 
 use crate::cli::{RunArgs, VolumeCommand};
@@ -27,19 +28,10 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
     let vs = volume::volumes(&store);
     match command {
         VolumeCommand::Ls { quiet, filter, format } => {
-            let filters = KeyFilters::parse(&filter, &["dangling", "driver", "label", "label!", "name"])?;
+            let filters = KeyFilters::parse(&filter, FILTER_KEYS)?;
             let mut all = vs.list()?;
             let containers = store.list_containers()?;
-            let used = |name: &str| containers.iter().any(|c| volume::mounts(&c.config, name));
-            all.retain(|v| {
-                filters.matches(|key, value| match key {
-                    "dangling" => filter::truth(value) != used(&v.name),
-                    "driver" => v.driver == value,
-                    "label" => filter::label(&v.labels, value),
-                    "name" => v.name.contains(value),
-                    _ => false,
-                })
-            });
+            all.retain(|v| filters.matches(|key, value| matches(key, value, v, &containers)));
             if quiet {
                 all.iter().for_each(|v| println!("{}", v.name));
                 return Ok(ExitCode::SUCCESS);
@@ -97,7 +89,20 @@ pub fn run(command: VolumeCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes unused volumes: anonymous ones, or all of them with `all` (as Docker 23+).
+/// What `volume ls --filter` takes.
+pub(crate) const FILTER_KEYS: &[&str] = &["dangling", "driver", "label", "label!", "name"];
+
+/// One `volume ls --filter`.
+pub(crate) fn matches(key: &str, value: &str, v: &volume::Volume, containers: &[Container]) -> bool {
+    match key {
+        "dangling" => filter::truth(value) != containers.iter().any(|c| volume::mounts(&c.config, &v.name)),
+        "driver" => v.driver == value,
+        "label" => filter::label(&v.labels, value),
+        "name" => v.name.contains(value),
+        _ => false,
+    }
+}
+
 /// The mounts of `run -v` and `--mount`; relative host paths resolve against the current
 /// directory.
 pub fn mounts_for_run(args: &RunArgs) -> anyhow::Result<Vec<berth_engine::volume::Mount>> {

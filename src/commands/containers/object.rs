@@ -151,14 +151,6 @@ pub(crate) fn list_row(c: &Container) -> Value {
                 "PrivatePort": b.container_port, "PublicPort": b.host_port, "Type": b.protocol.to_string()})
         })
         .collect();
-    let state = match c.state.status {
-        Status::Created => "created",
-        Status::Running => "running",
-        Status::Paused => "paused",
-        Status::Restarting => "restarting",
-        Status::Exited => "exited",
-        Status::Dead => "dead",
-    };
     json!({
         "Id": c.config.id,
         "Names": [format!("/{}", c.config.name)],
@@ -168,7 +160,7 @@ pub(crate) fn list_row(c: &Container) -> Value {
         "Created": created,
         "Ports": ports,
         "Labels": c.config.labels,
-        "State": state,
+        "State": c.state.status.to_string(),
         "Status": crate::commands::ps::status_text(c),
         "HostConfig": {"NetworkMode": network_mode(c)},
         "NetworkSettings": {"Networks": c.config.network.endpoints.iter().map(|e| (e.network.clone(), json!({
