@@ -166,6 +166,9 @@ pub async fn exec_start(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad(format!("invalid exec start request: {e}")))?
     };
+    if !start.detach {
+        super::http::require_upgrade(req.headers())?;
+    }
     let (mut cmd, tty, size) = with_instances(|all| {
         let i = all.get_mut(id).ok_or_else(|| no_such(id))?;
         if i.running || i.exit_code.is_some() {

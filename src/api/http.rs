@@ -358,6 +358,15 @@ pub fn with_server_headers(builder: hyper::http::response::Builder) -> hyper::ht
 pub const RAW: &str = "application/vnd.docker.raw-stream";
 pub const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 
+/// A request that takes the connection over must ask for it (`Connection: Upgrade`,
+/// `Upgrade: tcp`), as Docker's clients do; hyper cannot take over a connection otherwise.
+pub fn require_upgrade(headers: &hyper::HeaderMap) -> Result<(), ApiError> {
+    if headers.contains_key(hyper::header::UPGRADE) {
+        return Ok(());
+    }
+    Err(ApiError::bad("this request takes the connection over: send Connection: Upgrade and Upgrade: tcp"))
+}
+
 /// The 101 answer that hands the connection to the stream.
 pub fn upgraded_response(kind: &str) -> Response<Body> {
     with_server_headers(Response::builder().status(StatusCode::SWITCHING_PROTOCOLS))

@@ -69,10 +69,16 @@ pub async fn attach(
     id: &str,
     query: &super::http::Query,
 ) -> Result<Response<Body>, ApiError> {
+    super::http::require_upgrade(req.headers())?;
     let flag = |k: &str| query.flag(k);
     let wants = Streams { input: flag("stdin"), output: flag("stdout") || flag("stderr") };
     let store = engine::store()?;
     let mut c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let only = match (flag("stdout"), flag("stderr")) {
+        (true, false) if !c.config.tty => Some(attach::STDOUT),
+        (false, true) if !c.config.tty => Some(attach::STDERR),
+        _ => None,
+    };
     c.state = remove::current_state(&store, &c);
     let dir = store.container_dir(&c.config.id);
     let source = if remove::is_live(&c) {
@@ -92,7 +98,7 @@ pub async fn attach(
             },
         };
         match upgrade.await {
-            Ok(upgraded) => relay(upgraded, conn).await,
+            Ok(upgraded) => relay(upgraded, conn, only).await,
             Err(e) => tracing::debug!("attach: the client did not take the connection over: {e}"),
         }
     });
@@ -106,8 +112,10 @@ enum Source {
 
 /// Copies the client's bytes to the container's input (its end closes the input) and the
 /// container's output to the client, until the output ends.
-pub async fn relay(upgraded: hyper::upgrade::Upgraded, conn: UnixStream) {
-    use tokio::io::AsyncWriteExt;
+/// `only`: the one stream the client asked for (without a terminal the shim sends both, in
+/// frames; the other's frames are dropped here).
+pub async fn relay(upgraded: hyper::upgrade::Upgraded, conn: UnixStream, only: Option<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let conn = match conn.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(conn)) {
         Ok(c) => c,
         Err(e) => return tracing::warn!("attach: {e}"),
@@ -119,7 +127,28 @@ pub async fn relay(upgraded: hyper::upgrade::Upgraded, conn: UnixStream) {
         let _ = tokio::io::copy(&mut client_in, &mut to_container).await;
         let _ = to_container.shutdown().await;
     });
-    let _ = tokio::io::copy(&mut from_container, &mut client_out).await;
+    match only {
+        None => {
+            let _ = tokio::io::copy(&mut from_container, &mut client_out).await;
+        }
+        Some(kept) => {
+            let (mut demux, mut buf) = (attach::Demux::default(), vec![0u8; 32 << 10]);
+            while let Ok(n) = from_container.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut out = Vec::new();
+                demux.push(&buf[..n], |stream, data| {
+                    if stream == kept {
+                        attach::frame(stream, data, &mut out);
+                    }
+                });
+                if client_out.write_all(&out).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
     let _ = client_out.shutdown().await;
     input.abort();
 }

@@ -117,6 +117,9 @@ fn the_docker_cli_runs_and_manages_containers() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", "err\n"));
     assert_eq!(api.docker_ok(&["ps", "-aq"]), "", "--rm removed it");
+    // Attached to one stream, the client gets that one alone.
+    let out = api.docker(&["run", "--rm", "-a", "stdout", IMAGE, "sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", ""));
 
     let id = api.docker_ok(&[
         "run",
@@ -257,7 +260,7 @@ fn the_docker_cli_pulls_and_manages_images_networks_and_volumes() {
 fn bad_requests_get_dockers_errors_and_the_service_keeps_serving() {
     let state = state_with_busybox();
     let api = Service::start(&state);
-    let cases: [(&str, &str, &[u8], u16, &str); 7] = [
+    let cases: [(&str, &str, &[u8], u16, &str); 8] = [
         ("POST", "/v1.41/containers/create", b"{not json", 400, "invalid JSON"),
         (
             "POST",
@@ -277,6 +280,7 @@ fn bad_requests_get_dockers_errors_and_the_service_keeps_serving() {
         ("GET", "/v1.41/containers/nope/json", b"", 404, "No such container: nope"),
         ("GET", "/v1.99/info", b"", 400, "Maximum supported API version is 1.47"),
         ("GET", "/v1.41/nowhere", b"", 404, "page not found"),
+        ("POST", "/v1.41/containers/any/attach?stream=1", b"", 400, "takes the connection over"),
     ];
     for (method, path, body, status, message) in cases {
         let (got, text) = api.request(method, path, body);

@@ -63,9 +63,17 @@ pub fn stop(store: &Store, c: &Container, timeout: u64) -> Result<Option<i32>, R
     Ok(control::exit_code(&reply))
 }
 
-/// Sends `signal` to the container's process.
+/// Sends `signal` to the container's process. SIGKILL, which nothing can catch, is waited
+/// for, as Docker waits: when this returns the container has stopped and its shim is gone, so
+/// a `start` right after starts it again.
 pub fn kill(store: &Store, c: &Container, signal: i32) -> Result<(), RemoveError> {
-    ask(store, c, Request::Kill(signal), Duration::from_secs(10)).map(drop)
+    ask(store, c, Request::Kill(signal), Duration::from_secs(10))?;
+    if signal == nix::sys::signal::Signal::SIGKILL as i32 {
+        // The shim answers a waiter when the container exits, or ends (closing the socket).
+        let _ = control::send(&store.container_dir(&c.config.id), &Request::Wait, Some(Duration::from_secs(10)));
+        wait_for_shim_exit(c, Duration::from_secs(5));
+    }
+    Ok(())
 }
 
 /// Pauses or resumes the container's processes.
