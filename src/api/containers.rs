@@ -94,7 +94,11 @@ fn watch_exit(service: &Arc<Service>, c: &Container, mut started: launch::Starte
     let watcher = std::thread::Builder::new().name("exit".into()).stack_size(64 << 10).spawn(move || {
         let code = launch::wait_exit(&mut started);
         berth_engine::process::reap_detached();
-        watching.events.post(&c, "die");
+        // A shim that restarts its container ends only at the last exit: the looks at the
+        // containers tell its exits as they come.
+        if c.config.restart == berth_engine::container::RestartPolicy::No {
+            watching.events.post(&c, "die");
+        }
         let store = engine::store();
         if c.config.auto_remove && store.is_ok_and(|s| s.load_container(&c.config.id).is_err()) {
             watching.events.post(&c, "destroy");

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use berth_engine::container::remove;
+use berth_engine::container::RestartPolicy;
 use berth_engine::container::store::Container;
 
 use super::Service;
@@ -17,8 +17,9 @@ use super::http::{ApiError, Call, Reply, streamed};
 use crate::commands::compose::events::{Seen, changes, engine_event, wanted};
 use crate::commands::filter::KeyFilters;
 
-/// How many of its own events the service keeps for the streams still to read them.
-const KEPT: usize = 1024;
+/// How many of its own events the service keeps for the streams still to read them (each
+/// stream reads them every 100 ms at most).
+const KEPT: usize = 256;
 
 /// One of the service's own events: its number, the container and the action.
 type Posted = (u64, Container, String);
@@ -67,15 +68,14 @@ pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, A
         .map_err(|e| ApiError::bad(e.to_string()))?;
     let until = call.query("until").filter(|u| !u.is_empty()).map(super::streams::docker_time).transpose()?;
     let store = crate::engine::store()?;
+    // The records, which the shims keep: asking every shim ten times a second would cost more
+    // than it tells.
     let read = move || -> BTreeMap<String, Seen> {
         store
             .list_containers()
             .unwrap_or_default()
             .into_iter()
-            .map(|mut c| {
-                c.state = remove::current_state(&store, &c);
-                (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c))
-            })
+            .map(|c| (c.config.id.clone(), (c.state.status, c.state.health.as_ref().map(|h| h.status), c)))
             .collect()
     };
     let service = service.clone();
@@ -112,7 +112,7 @@ pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, A
 /// Which of the looks' changes a stream still has to tell, given what the bus told it.
 #[derive(Default)]
 struct Merge {
-    /// Containers the bus has told of: their lifecycle is the bus's to tell.
+    /// Containers the bus has told of.
     known: HashSet<String>,
     /// What the bus told, each kept until the look that sees it too.
     said: HashSet<(String, String)>,
@@ -124,19 +124,72 @@ impl Merge {
         self.said.insert((c.config.id.clone(), action.to_string()));
     }
 
-    /// `pending`: a watcher of the service will tell this container's exit.
+    /// `pending`: a watcher of the service will tell this container's exit (and, for a
+    /// `--rm` one, its removal); it does for containers without a restart policy, whose
+    /// shims end with them. A shim that restarts its container is the looks' to tell.
     fn new_to_stream(&mut self, c: &Container, action: &str, pending: bool) -> bool {
         let id = &c.config.id;
         if self.said.remove(&(id.clone(), action.to_string())) {
             return false;
         }
-        if !self.known.contains(id) {
-            return true;
+        let watched = pending && self.known.contains(id) && c.config.restart == RestartPolicy::No;
+        !(watched && matches!(action, "die" | "destroy"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str) -> Container {
+        let config = berth_engine::container::ContainerConfig { id: id.into(), name: id.into(), ..Default::default() };
+        Container {
+            config,
+            state: Default::default(),
+            dir: berth_engine::container::dir::ContainerDir::new("/nonexistent".into()),
         }
-        match action {
-            "create" | "start" => false,
-            "die" | "destroy" => !pending,
-            _ => true,
+    }
+
+    #[test]
+    fn what_the_bus_told_is_not_told_again_by_the_looks() {
+        let (mine, theirs) = (container("mine"), container("theirs"));
+        let mut m = Merge::default();
+        for action in ["create", "start"] {
+            m.told(&mine, action);
         }
+        // The look sees the same create and start: already told, once each.
+        assert!(!m.new_to_stream(&mine, "create", false));
+        assert!(!m.new_to_stream(&mine, "start", false));
+        // A start the bus did not tell (a shim's restart) and health are the looks' to tell.
+        assert!(m.new_to_stream(&mine, "start", false));
+        assert!(m.new_to_stream(&mine, "health_status: healthy", false));
+        // The exit is the watcher's while one waits for it; after, a removal by the command
+        // line is the looks' to tell.
+        assert!(!m.new_to_stream(&mine, "die", true));
+        assert!(m.new_to_stream(&mine, "destroy", false));
+        // A container with a restart policy: its shim's restarts and exits are the looks'.
+        let mut always = container("always");
+        always.config.restart = RestartPolicy::Always;
+        m.told(&always, "start");
+        assert!(m.new_to_stream(&always, "die", true));
+        // A container the bus never told of is the looks' alone.
+        for action in ["create", "start", "die", "destroy"] {
+            assert!(m.new_to_stream(&theirs, action, true), "{action}");
+        }
+    }
+
+    #[test]
+    fn the_bus_keeps_the_last_events_and_tells_a_destroy_once() {
+        let bus = Bus::default();
+        let c = container("c");
+        for _ in 0..(KEPT + 10) {
+            bus.post(&c, "start");
+        }
+        bus.post(&c, "destroy");
+        bus.post(&c, "destroy");
+        let all = bus.after(0, Duration::ZERO);
+        assert_eq!(all.len(), KEPT);
+        assert_eq!(all.iter().filter(|(_, _, a)| a == "destroy").count(), 1);
+        assert_eq!(bus.after(bus.last(), Duration::from_millis(1)).len(), 0);
     }
 }

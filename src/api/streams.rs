@@ -186,6 +186,11 @@ impl Exits {
         let mut book = self.book();
         book.running.remove(id);
         if let Some(code) = code {
+            // A long-lived service forgets the exits nobody can still wait for.
+            if book.codes.len() >= 4096 {
+                let ExitBook { codes, running } = &mut *book;
+                codes.retain(|id, _| running.contains(id));
+            }
             let entry = book.codes.entry(id.to_string()).or_insert((0, 0));
             *entry = (entry.0 + 1, code);
         }

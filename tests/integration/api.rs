@@ -399,6 +399,23 @@ fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
         .expect("docker events");
     std::thread::sleep(Duration::from_millis(300));
     api.docker_ok(&["run", "--rm", "--name", "quick", "-l", "watch=1", IMAGE, "true"]);
+    let flap = [
+        "run",
+        "-d",
+        "--name",
+        "flap",
+        "-l",
+        "watch=1",
+        "--restart",
+        "on-failure:1",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 0.3; exit 1",
+    ];
+    api.docker_ok(&flap);
+    let done = ["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flap"];
+    wait_for("flap's last exit", || api.docker_ok(&done).trim() == "exited 1");
     api.docker_ok(&["run", "-d", "--name", "watched", "-l", "watch=1", IMAGE, "sleep", "600"]);
     std::thread::sleep(Duration::from_millis(300));
     api.docker_ok(&["rm", "-f", "watched"]);
@@ -413,6 +430,10 @@ fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
         let actions: Vec<&str> = seen.lines().filter_map(|l| l.strip_suffix(&format!(" {name}"))).collect();
         assert_eq!(actions, ["create", "start", "die", "destroy"], "{name}: {seen}");
     }
+    // A restart by policy is told as Docker tells it: the exit, then the start again.
+    let actions: Vec<&str> = seen.lines().filter_map(|l| l.strip_suffix(" flap")).collect();
+    assert_eq!(actions, ["create", "start", "die", "start", "die"], "{seen}");
+    api.docker_ok(&["rm", "flap"]);
 
     // An image out and back, and pushed to a registry.
     let archive = at("image.tar");

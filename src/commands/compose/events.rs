@@ -101,8 +101,10 @@ pub(crate) fn changes<'a>(
                 Status::Running if was == Some(Status::Paused) => Some("unpause"),
                 Status::Running => Some("start"),
                 Status::Paused => Some("pause"),
-                Status::Restarting => Some("restart"),
-                Status::Exited | Status::Dead if before.is_some() => Some("die"),
+                // Its shim restarts it after a back-off: the exit is what happened, as Docker
+                // tells a restart by policy (die, then start).
+                Status::Restarting if before.is_some() => Some("die"),
+                Status::Exited | Status::Dead if before.is_some() && was != Some(Status::Restarting) => Some("die"),
                 _ => None,
             };
             out.extend(action.map(|a| (c, a.to_string())));
