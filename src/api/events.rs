@@ -2,8 +2,8 @@
 //! destroyed...), in Docker's message shape, until the client goes or `until` passes. What
 //! the service itself does is told at once through its bus, so a container that lives less
 //! than one look (`run --rm true`) is not missed; the rest (the command line's doing, restarts
-//! by a shim, health) is seen by looking at the containers every 100 ms. berth keeps no
-//! history of events: a `since` in the past starts from now.
+//! by a shim, health) is seen by looking at the containers every 100 ms. `since` replays the
+//! service's own events it still keeps (the last 256); the looks' are told only as they come.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Condvar, Mutex};
@@ -14,7 +14,7 @@ use berth_engine::container::store::Container;
 
 use super::Service;
 use super::http::{ApiError, Call, Reply, streamed};
-use crate::commands::compose::events::{Seen, changes, engine_event, wanted};
+use crate::commands::compose::events::{Seen, changes, engine_event, engine_event_at, now_nanos, wanted};
 use crate::commands::filter::KeyFilters;
 
 /// How many of its own events the service keeps for the streams still to read them (each
@@ -24,11 +24,15 @@ const KEPT: usize = 256;
 /// One of the service's own events: its number, the container and the action.
 type Posted = (u64, Container, String);
 
+/// When each kept event happened (nanoseconds since the epoch), by number.
+type Times = VecDeque<(u64, u128)>;
+
 /// The service's own events, numbered.
 #[derive(Default)]
 pub struct Bus {
     /// The last number given, and the events kept.
     events: Mutex<(u64, VecDeque<Posted>)>,
+    times: Mutex<Times>,
     posted: Condvar,
 }
 
@@ -43,10 +47,20 @@ impl Bus {
         }
         *next += 1;
         list.push_back((*next, c.clone(), action.to_string()));
+        let mut times = self.times.lock().unwrap_or_else(|e| e.into_inner());
+        times.push_back((*next, now_nanos()));
         while list.len() > KEPT {
             list.pop_front();
+            times.pop_front();
         }
         self.posted.notify_all();
+    }
+
+    /// The kept events that happened at or after `since` (nanoseconds), with their times.
+    fn since(&self, since: u128) -> Vec<(Posted, u128)> {
+        let list = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let times = self.times.lock().unwrap_or_else(|e| e.into_inner());
+        list.1.iter().zip(times.iter()).filter(|(_, (_, t))| *t >= since).map(|(p, (_, t))| (p.clone(), *t)).collect()
     }
 
     /// The last event's number.
@@ -67,6 +81,7 @@ pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, A
     let filters = KeyFilters::parse(&call.filters()?, &["container", "event", "image", "label", "type"])
         .map_err(|e| ApiError::bad(e.to_string()))?;
     let until = call.query("until").filter(|u| !u.is_empty()).map(super::streams::docker_time).transpose()?;
+    let since = call.query("since").filter(|s| !s.is_empty()).map(nanos_of).transpose()?;
     let store = crate::engine::store()?;
     // The records, which the shims keep: asking every shim ten times a second would cost more
     // than it tells.
@@ -83,6 +98,18 @@ pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, A
         let mut seen = read();
         let mut read_up_to = service.events.last();
         let mut merged = Merge::default();
+        // What the service did since `since` (and before `until`), as it happened.
+        let until_nanos = until.as_deref().and_then(|u| nanos_of(u).ok());
+        for ((n, c, action), at) in since.map(|s| service.events.since(s)).unwrap_or_default() {
+            read_up_to = read_up_to.max(n);
+            merged.told(&c, &action);
+            if until_nanos.is_some_and(|u| at > u) {
+                continue;
+            }
+            if wanted(&filters, &c, &action) && !tx.json(&engine_event_at(&c, &action, at)) {
+                return;
+            }
+        }
         let mut held: Vec<(Container, String)> = Vec::new();
         while until.as_deref().is_none_or(|u| berth_engine::time::now_nanos().as_str() < u) && !tx.closed() {
             let mut out = Vec::new();
@@ -107,6 +134,16 @@ pub fn events(service: &std::sync::Arc<Service>, call: &Call) -> Result<Reply, A
             seen = now;
         }
     }))
+}
+
+/// A time as Docker's clients send it (Unix seconds with a fraction, RFC 3339, a duration
+/// back), in nanoseconds since the epoch.
+fn nanos_of(value: &str) -> Result<u128, ApiError> {
+    let text = super::streams::docker_time(value)?;
+    let secs = crate::output::parse_rfc3339(&text).ok_or_else(|| ApiError::bad(format!("invalid time {value:?}")))?;
+    let frac: String = text.split_once('.').map(|(_, f)| f.trim_end_matches('Z').to_string()).unwrap_or_default();
+    let nanos: u128 = format!("{frac:0<9}").get(..9).and_then(|f| f.parse().ok()).unwrap_or(0);
+    Ok(secs.max(0) as u128 * 1_000_000_000 + nanos)
 }
 
 /// Which of the looks' changes a stream still has to tell, given what the bus told it.

@@ -434,6 +434,20 @@ fn the_docker_cli_copies_saves_loads_pushes_and_watches() {
     let actions: Vec<&str> = seen.lines().filter_map(|l| l.strip_suffix(" flap")).collect();
     assert_eq!(actions, ["create", "start", "die", "start", "die"], "{seen}");
     api.docker_ok(&["rm", "flap"]);
+    // What the service did can be asked for afterwards, up to a time that has passed.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs().to_string();
+    let past = api.docker_ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        &now,
+        "--filter",
+        "container=quick",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(past.lines().collect::<Vec<_>>(), ["create", "start", "die", "destroy"], "{past}");
 
     // An image out and back, and pushed to a registry.
     let archive = at("image.tar");

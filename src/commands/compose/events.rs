@@ -128,7 +128,16 @@ pub(crate) fn changes<'a>(
 /// An event as Docker's engine describes it (`docker events --format` templates read these
 /// fields: `{{.Action}}`, `{{.Actor.Attributes.name}}`...), with the service.
 pub(crate) fn engine_event(c: &Container, action: &str) -> serde_json::Value {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    engine_event_at(c, action, now_nanos())
+}
+
+/// Nanoseconds since the epoch, now.
+pub(crate) fn now_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// [`engine_event`] of something that happened at `nanos` since the epoch.
+pub(crate) fn engine_event_at(c: &Container, action: &str, nanos: u128) -> serde_json::Value {
     let mut attributes: serde_json::Map<String, serde_json::Value> =
         c.config.labels.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     attributes.insert("image".into(), c.config.image.clone().into());
