@@ -108,7 +108,7 @@ pub fn build(call: &Call) -> Result<Reply, ApiError> {
                 }
             }
             Err(e) => {
-                let message = super::http::chain(&e);
+                let message = format!("{:#}", anyhow::Error::new(e));
                 tx.json(&json!({"errorDetail": {"message": message}, "error": message}));
             }
         }

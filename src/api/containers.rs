@@ -19,7 +19,7 @@ use crate::engine;
 
 fn find(id: &str) -> Result<(berth_engine::store::Store, Container), ApiError> {
     let store = engine::store()?;
-    let mut c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let mut c = store.find_container(id)?;
     c.state = remove::current_state(&store, &c);
     Ok((store, c))
 }
@@ -32,7 +32,7 @@ pub fn list(call: &Call) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let filters =
         crate::commands::filter::Filters::parse(&call.filters()?).map_err(|e| ApiError::bad(e.to_string()))?;
-    let every = store.list_containers().map_err(anyhow::Error::from)?;
+    let every = store.list_containers()?;
     let mut shown: Vec<Container> = every
         .iter()
         .filter(|c| call.flag("all") || filters.by_status() || remove::is_live(c))
@@ -62,15 +62,14 @@ pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
         return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
     }
     let waiting = service.pending.take(&c.config.id);
-    let streams = waiting.iter().fold(None, |acc: Option<berth_engine::container::attach::Streams>, w| {
-        let mut s = acc.unwrap_or(w.streams);
-        s.input |= w.streams.input;
-        s.output |= w.streams.output;
-        Some(s)
+    // One connection from the start serves every client waiting: the streams any of them wants.
+    let streams = (!waiting.is_empty()).then(|| berth_engine::container::attach::Streams {
+        input: waiting.iter().any(|w| w.streams.input),
+        output: waiting.iter().any(|w| w.streams.output),
     });
     match launch::launch_attached(&store, &c.config.id, &service.exe, streams) {
         Ok(mut started) => {
-            service.pending.hand_over(waiting, started.attached.take(), &store.container_dir(&c.config.id));
+            super::streams::Pending::hand_over(waiting, started.attached.take(), &store.container_dir(&c.config.id));
             service.events.post(&c, "start");
             watch_exit(service, &c, started);
             no_content()
@@ -80,7 +79,7 @@ pub fn start(service: &Arc<Service>, id: &str) -> Result<Reply, ApiError> {
             format!("cannot start container {}: {message}", c.config.name),
         )),
         Err(LaunchError::AlreadyStarted(_)) => Ok(Reply::Empty(StatusCode::NOT_MODIFIED)),
-        Err(e) => Err(anyhow::Error::from(e).into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -120,7 +119,7 @@ pub fn stop(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError>
     if !remove::is_live(&c) {
         return Ok(Reply::Empty(StatusCode::NOT_MODIFIED));
     }
-    remove::stop(&store, &c, timeout(call, &c)?).map_err(anyhow::Error::from)?;
+    remove::stop(&store, &c, timeout(call, &c)?)?;
     service.events.post(&c, "stop");
     no_content()
 }
@@ -128,10 +127,10 @@ pub fn stop(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError>
 pub fn restart(service: &Arc<Service>, call: &Call, id: &str) -> Result<Reply, ApiError> {
     let (store, c) = find(id)?;
     if remove::is_live(&c) {
-        remove::stop(&store, &c, timeout(call, &c)?).map_err(anyhow::Error::from)?;
+        remove::stop(&store, &c, timeout(call, &c)?)?;
         remove::wait_for_shim_exit(&c, Duration::from_secs(5));
     }
-    let started = launch::launch(&store, &c.config.id, &service.exe).map_err(anyhow::Error::from)?;
+    let started = launch::launch(&store, &c.config.id, &service.exe)?;
     service.events.post(&c, "restart");
     watch_exit(service, &c, started);
     no_content()
@@ -148,14 +147,14 @@ pub fn kill(service: &Service, call: &Call, id: &str) -> Result<Reply, ApiError>
     if !remove::is_live(&c) {
         return Err(ApiError::conflict(format!("Container {} is not running", c.config.id)));
     }
-    remove::kill(&store, &c, signal).map_err(anyhow::Error::from)?;
+    remove::kill(&store, &c, signal)?;
     service.events.post(&c, "kill");
     no_content()
 }
 
 pub fn pause(id: &str, pause: bool) -> Result<Reply, ApiError> {
     let (store, c) = find(id)?;
-    remove::pause(&store, &c, pause).map_err(anyhow::Error::from)?;
+    remove::pause(&store, &c, pause)?;
     no_content()
 }
 
@@ -166,10 +165,7 @@ pub fn rename(call: &Call, id: &str) -> Result<Reply, ApiError> {
     if c.config.name == name {
         return Err(ApiError::conflict(format!("Renaming a container with the same name as its current name: {name}")));
     }
-    store.rename_container(&c.config.id, name).map_err(anyhow::Error::from)?;
-    if !c.config.network.endpoints.is_empty() {
-        berth_engine::network::sync_dns(&store).map_err(anyhow::Error::from)?;
-    }
+    crate::commands::containers::rename_to(&store, &c, name)?;
     no_content()
 }
 
@@ -250,23 +246,16 @@ pub fn update(call: &Call, id: &str) -> Result<Reply, ApiError> {
     let memory = number(body.remove("Memory")).map(|m| m as u64);
     let cpus = number(body.remove("NanoCpus")).map(|n| n as f64 / 1e9);
     let pids_limit = number(body.remove("PidsLimit"));
-    let restart = match body.remove("RestartPolicy") {
-        Some(p) if p["Name"].as_str().is_some_and(|n| !n.is_empty()) => {
-            let name = p["Name"].as_str().unwrap_or("");
-            let text = match p["MaximumRetryCount"].as_u64() {
-                Some(n) if n > 0 && name == "on-failure" => format!("on-failure:{n}"),
-                _ => name.to_string(),
-            };
-            Some(
-                berth_engine::container::RestartPolicy::parse(&text)
-                    .ok_or_else(|| ApiError::bad(format!("invalid restart policy {text:?}")))?,
-            )
-        }
-        _ => None,
+    let restart = match body.remove("RestartPolicy").as_ref().and_then(super::create::restart_policy) {
+        Some(text) => Some(
+            berth_engine::container::RestartPolicy::parse(&text)
+                .ok_or_else(|| ApiError::bad(format!("invalid restart policy {text:?}")))?,
+        ),
+        None => None,
     };
     if let Some((key, _)) = body.iter().find(|(_, v)| !super::create::is_zero(v)) {
         return Err(ApiError::bad(format!("{key} is not supported by berth's update")));
     }
-    update::update(&store, &c, &Update { memory, cpus, pids_limit, restart }).map_err(anyhow::Error::from)?;
+    update::update(&store, &c, &Update { memory, cpus, pids_limit, restart })?;
     Ok(Reply::Json(StatusCode::OK, json!({"Warnings": []})))
 }

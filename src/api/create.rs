@@ -66,11 +66,11 @@ pub fn create(service: &super::Service, call: &Call) -> Result<Reply, ApiError> 
     let console = body.get("HostConfig").and_then(|h| h.get("ConsoleSize")).and_then(console_size);
     let image = translate(body, &mut words)?;
     let store = engine::store()?;
-    let (_, record) = store.find_image(&image).map_err(anyhow::Error::from)?;
+    let (_, record) = store.find_image(&image)?;
     let Flags { run } = Flags::try_parse_from(words.0).map_err(|e| ApiError::bad(e.to_string()))?;
     let mut opts = crate::commands::containers::run::create_options(&store, &run)?;
     opts.host.console_size = console.filter(|_| opts.tty);
-    let config = berth_engine::container::create::create(&store, &image, &record, opts).map_err(anyhow::Error::from)?;
+    let config = berth_engine::container::create::create(&store, &image, &record, opts)?;
     if let Ok(c) = store.load_container(&config.id) {
         service.events.post(&c, "create");
     }
@@ -185,16 +185,10 @@ fn host_config(body: Map<String, Value>, w: &mut Words) -> Result<(), ApiError> 
             }
         }
     }
-    if let Some(Value::Object(policy)) = h.take("RestartPolicy") {
-        match (
-            policy.get("Name").and_then(Value::as_str).unwrap_or(""),
-            policy.get("MaximumRetryCount").and_then(Value::as_u64),
-        ) {
-            ("", _) | ("no", _) => {}
-            ("on-failure", Some(n)) if n > 0 => w.flag("restart", format!("on-failure:{n}")),
-            (name, _) => w.flag("restart", name),
-        }
+    if let Some(policy) = h.take("RestartPolicy").as_ref().and_then(restart_policy).filter(|p| p != "no") {
+        w.flag("restart", policy);
     }
+
     h.boolean("AutoRemove", |on| w.switch("rm", on));
     h.number("Memory", |v| w.flag("memory", v));
     h.number("MemoryReservation", |v| w.flag("memory-reservation", v));
@@ -267,6 +261,16 @@ fn host_config(body: Map<String, Value>, w: &mut Words) -> Result<(), ApiError> 
         w.flag("mount", mount_spec(&m)?);
     }
     h.finish()
+}
+
+/// Docker's `RestartPolicy` object as `--restart`'s word (`on-failure:3`); none when it
+/// names no policy.
+pub fn restart_policy(policy: &Value) -> Option<String> {
+    let name = policy["Name"].as_str().filter(|n| !n.is_empty())?;
+    Some(match policy["MaximumRetryCount"].as_u64() {
+        Some(n) if n > 0 && name == "on-failure" => format!("on-failure:{n}"),
+        _ => name.to_string(),
+    })
 }
 
 /// A `Mounts` entry as `--mount`'s words.

@@ -92,7 +92,7 @@ pub fn exec_create(call: &Call, id: &str) -> Result<Reply, ApiError> {
         return Err(ApiError::bad("DetachKeys is not supported by berth's exec"));
     }
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     if !remove::is_live(&c) {
         return Err(ApiError::conflict(format!("Container {} is not running", c.config.id)));
     }
@@ -155,12 +155,7 @@ pub async fn exec_start(
     mut req: hyper::Request<Incoming>,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    use http_body_util::BodyExt;
-    let body = http_body_util::Limited::new(req.body_mut(), 1 << 20)
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad(format!("cannot read the request body: {e}")))?
-        .to_bytes();
+    let body = super::read_body(req.body_mut()).await?;
     let start: StartConfig = if body.iter().all(u8::is_ascii_whitespace) {
         StartConfig::default()
     } else {

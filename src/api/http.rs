@@ -46,15 +46,16 @@ impl ApiError {
 
 /// The engine's errors under Docker's status codes: unknown objects are 404, objects in the
 /// wrong state or names taken 409, what the user gave wrong 400, the rest 500.
-impl From<anyhow::Error> for ApiError {
-    fn from(err: anyhow::Error) -> ApiError {
+impl<E: Into<anyhow::Error>> From<E> for ApiError {
+    fn from(err: E) -> ApiError {
+        let err: anyhow::Error = err.into();
         use berth_engine::container::remove::RemoveError;
         use berth_engine::container::store::ContainerError;
         use berth_engine::image::ops::ImageError;
         use berth_engine::network::NetworkError;
         use berth_engine::volume::VolumeError;
         use berth_engine::volume::VolumeUseError;
-        let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+        let message = format!("{err:#}");
         for cause in err.chain() {
             let status = if let Some(e) = cause.downcast_ref::<ContainerError>() {
                 match e {
@@ -190,7 +191,7 @@ pub struct Call {
     pub query: Query,
     /// The body, whole (most requests), or empty when it is read as it comes through `upload`.
     pub body: Bytes,
-    pub upload: std::sync::Mutex<Option<Upload>>,
+    pub upload: std::cell::Cell<Option<Upload>>,
     /// The `X-Registry-Auth` header: credentials a client sends for a pull or a push.
     pub registry_auth: Option<String>,
 }
@@ -202,11 +203,7 @@ impl Call {
 
     /// The body as it comes (only for the routes that stream it in).
     pub fn upload(&self) -> Result<Upload, ApiError> {
-        self.upload
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| ApiError::bad("this request has no body"))
+        self.upload.take().ok_or_else(|| ApiError::bad("this request has no body"))
     }
 
     /// A boolean parameter as Docker reads one: `1`, `true` or `True` is true.
@@ -324,17 +321,12 @@ pub fn percent_decode(text: &str) -> String {
 
 /// The response of a reply, with the headers every answer of Docker's carries.
 pub fn respond(reply: Result<Reply, ApiError>) -> Response<Body> {
-    let (extra, reply) = match reply {
-        Ok(Reply::Headed(headers, inner)) => (headers, Ok(*inner)),
-        other => (Vec::new(), other),
-    };
-    let (status, kind, body): (StatusCode, Option<&str>, Body) = match reply {
-        Ok(Reply::Json(status, value)) => (status, Some("application/json"), full(json_bytes(&value))),
-        Ok(Reply::Empty(status)) => (status, None, empty()),
-        Ok(Reply::Bytes(kind, bytes)) => (StatusCode::OK, Some(kind), full(bytes)),
-        Ok(Reply::Stream(kind, rx)) => (StatusCode::OK, Some(kind), stream(rx)),
-        Ok(Reply::Headed(_, inner)) => return respond(Ok(Reply::Headed(extra, inner))),
-        Err(e) => (e.status, Some("application/json"), full(json_bytes(&serde_json::json!({"message": e.message})))),
+    let (status, kind, body, extra) = match reply {
+        Ok(reply) => parts(reply),
+        Err(e) => {
+            let body = full(json_bytes(&serde_json::json!({"message": e.message})));
+            (e.status, Some("application/json"), body, Vec::new())
+        }
     };
     let mut builder = with_server_headers(Response::builder().status(status));
     if let Some(kind) = kind {
@@ -344,6 +336,23 @@ pub fn respond(reply: Result<Reply, ApiError>) -> Response<Body> {
         builder = builder.header(name, value);
     }
     builder.body(body).expect("a valid response")
+}
+
+/// A reply's status, content type, body and headers of its own.
+type Parts = (StatusCode, Option<&'static str>, Body, Vec<(&'static str, String)>);
+
+fn parts(reply: Reply) -> Parts {
+    match reply {
+        Reply::Json(status, value) => (status, Some("application/json"), full(json_bytes(&value)), Vec::new()),
+        Reply::Empty(status) => (status, None, empty(), Vec::new()),
+        Reply::Bytes(kind, bytes) => (StatusCode::OK, Some(kind), full(bytes), Vec::new()),
+        Reply::Stream(kind, rx) => (StatusCode::OK, Some(kind), stream(rx), Vec::new()),
+        Reply::Headed(headers, inner) => {
+            let mut p = parts(*inner);
+            p.3.extend(headers);
+            p
+        }
+    }
 }
 
 pub fn with_server_headers(builder: hyper::http::response::Builder) -> hyper::http::response::Builder {
@@ -375,24 +384,6 @@ pub fn upgraded_response(kind: &str) -> Response<Body> {
         .header("Upgrade", "tcp")
         .body(empty())
         .expect("a valid response")
-}
-
-/// An error and its causes on one line, as the API's messages carry them.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        message = format!("{message}: {c}");
-        cause = c.source();
-    }
-    message
-}
-
-/// A value as one line of JSON text.
-pub fn json_text(value: &Value) -> String {
-    let mut text = value.to_string();
-    text.push('\n');
-    text
 }
 
 /// A value as Docker writes JSON: compact, one line.

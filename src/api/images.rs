@@ -24,8 +24,8 @@ pub fn rows(filters: &[String]) -> Result<Value, ApiError> {
     let store = engine::store()?;
     let filters = KeyFilters::parse(filters, &["dangling", "label", "label!", "reference", "before", "since"])
         .map_err(|e| ApiError::bad(e.to_string()))?;
-    let every = store.image_rows().map_err(anyhow::Error::from)?;
-    let containers = store.list_containers().map_err(anyhow::Error::from)?;
+    let every = store.image_rows()?;
+    let containers = store.list_containers()?;
     // How many images hold each layer: what an image shares with others is freed with them.
     let mut layers_of: BTreeMap<String, &Vec<berth_engine::digest::Digest>> = BTreeMap::new();
     for r in &every {
@@ -66,7 +66,7 @@ pub fn rows(filters: &[String]) -> Result<Value, ApiError> {
 
 pub fn inspect(name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let all = store.images().map_err(anyhow::Error::from)?;
+    let all = store.images()?;
     Ok(Reply::Json(StatusCode::OK, inspect_object(&store, &all, name)?))
 }
 
@@ -77,7 +77,7 @@ pub fn tag(call: &Call, name: &str) -> Result<Reply, ApiError> {
         None => repo.to_string(),
     };
     let target = ImageRef::parse(&target).map_err(|e| ApiError::bad(e.to_string()))?;
-    engine::store()?.tag_image(name, &target).map_err(anyhow::Error::from)?;
+    engine::store()?.tag_image(name, &target)?;
     Ok(Reply::Empty(StatusCode::CREATED))
 }
 
@@ -86,9 +86,9 @@ pub fn tag(call: &Call, name: &str) -> Result<Reply, ApiError> {
 pub fn remove(call: &Call, name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let force = call.flag("force");
-    let (_, record) = store.find_image(name).map_err(anyhow::Error::from)?;
+    let (_, record) = store.find_image(name)?;
     if !force {
-        let containers = store.list_containers().map_err(anyhow::Error::from)?;
+        let containers = store.list_containers()?;
         if let Some(c) = containers.iter().find(|c| c.config.image_id == record.id) {
             return Err(ApiError::conflict(format!(
                 "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
@@ -97,8 +97,8 @@ pub fn remove(call: &Call, name: &str) -> Result<Reply, ApiError> {
             )));
         }
     }
-    let (names, gone) = store.remove_image(name, force).map_err(anyhow::Error::from)?;
-    store.gc().map_err(anyhow::Error::from)?;
+    let (names, gone) = store.remove_image(name, force)?;
+    store.gc()?;
     let mut out: Vec<Value> = names
         .iter()
         .map(|n| json!({"Untagged": ImageRef::parse(n).map(|r| r.familiar()).unwrap_or_else(|_| n.clone())}))
@@ -139,7 +139,7 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
         let progress = super::transfer::json_progress(tx.clone());
         let pulled = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
             rt.block_on(pull::pull(&store, &config, &reference, &platform, progress))
-                .map_err(|e| super::http::chain(&e))
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
         });
         match pulled {
             Ok(p) => {
@@ -157,10 +157,9 @@ pub fn pull(call: &Call) -> Result<Reply, ApiError> {
 /// `GET /images/{name}/history`: the steps that made the image, newest first.
 pub fn history(name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let (_, record) = store.find_image(name).map_err(anyhow::Error::from)?;
+    let (_, record) = store.find_image(name)?;
     let tags: Vec<String> = store
-        .images()
-        .map_err(anyhow::Error::from)?
+        .images()?
         .iter()
         .filter(|(_, r)| r.id == record.id)
         .filter_map(|(n, _)| ImageRef::parse(n).ok().map(|r| r.familiar()))

@@ -229,7 +229,7 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<Respons
 }
 
 /// The request's body, whole, up to [`BODY_LIMIT`].
-async fn read_body(body: Incoming) -> Result<bytes::Bytes, http::ApiError> {
+async fn read_body(body: &mut Incoming) -> Result<bytes::Bytes, http::ApiError> {
     use http_body_util::BodyExt;
     let limited = http_body_util::Limited::new(body, BODY_LIMIT);
     match limited.collect().await {

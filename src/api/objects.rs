@@ -18,8 +18,8 @@ fn parse_filters(call: &Call, keys: &[&str]) -> Result<KeyFilters, ApiError> {
 pub fn networks(call: &Call) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let filters = parse_filters(call, crate::commands::network::FILTER_KEYS)?;
-    let containers = store.list_containers().map_err(anyhow::Error::from)?;
-    let all = network::list(&store).map_err(anyhow::Error::from)?;
+    let containers = store.list_containers()?;
+    let all = network::list(&store)?;
     let shown: Vec<Value> = all
         .iter()
         .filter(|r| filters.matches(|k, v| crate::commands::network::matches(k, v, r, &containers)))
@@ -30,7 +30,7 @@ pub fn networks(call: &Call) -> Result<Reply, ApiError> {
 
 pub fn network_inspect(id: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let r = network::find(&store, id).map_err(anyhow::Error::from)?;
+    let r = network::find(&store, id)?;
     Ok(Reply::Json(StatusCode::OK, crate::commands::network::inspect(&store, &r)))
 }
 
@@ -127,14 +127,14 @@ pub fn network_create(call: &Call) -> Result<Reply, ApiError> {
         options: req.options.unwrap_or_default(),
     };
     let store = engine::store()?;
-    let record = network::create(&store, opts).map_err(anyhow::Error::from)?;
+    let record = network::create(&store, opts)?;
     Ok(Reply::Json(StatusCode::CREATED, json!({"Id": record.id, "Warning": ""})))
 }
 
 pub fn network_remove(id: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let r = network::find(&store, id).map_err(anyhow::Error::from)?;
-    network::remove(&store, &r).map_err(anyhow::Error::from)?;
+    let r = network::find(&store, id)?;
+    network::remove(&store, &r)?;
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }
 
@@ -169,8 +169,8 @@ struct EndpointIpam {
 pub fn network_connect(call: &Call, id: &str, connect: bool) -> Result<Reply, ApiError> {
     let req: Connect = call.json()?;
     let store = engine::store()?;
-    let r = network::find(&store, id).map_err(anyhow::Error::from)?;
-    let c = store.find_container(&req.container).map_err(anyhow::Error::from)?;
+    let r = network::find(&store, id)?;
+    let c = store.find_container(&req.container)?;
     if connect {
         let e = req.endpoint_config.unwrap_or_default();
         let ip = e
@@ -186,10 +186,10 @@ pub fn network_connect(call: &Call, id: &str, connect: bool) -> Result<Reply, Ap
             mac_address: e.mac_address.filter(|m| !m.is_empty()),
             ..Default::default()
         };
-        network::connect(&store, &c, request).map_err(anyhow::Error::from)?;
+        network::connect(&store, &c, request)?;
     } else {
         let _ = req.force;
-        network::disconnect(&store, &c, &r.name).map_err(anyhow::Error::from)?;
+        network::disconnect(&store, &c, &r.name)?;
     }
     Ok(Reply::Empty(StatusCode::OK))
 }
@@ -205,8 +205,8 @@ fn volume_object(store: &berth_engine::store::Store, v: &berth_engine::volume::V
 pub fn volumes(call: &Call) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let filters = parse_filters(call, crate::commands::volume::FILTER_KEYS)?;
-    let containers = store.list_containers().map_err(anyhow::Error::from)?;
-    let all = volume::volumes(&store).list().map_err(anyhow::Error::from)?;
+    let containers = store.list_containers()?;
+    let all = volume::volumes(&store).list()?;
     let shown: Vec<Value> = all
         .iter()
         .filter(|v| filters.matches(|key, value| crate::commands::volume::matches(key, value, v, &containers)))
@@ -243,25 +243,22 @@ pub fn volume_create(call: &Call) -> Result<Reply, ApiError> {
         req.driver.as_deref().filter(|d| !d.is_empty()),
         req.labels.unwrap_or_default(),
         req.driver_opts.unwrap_or_default(),
-    )
-    .map_err(anyhow::Error::from)?;
+    )?;
     Ok(Reply::Json(StatusCode::CREATED, volume_object(&store, &v)))
 }
 
 pub fn volume_inspect(name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let v = volume::volumes(&store)
-        .get(name)
-        .map_err(anyhow::Error::from)?
-        .ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
+    let v =
+        volume::volumes(&store).get(name)?.ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
     Ok(Reply::Json(StatusCode::OK, volume_object(&store, &v)))
 }
 
-pub fn volume_remove(_call: &Call, name: &str) -> Result<Reply, ApiError> {
+pub fn volume_remove(name: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    if volume::volumes(&store).get(name).map_err(anyhow::Error::from)?.is_none() {
+    if volume::volumes(&store).get(name)?.is_none() {
         return Err(ApiError::not_found(format!("get {name}: no such volume")));
     }
-    volume::remove(&store, name).map_err(anyhow::Error::from)?;
+    volume::remove(&store, name)?;
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }

@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::http::{ApiError, Body, Call, Reply};
 use super::{Service, build, containers, events, exec, images, objects, prune, stats, streams, system, transfer};
 
-pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub async fn route(service: Arc<Service>, mut req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let super::http::Target { path, query, .. } = super::http::parse_target(req.uri().path(), req.uri().query())?;
     let method = req.method().clone();
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -34,9 +34,9 @@ pub async fn route(service: Arc<Service>, req: Request<Incoming>) -> Result<Resp
     let (body, upload) = if streams_in {
         (bytes::Bytes::new(), Some(super::http::Upload::new(req.into_body())))
     } else {
-        (super::read_body(req.into_body()).await?, None)
+        (super::read_body(req.body_mut()).await?, None)
     };
-    let call = Call { method, path, query, body, upload: std::sync::Mutex::new(upload), registry_auth };
+    let call = Call { method, path, query, body, upload: std::cell::Cell::new(upload), registry_auth };
     let reply = tokio::task::spawn_blocking(move || dispatch(&service, &call))
         .await
         .unwrap_or_else(|e| Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the handler failed: {e}"))));
@@ -107,7 +107,7 @@ fn dispatch(service: &Arc<Service>, call: &Call) -> Result<Reply, ApiError> {
         (&M::POST, ["volumes", "create"]) => objects::volume_create(call),
         (&M::POST, ["volumes", "prune"]) => prune::volumes(call),
         (&M::GET, ["volumes", name]) => objects::volume_inspect(name),
-        (&M::DELETE, ["volumes", name]) => objects::volume_remove(call, name),
+        (&M::DELETE, ["volumes", name]) => objects::volume_remove(name),
 
         // berth has no plugins: none to list, none to find (the docker CLI's inspect asks).
         (&M::GET, ["plugins"]) => Ok(Reply::Json(StatusCode::OK, serde_json::json!([]))),

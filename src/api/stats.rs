@@ -12,7 +12,7 @@ use crate::engine;
 
 pub fn stats(call: &Call, id: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     // Docker's default is a stream; `stream=0` is one reading (with one before it a moment
     // earlier, unless `one-shot`).
     let stream = call.query("stream").is_none_or(|v| matches!(v, "1" | "true" | "True"));

@@ -47,7 +47,7 @@ impl Pending {
 
     /// Gives the first waiting client the connection the start made, and the others
     /// connections of their own to the now running container.
-    pub fn hand_over(&self, waiting: Vec<Waiting>, first: Option<UnixStream>, dir: &ContainerDir) {
+    pub fn hand_over(waiting: Vec<Waiting>, first: Option<UnixStream>, dir: &ContainerDir) {
         let mut first = first;
         for w in waiting {
             let conn = first.take().map_or_else(|| attach::connect(dir, w.streams), Ok);
@@ -73,7 +73,7 @@ pub async fn attach(
     let flag = |k: &str| query.flag(k);
     let wants = Streams { input: flag("stdin"), output: flag("stdout") || flag("stderr") };
     let store = engine::store()?;
-    let mut c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let mut c = store.find_container(id)?;
     let only = match (flag("stdout"), flag("stderr")) {
         (true, false) if !c.config.tty => Some(attach::STDOUT),
         (false, true) if !c.config.tty => Some(attach::STDERR),
@@ -219,7 +219,7 @@ pub fn wait(service: &Arc<Service>, call: &Call, id: &str) -> Result<Reply, ApiE
         other => return Err(ApiError::bad(format!("invalid condition: {other:?}"))),
     };
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     let service = service.clone();
     Ok(streamed("application/json", move |tx| {
         let code = wait_for(&service.exits, &store, &c, &condition, &tx);
@@ -275,7 +275,7 @@ fn wait_for(
 /// `GET /containers/{id}/logs`.
 pub fn logs(call: &Call, id: &str) -> Result<Reply, ApiError> {
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     let (stdout, stderr) = (call.flag("stdout"), call.flag("stderr"));
     if !stdout && !stderr {
         return Err(ApiError::bad("Bad parameters: you must choose at least one stream"));

@@ -57,9 +57,9 @@ pub fn df() -> Result<Reply, ApiError> {
     use berth_engine::usage;
     let store = crate::engine::store()?;
     let images = super::images::rows(&[])?;
-    let containers = store.list_containers().map_err(anyhow::Error::from)?;
+    let containers = store.list_containers()?;
     let layers: u64 = {
-        let rows = store.image_rows().map_err(anyhow::Error::from)?;
+        let rows = store.image_rows()?;
         let layers: std::collections::BTreeSet<_> =
             rows.iter().flat_map(|r| r.config.rootfs.diff_ids.clone()).collect();
         layers.iter().map(|d| store.snapshot_size(d)).sum()
@@ -74,8 +74,7 @@ pub fn df() -> Result<Reply, ApiError> {
         .collect();
     let vs = berth_engine::volume::volumes(&store);
     let volumes: Vec<serde_json::Value> = vs
-        .list()
-        .map_err(anyhow::Error::from)?
+        .list()?
         .iter()
         .map(|v| {
             let users = containers.iter().filter(|c| berth_engine::volume::mounts(&c.config, &v.name)).count();

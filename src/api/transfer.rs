@@ -81,7 +81,7 @@ pub fn archive_out(call: &Call, id: &str, with_body: bool) -> Result<Reply, ApiE
     let path =
         call.query("path").filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad("path is required"))?.to_string();
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     let root = copy::root(&store, &c).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the files of {}: {e}", c.config.name))
     })?;
@@ -104,7 +104,7 @@ pub fn archive_out(call: &Call, id: &str, with_body: bool) -> Result<Reply, ApiE
 pub fn archive_in(call: &Call, id: &str) -> Result<Reply, ApiError> {
     let path = call.query("path").filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad("path is required"))?;
     let store = engine::store()?;
-    let c = store.find_container(id).map_err(anyhow::Error::from)?;
+    let c = store.find_container(id)?;
     let root = copy::root(&store, &c).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the files of {}: {e}", c.config.name))
     })?;
@@ -125,7 +125,7 @@ pub fn save(names: &[&str]) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let mut images = Vec::new();
     for query in names {
-        let (name, record) = store.find_image(query).map_err(anyhow::Error::from)?;
+        let (name, record) = store.find_image(query)?;
         let name = match name {
             Some(n) => ImageRef::parse(&n).map_err(|e| ApiError::bad(e.to_string()))?,
             None => return Err(ApiError::bad(format!("save {query} by name, so that the archive can name it"))),
@@ -143,10 +143,10 @@ pub fn save(names: &[&str]) -> Result<Reply, ApiError> {
 pub fn load(call: &Call) -> Result<Reply, ApiError> {
     let store = engine::store()?;
     let loaded = archive::load(&store, call.upload()?, None)
-        .map_err(|e| ApiError::bad(format!("cannot load the archive: {}", super::http::chain(&e))))?;
-    let lines: String = loaded
+        .map_err(|e| ApiError::bad(format!("cannot load the archive: {:#}", anyhow::Error::new(e))))?;
+    let lines: Vec<u8> = loaded
         .iter()
-        .map(|n| super::http::json_text(&json!({"stream": format!("Loaded image: {}\n", n.familiar())})))
+        .flat_map(|n| super::http::json_bytes(&json!({"stream": format!("Loaded image: {}\n", n.familiar())})))
         .collect();
     Ok(Reply::Bytes("application/json", lines.into()))
 }
@@ -220,14 +220,15 @@ pub fn push(call: &Call, name: &str) -> Result<Reply, ApiError> {
     };
     let store = engine::store()?;
     let target = ImageRef::parse(&full).map_err(|e| ApiError::bad(e.to_string()))?;
-    let (_, record) = store.find_image(&full).map_err(anyhow::Error::from)?;
+    let (_, record) = store.find_image(&full)?;
     let config = registry_config(call, &target.registry)?;
     Ok(streamed("application/json", move |tx| {
         let tx = Arc::new(tx);
         tx.json(&json!({"status": format!("The push refers to repository [{}]", target.name())}));
         let progress = json_progress(tx.clone());
         let pushed = engine::runtime().map_err(|e| e.to_string()).and_then(|rt| {
-            rt.block_on(pusher::push(&store, &config, &record, &target, progress)).map_err(|e| super::http::chain(&e))
+            rt.block_on(pusher::push(&store, &config, &record, &target, progress))
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
         });
         match pushed {
             Ok(digest) => {

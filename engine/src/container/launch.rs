@@ -86,8 +86,8 @@ pub fn launch_attached(
     let mut child =
         crate::process::spawn_detached(&mut cmd).map_err(|source| LaunchError::Spawn { id: id.to_string(), source })?;
     let stdout = child.stdout.take().expect("stdout is piped");
-    // The shim is its own session leader now; nobody waits for it but init. Not reaping it
-    // here is deliberate: it outlives this process.
+    // The shim is in a process group of its own now and outlives this process: not reaped
+    // here (a long-lived launcher, the API service, reaps it with process::reap_detached).
     drop(child);
     let mut pipe = BufReader::new(stdout);
     let mut line = String::new();

@@ -232,11 +232,17 @@ pub fn rename(name: &str, new_name: &str) -> anyhow::Result<ExitCode> {
     if c.config.name == new_name {
         anyhow::bail!("container {name} is already called {new_name}: renaming a container needs another name");
     }
-    store.rename_container(&c.config.id, new_name)?;
-    if !c.config.network.endpoints.is_empty() {
-        berth_engine::network::sync_dns(&store)?;
-    }
+    rename_to(&store, &c, new_name)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives `c` the name `name`, in its record and in the names the DNS server answers.
+pub(crate) fn rename_to(store: &Store, c: &Container, name: &str) -> anyhow::Result<()> {
+    store.rename_container(&c.config.id, name)?;
+    if !c.config.network.endpoints.is_empty() {
+        berth_engine::network::sync_dns(store)?;
+    }
+    Ok(())
 }
 
 /// `export`: the container's files as a tar stream, to `output` or standard output (never
