@@ -231,14 +231,6 @@ pub enum Command {
     },
     /// Show the details of containers or images as JSON
     Inspect(InspectArgs),
-    /// The per-container supervisor (started by berth itself)
-    #[command(hide = true)]
-    Shim {
-        id: String,
-        /// Take standard input as a client attached from the start (`in`, `out`, `in,out`)
-        #[arg(long)]
-        attach: Option<String>,
-    },
     /// The DNS server of berth's networks (started by berth itself)
     #[command(hide = true)]
     Dns,

@@ -93,6 +93,8 @@ pub struct Store {
     /// Whether this process has looked for containers' directories without a record: once
     /// is enough (a look into every container's directory).
     pub(crate) swept: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The containers' configurations as this process's last creation saw them.
+    pub(crate) listing: std::sync::Arc<std::sync::Mutex<crate::container::store::Listing>>,
 }
 
 impl Store {
@@ -110,7 +112,13 @@ impl Store {
         }
         crate::fsutil::spread_subdirectories(&root.join("containers"));
         let content = ContentStore::open(root).map_err(io)?;
-        Ok(Store { root: root.to_path_buf(), content, records: Default::default(), swept: Default::default() })
+        Ok(Store {
+            root: root.to_path_buf(),
+            content,
+            records: Default::default(),
+            swept: Default::default(),
+            listing: Default::default(),
+        })
     }
 
     /// The build cache: one record per build step run, named by the step's cache key.

@@ -37,6 +37,7 @@ pub fn create(path: &Path) -> Result<()> {
     let mounted = std::thread::spawn(move || -> Result<()> {
         nix::sched::unshare(CloneFlags::CLONE_NEWNET)
             .map_err(|e| NetError::io("cannot create a network namespace")(e.into()))?;
+        without_ipv6()?;
         nix::mount::mount(Some("/proc/thread-self/ns/net"), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .map_err(|e| NetError::io(format!("cannot mount a network namespace on {}", target.display()))(e.into()))
     })
@@ -47,6 +48,21 @@ pub fn create(path: &Path) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// Makes the interfaces created from now on in this thread's (new) namespace come without
+/// IPv6, as Docker's are on a network without IPv6 (berth has no IPv6 networks yet): no
+/// link-local address, no duplicate address detection or multicast listener reports, which a
+/// bridge floods to every other container on it, a cost that grows with the square of their
+/// number. The loopback, there already, keeps `::1`; a container's own
+/// `net.ipv6.conf.all.disable_ipv6=0` sysctl turns IPv6 on again for all of them. A kernel
+/// without IPv6 has nothing to turn off.
+fn without_ipv6() -> Result<()> {
+    let path = "/proc/sys/net/ipv6/conf/default/disable_ipv6";
+    match std::fs::write(path, "1") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NetError::io(format!("cannot set {path}"))(e)),
+        _ => Ok(()),
+    }
 }
 
 /// Unmounts and deletes the namespace file; a missing one is not an error. The namespace

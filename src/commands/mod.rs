@@ -22,6 +22,8 @@ mod system;
 pub(crate) mod volume;
 mod watch;
 
+pub(crate) use system::shim;
+
 use std::process::ExitCode;
 
 use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, KubeCommand, SystemCommand};
@@ -154,7 +156,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unpause { containers: c } => containers::pause(&c, false),
         Command::Wait { containers: c } => containers::wait(&c),
         Command::Inspect(a) => containers::inspect(&a.names, a.format.as_deref()),
-        Command::Shim { id, attach } => system::shim(&id, attach.as_deref()),
         Command::Dns => network::dns(),
         Command::Network(command) => network::run(command),
         Command::Volume(command) => volume::run(command),

@@ -98,6 +98,18 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// The file whose content changes whenever a container's configuration is written again.
+const STAMP: &str = ".configs-changed";
+
+/// The configurations creations choose names and addresses among, kept by a process from one
+/// creation to the next ([`Store::refresh`]).
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// The stamp the configurations were read under (none: never read).
+    stamp: Option<Vec<u8>>,
+    configs: Vec<ContainerConfig>,
+}
+
 impl Store {
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
@@ -120,14 +132,13 @@ impl Store {
             return Err(ContainerError::BadName(config.name.clone()).into());
         }
         let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
-        // Every creation would otherwise look into every container: that is left to removals.
-        self.remove_litter(".", false);
         // Names and addresses are in the configurations: their states are not read.
-        let all = self.list_configs()?;
-        if all.iter().any(|c| c.name == config.name) {
+        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+        self.refresh(&mut listing)?;
+        if listing.configs.iter().any(|c| c.name == config.name) {
             return Err(ContainerError::NameInUse(config.name.clone()).into());
         }
-        complete(&all, config)?;
+        complete(&listing.configs, config)?;
         let io_err = |source| ContainerError::Io { action: "create", id: config.id.clone(), source };
         // The record is made whole under a temporary name and renamed into place, so that a
         // command killed at any moment leaves either a complete container or nothing under
@@ -140,16 +151,58 @@ impl Store {
         write(made.state(), serde_json::to_vec_pretty(&ContainerState::default()).expect("state serialises"))?;
         fs::rename(&staging, self.container_dir(&config.id).path()).map_err(io_err)?;
         fsutil::sync_dir(&self.containers_dir()).map_err(io_err)?;
+        listing.configs.push(config.clone());
         Ok(())
     }
 
-    /// Removes what killed commands left under `containers/`: the hidden directories whose
-    /// name starts with `prefix` (`.new-` records half-made, `.gone-` ones half-removed; `.`
-    /// for both, with the containers lock held, when no creation is under way), and with
-    /// `unrecorded`, directories without a record (of versions that wrote in place), which
-    /// costs a look into every container's directory and is done once per process.
-    fn remove_litter(&self, prefix: &str, unrecorded: bool) {
-        let unrecorded = unrecorded && !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed);
+    /// Brings this process's listing of every container's configuration up to date, under the
+    /// containers lock. Containers come and go with their directories, whose IDs are never
+    /// used again: one read of `containers/` tells which to forget and which to read (and
+    /// which directories killed commands left half-made or half-removed, removed here). A
+    /// configuration changed in place ([`Store::save_config`]) changes the stamp beside them,
+    /// and then all are read again. So `up` reads each configuration once rather than every
+    /// configuration at every creation, which made its cost grow with the square of the
+    /// project. A container another command is removing may be listed a moment longer: its
+    /// name and addresses are free only once it is gone.
+    fn refresh(&self, listing: &mut Listing) -> Result<(), ContainerError> {
+        let stamp = fs::read(self.containers_dir().join(STAMP)).unwrap_or_default();
+        if listing.stamp.as_ref() != Some(&stamp) {
+            listing.configs.clear();
+        }
+        listing.stamp = Some(stamp);
+        let entries = fs::read_dir(self.containers_dir()).map_err(|source| ContainerError::Io {
+            action: "list",
+            id: String::new(),
+            source,
+        })?;
+        let mut ids = std::collections::HashSet::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                ids.insert(name);
+            } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                tracing::debug!("removing {}, left by a command that was killed", entry.path().display());
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        listing.configs.retain(|c| ids.remove(&c.id));
+        for id in ids {
+            match self.load_record(&id, &self.container_dir(&id).config()) {
+                Ok(c) => listing.configs.push(c),
+                Err(ContainerError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what killed removals left under `containers/`: the `.gone-` directories
+    /// half-removed (the `.new-` ones half-made go at the next creation, [`Store::refresh`]),
+    /// and once per process directories without a record (of versions that wrote in place),
+    /// which costs a look into every container's directory.
+    fn remove_litter(&self) {
+        let prefix = ".gone-";
+        let unrecorded = !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed);
         let Ok(entries) = fs::read_dir(self.containers_dir()) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -182,11 +235,15 @@ impl Store {
         self.save_config(&config)
     }
 
-    /// Writes a container's configuration (at creation, and when its networks change).
+    /// Writes a container's configuration again (a rename, a change of networks or
+    /// resources), then a new stamp, so that every process's listing is read again.
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
+        let io_err = |source| ContainerError::Io { action: "save", id: config.id.clone(), source };
         let path = self.container_dir(&config.id).config();
         fsutil::write_atomic_in(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
-            .map_err(|source| ContainerError::Io { action: "save", id: config.id.clone(), source })
+            .map_err(io_err)?;
+        let stamp = format!("{} {}\n", std::process::id(), crate::time::now_nanos());
+        fsutil::write_derived(&self.containers_dir().join(STAMP), stamp.as_bytes()).map_err(io_err)
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
@@ -305,7 +362,7 @@ impl Store {
             id: id.to_string(),
             source: e,
         })?;
-        self.remove_litter(".gone-", true);
+        self.remove_litter();
         Ok(())
     }
 }
@@ -320,5 +377,42 @@ pub fn process_alive(pid: i32) -> bool {
         // The state follows the command name, which is in parentheses and may hold anything.
         Ok(stat) => stat.rsplit_once(") ").is_none_or(|(_, rest)| !rest.starts_with(['Z', 'X'])),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(store: &Store, id: &str, name: &str) -> Result<(), ContainerError> {
+        let mut config = ContainerConfig { id: id.into(), name: name.into(), ..Default::default() };
+        store.create_container(&mut config, |_, _| Ok::<(), ContainerError>(()))
+    }
+
+    fn in_use(result: Result<(), ContainerError>) -> bool {
+        matches!(result, Err(ContainerError::NameInUse(_)))
+    }
+
+    /// Two stores on one root stand for two processes: what one creates, renames or removes,
+    /// the other's next creation sees, though it read the configurations before.
+    #[test]
+    fn a_creation_sees_what_other_processes_did_since_its_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (one, two) = (Store::open(dir.path()).expect("open"), Store::open(dir.path()).expect("open"));
+        create(&one, "a1", "first").expect("create");
+        create(&two, "b1", "second").expect("create");
+        assert!(in_use(create(&one, "a2", "second")), "a creation by another process");
+        two.rename_container("b1", "renamed").expect("rename");
+        assert!(in_use(create(&one, "a2", "renamed")), "a rename by another process");
+        create(&one, "a2", "second").expect("the old name is free");
+        one.remove_container_dir("a1").expect("remove");
+        create(&two, "b2", "first").expect("a removal by another process frees the name");
+        assert!(in_use(create(&two, "b3", "second")), "this process's own creations count");
+        std::fs::create_dir(one.containers_dir().join(".new-killed")).expect("mkdir");
+        create(&one, "a3", "third").expect("create");
+        assert!(!one.containers_dir().join(".new-killed").exists(), "half-made records go");
+        let names: std::collections::BTreeSet<String> =
+            one.list_configs().expect("list").into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["first", "renamed", "second", "third"].map(String::from).into());
     }
 }
