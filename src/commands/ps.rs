@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use berth_engine::container::Status;
 use berth_engine::container::store::Container;
-use berth_engine::container::{Status, remove};
 use berth_engine::project;
 
 use berth_engine::volume::MountKind;
@@ -55,7 +55,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     let filters = Filters::parse(&args.filter)?;
     let every = store.list_containers()?;
     let mut all = every.clone();
-    all.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || remove::is_live(c));
+    all.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || c.was_live());
     all.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
     all.retain(|c| filters.matches(c, &every));
     all.reverse();
@@ -137,7 +137,7 @@ pub fn project_ps(scope: &Scope, args: PsArgs) -> anyhow::Result<ExitCode> {
     }
     let filters = Filters::parse(&args.filter)?;
     let every = cs.clone();
-    cs.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || remove::is_live(c));
+    cs.retain(|c| args.all || !args.status.is_empty() || filters.by_status() || c.was_live());
     cs.retain(|c| args.status.is_empty() || args.status.contains(&c.state.status.to_string()));
     cs.retain(|c| filters.matches(c, &every));
     if args.quiet {

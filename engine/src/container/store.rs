@@ -47,6 +47,14 @@ impl Container {
     pub fn shim_running(&self) -> bool {
         shim_running(&self.dir)
     }
+
+    /// Whether the container was live when it was loaded: a load tests the shim of a container
+    /// recorded as running and, if it is gone, makes the record say dead, so the status tells.
+    /// For listings, which would otherwise test every shim's lock twice in a moment; a command
+    /// that waits between loading and acting asks [`is_live`] again.
+    pub fn was_live(&self) -> bool {
+        matches!(self.state.status, Status::Running | Status::Restarting | Status::Paused)
+    }
 }
 
 /// The lock a shim holds for as long as it lives: one shim per container. It is an
@@ -89,7 +97,7 @@ fn whole_file_lock(kind: i32) -> nix::libc::flock {
 /// Whether the container has a shim to talk to: recorded as running (or restarting, or
 /// paused) and its shim alive.
 pub fn is_live(c: &Container) -> bool {
-    matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused) && c.shim_running()
+    c.was_live() && c.shim_running()
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -335,7 +343,7 @@ impl Store {
     /// is corrected on disk when it can be; a command that only reads must work on a full disk,
     /// so a failed write is not an error here (the next command tries again).
     fn repair(&self, c: &mut Container) -> Result<(), ContainerError> {
-        let live = matches!(c.state.status, Status::Running | Status::Restarting | Status::Paused);
+        let live = c.was_live();
         if live && !c.shim_running() {
             c.state.status = Status::Dead;
             c.state.error = Some("its shim is gone (killed, or the host restarted)".into());

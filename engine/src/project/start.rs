@@ -22,24 +22,40 @@ enum Outcome {
     Failed(String),
 }
 
+/// What became of each unit, for the units that wait on it: a slot per unit, so that a unit's
+/// end wakes only the threads of its dependents (with one condition variable for all, each of
+/// 200 ends woke every waiting thread, a cost of the square of the project's size).
+#[derive(Default)]
 struct Board {
-    outcomes: std::sync::Mutex<BTreeMap<String, Outcome>>,
-    changed: std::sync::Condvar,
+    slots: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Slot>>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: std::sync::Mutex<Option<Outcome>>,
+    set: std::sync::Condvar,
 }
 
 impl Board {
-    fn set(&self, service: &str, outcome: Outcome) {
-        self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).insert(service.to_string(), outcome);
-        self.changed.notify_all();
+    fn slot(&self, key: &str) -> std::sync::Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(key.to_string()).or_default().clone()
     }
 
-    fn wait(&self, service: &str) -> Outcome {
-        let mut map = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+    fn set(&self, key: &str, outcome: Outcome) {
+        let slot = self.slot(key);
+        *slot.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        slot.set.notify_all();
+    }
+
+    fn wait(&self, key: &str) -> Outcome {
+        let slot = self.slot(key);
+        let mut outcome = slot.outcome.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(o) = map.get(service) {
+            if let Some(o) = &*outcome {
                 return o.clone();
             }
-            map = self.changed.wait(map).unwrap_or_else(|e| e.into_inner());
+            outcome = slot.set.wait(outcome).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -144,7 +160,7 @@ impl Schedule<'_> {
     /// Runs every unit once its dependencies meet their conditions, independent ones in
     /// parallel; `started` are counted as started already. Returns why those that failed did.
     fn run(self, units: &[Unit], started: &[String]) -> Vec<String> {
-        let board = Board { outcomes: std::sync::Mutex::new(BTreeMap::new()), changed: std::sync::Condvar::new() };
+        let board = Board::default();
         for key in started {
             board.set(key, Outcome::Started);
         }
@@ -419,6 +435,19 @@ mod tests {
             state: Default::default(),
             dir: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_unit_waits_for_the_outcome_of_its_own_dependency() {
+        let board = Board::default();
+        board.set("db", Outcome::Started);
+        assert_eq!(board.wait("db"), Outcome::Started, "set before the wait");
+        std::thread::scope(|scope| {
+            let web = scope.spawn(|| board.wait("web"));
+            board.set("cache", Outcome::Failed("no".into()));
+            board.set("web", Outcome::Failed("cannot start web".into()));
+            assert_eq!(web.join().expect("joined"), Outcome::Failed("cannot start web".into()));
+        });
     }
 
     #[test]
