@@ -244,14 +244,15 @@ impl Store {
     }
 
     /// Writes a container's configuration again (a rename, a change of networks or
-    /// resources), then a new stamp, so that every process's listing is read again.
+    /// resources), after a new stamp, so that every process's listing is read again. The stamp
+    /// comes first: a configuration that then cannot be written costs a listing read again,
+    /// never one that misses the change.
     pub fn save_config(&self, config: &ContainerConfig) -> Result<(), ContainerError> {
         let io_err = |source| ContainerError::Io { action: "save", id: config.id.clone(), source };
-        let path = self.container_dir(&config.id).config();
-        fsutil::write_atomic_in(&path, &serde_json::to_vec_pretty(config).expect("config serialises"))
-            .map_err(io_err)?;
         let stamp = format!("{} {}\n", std::process::id(), crate::time::now_nanos());
-        fsutil::write_derived(&self.containers_dir().join(STAMP), stamp.as_bytes()).map_err(io_err)
+        fsutil::write_derived(&self.containers_dir().join(STAMP), stamp.as_bytes()).map_err(io_err)?;
+        let path = self.container_dir(&config.id).config();
+        fsutil::write_atomic_in(&path, &serde_json::to_vec_pretty(config).expect("config serialises")).map_err(io_err)
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<(), ContainerError> {
