@@ -93,8 +93,9 @@ pub struct Store {
     /// Whether this process has looked for containers' directories without a record: once
     /// is enough (a look into every container's directory).
     pub(crate) swept: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The containers' configurations as this process's last creation saw them.
-    pub(crate) listing: std::sync::Arc<std::sync::Mutex<crate::container::store::Listing>>,
+    /// The containers' configurations as this process's last creation saw them (a listing
+    /// typed by `container::store`, which is above this floor).
+    pub(crate) listing: std::sync::Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>,
 }
 
 impl Store {

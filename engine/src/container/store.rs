@@ -112,7 +112,7 @@ const STAMP: &str = ".configs-changed";
 /// The configurations creations choose names and addresses among, kept by a process from one
 /// creation to the next ([`Store::refresh`]).
 #[derive(Debug, Default)]
-pub(crate) struct Listing {
+struct Listing {
     /// The stamp the configurations were read under (none: never read).
     stamp: Option<Vec<u8>>,
     configs: Vec<ContainerConfig>,
@@ -141,8 +141,12 @@ impl Store {
         }
         let _lock = Lock::acquire(&self.containers_dir().join(".lock")).map_err(io_err)?;
         // Names and addresses are in the configurations: their states are not read.
-        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
-        self.refresh(&mut listing)?;
+        let mut slot = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+        let listing = slot
+            .get_or_insert_with(|| Box::new(Listing::default()))
+            .downcast_mut::<Listing>()
+            .expect("the listing slot holds a listing");
+        self.refresh(listing)?;
         if listing.configs.iter().any(|c| c.name == config.name) {
             return Err(ContainerError::NameInUse(config.name.clone()).into());
         }
