@@ -21,26 +21,33 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    if let Some((id, attach)) = shim_args(std::env::args_os().skip(1).collect()) {
-        berth_engine::process::close_inherited();
-        init_logging(None, true);
-        return match commands::shim(&id, attach.as_deref()) {
-            Ok(code) => code,
-            Err(err) => {
-                output::print_error(&err);
-                ExitCode::FAILURE
-            }
-        };
+    let (result, run_like) = match shim_args(std::env::args_os().skip(1).collect()) {
+        Some((id, attach)) => {
+            berth_engine::process::close_inherited();
+            init_logging(None, true);
+            (commands::shim(&id, attach.as_deref()), false)
+        }
+        None => command(cli::Cli::parse()),
+    };
+    report::finish();
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::from(if run_like { output::EXIT_BERTH } else { output::exit_code(&err) })
+        }
     }
-    let cli = cli::Cli::parse();
+}
+
+/// Runs the command the line asks for; tells whether it is `run`-like, whose own failures exit
+/// 125 as Docker's do (the command's own status is theirs otherwise), other commands 1.
+fn command(cli: cli::Cli) -> (anyhow::Result<ExitCode>, bool) {
     if matches!(cli.command, cli::Command::Dns) {
         berth_engine::process::close_inherited();
     } else {
         sigpipe(nix::sys::signal::SigHandler::SigDfl);
     }
     init_logging(cli.global.log_level.as_deref(), false);
-    // As Docker's: `run` and `create` exit 125 when berth itself fails (the command's own
-    // status is theirs otherwise), other commands 1.
     let run_like = matches!(cli.command, cli::Command::Run(_) | cli::Command::Create(_));
     report::set(cli.global.progress);
     // The API service is a client of the commands, never the reverse.
@@ -53,14 +60,7 @@ fn main() -> ExitCode {
         }
         _ => commands::run(cli),
     };
-    report::finish();
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            output::print_error(&err);
-            ExitCode::from(if run_like { output::EXIT_BERTH } else { output::exit_code(&err) })
-        }
-    }
+    (result, run_like)
 }
 
 /// The arguments of `berth shim ID [--attach STREAMS]`, the per-container supervisor, which

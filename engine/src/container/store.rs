@@ -182,21 +182,11 @@ impl Store {
             listing.configs.clear();
         }
         listing.stamp = Some(stamp);
-        let entries = fs::read_dir(self.containers_dir()).map_err(|source| ContainerError::Io {
+        let mut ids = self.sweep(".", false).map_err(|source| ContainerError::Io {
             action: "list",
             id: String::new(),
             source,
         })?;
-        let mut ids = std::collections::HashSet::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                ids.insert(name);
-            } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                tracing::debug!("removing {}, left by a command that was killed", entry.path().display());
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
         listing.configs.retain(|c| ids.remove(&c.id));
         for id in ids {
             match self.load_record(&id, &self.container_dir(&id).config()) {
@@ -208,15 +198,15 @@ impl Store {
         Ok(())
     }
 
-    /// Removes what killed removals left under `containers/`: the `.gone-` directories
-    /// half-removed (the `.new-` ones half-made go at the next creation, [`Store::refresh`]),
-    /// and once per process directories without a record (of versions that wrote in place),
-    /// which costs a look into every container's directory.
-    fn remove_litter(&self) {
-        let prefix = ".gone-";
-        let unrecorded = !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed);
-        let Ok(entries) = fs::read_dir(self.containers_dir()) else { return };
-        for entry in entries.flatten() {
+    /// Reads `containers/`, removing what killed commands left there: the hidden directories
+    /// whose name starts with `prefix` (`.new-` records half-made, `.gone-` ones half-removed;
+    /// `.` for both, with the containers lock held) and, with `unrecorded`, once per process,
+    /// directories without a record (of versions that wrote in place), which costs a look into
+    /// every container's directory. Returns the IDs of the containers there.
+    fn sweep(&self, prefix: &str, unrecorded: bool) -> io::Result<std::collections::HashSet<String>> {
+        let unrecorded = unrecorded && !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let mut ids = std::collections::HashSet::new();
+        for entry in fs::read_dir(self.containers_dir())?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
@@ -226,8 +216,11 @@ impl Store {
             if half_done || empty {
                 tracing::debug!("removing {}, left by a command that was killed", path.display());
                 let _ = fs::remove_dir_all(&path);
+            } else if !name.starts_with('.') {
+                ids.insert(name);
             }
         }
+        Ok(ids)
     }
 
     /// Gives container `id` the name `name`, which no other container has (checked and
@@ -375,7 +368,7 @@ impl Store {
             id: id.to_string(),
             source: e,
         })?;
-        self.remove_litter();
+        let _ = self.sweep(".gone-", true);
         Ok(())
     }
 }
